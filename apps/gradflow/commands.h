@@ -1,0 +1,14 @@
+#pragma once
+// Each subcommand adds itself to the command line and returns the action to run once the
+// arguments are parsed. The action returns the process exit code.
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace gradflow::cli {
+
+using Action = std::function<int()>;
+
+void add_train_command(CLI::App& app, Action& action);
+void add_eval_command(CLI::App& app, Action& action);
+
+}  // namespace gradflow::cli

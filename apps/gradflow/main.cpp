@@ -1,0 +1,50 @@
+// gradflow: train and study small neural networks from JSON configs.
+// Exit codes: 0 success, 1 a check failed or an unexpected error, 2 bad input (config, file,
+// checkpoint, arguments), 3 training diverged.
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+
+#include "commands.h"
+#include "gradflow/errors.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"gradflow: train MLPs on MNIST from JSON configs, with hand-written backward passes"};
+  app.set_version_flag("--version", "gradflow 0.1.0");
+  app.require_subcommand(1);
+  app.fallthrough();
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "log level: trace, debug, info, warn, error, critical, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+      ->capture_default_str();
+
+  gradflow::cli::Action action;
+  gradflow::cli::add_train_command(app, action);
+  gradflow::cli::add_eval_command(app, action);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+
+  auto logger = spdlog::stderr_color_mt("gradflow");
+  logger->set_pattern("[%T] %^%l%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  try {
+    return action();
+  } catch (const gradflow::InputError& e) {
+    std::fprintf(stderr, "gradflow: error: %s\n", e.what());
+    return 2;
+  } catch (const gradflow::DivergenceError& e) {
+    std::fprintf(stderr, "gradflow: error: %s\n", e.what());
+    return 3;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gradflow: error: %s\n", e.what());
+    return 1;
+  }
+}

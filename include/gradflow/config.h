@@ -1,0 +1,44 @@
+#pragma once
+// A training run described in JSON, validated before any work starts. Every error is a
+// ConfigError naming the JSON path, e.g. "config error at /optimizer/lr: expected a number > 0".
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "gradflow/data/dataset.h"
+#include "gradflow/optim/schedule.h"
+#include "gradflow/optim/sgd.h"
+
+namespace gradflow {
+
+struct TrainingOptions {
+  int64_t epochs = 10;
+  int64_t batch_size = 128;
+  int64_t eval_batch_size = 1000;
+};
+
+struct Config {
+  std::string name = "run";
+  uint64_t seed = 0;
+  int threads = 0;  // 0: all cores
+  DataOptions data;
+  nlohmann::json model;  // resolved model spec (see model.h)
+  SgdOptions optimizer;
+  ScheduleOptions schedule;  // schedule.base_lr is the optimizer's lr
+  TrainingOptions training;
+  std::string output_dir = "runs";  // the run directory is <output_dir>/<name>
+
+  nlohmann::json to_json() const;  // the resolved config: every value, defaults included
+};
+
+// Validates `json` and fills in defaults; throws ConfigError.
+Config parse_config(const nlohmann::json& json);
+
+// Reads a JSON file; InputError naming the file (and line/column) when it cannot be read or parsed.
+nlohmann::json load_json_file(const std::string& path);
+
+// Applies "a.b.c=value" to `json`: the value is parsed as JSON, else taken as a string.
+// Array elements are addressed by index ("model.layers.0.units=256").
+void apply_override(nlohmann::json& json, const std::string& assignment);
+
+}  // namespace gradflow

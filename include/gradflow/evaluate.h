@@ -1,0 +1,19 @@
+#pragma once
+// Loss and accuracy of a model over a whole dataset, in eval mode.
+#include <nlohmann/json.hpp>
+
+#include "gradflow/data/dataset.h"
+#include "gradflow/model.h"
+
+namespace gradflow {
+
+struct EvalResult {
+  double loss = 0.0;      // mean cross-entropy at the head's temperature
+  double accuracy = 0.0;  // fraction of argmax predictions equal to the label
+  int64_t count = 0;
+  nlohmann::json to_json() const { return {{"loss", loss}, {"accuracy", accuracy}, {"samples", count}}; }
+};
+
+EvalResult evaluate(Sequential<float>& model, const Dataset& data, int64_t batch_size = 1000);
+
+}  // namespace gradflow

@@ -1,0 +1,54 @@
+#pragma once
+// The Layer interface: every layer, activations included, implements forward and backward by hand.
+//
+// Gradient rule: backward() OVERWRITES the layer's parameter gradients (one backward per step,
+// no zeroing needed) and writes the gradient with respect to its input into `dx`.
+// Only the loss head divides by the batch size; layers never do.
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gradflow/tensor.h"
+
+namespace gradflow {
+
+template <typename Scalar>
+class Layer {
+ public:
+  using Mat = MatrixT<Scalar>;
+  using ConstRef = Eigen::Ref<const Mat>;
+
+  virtual ~Layer() = default;
+
+  // The registered type name, e.g. "dense".
+  virtual std::string type() const = 0;
+  // The layer's configuration as it appears in a config file (type included).
+  virtual nlohmann::json describe() const = 0;
+  virtual int64_t input_size() const = 0;
+  virtual int64_t output_size() const = 0;
+
+  // x: (B, in) -> y: (B, out). Caches what backward needs.
+  virtual void forward(const ConstRef& x, Mat& y) = 0;
+  // dy: (B, out) -> dx: (B, in); pass dx = nullptr when the input gradient is not needed.
+  // Overwrites parameter gradients. Must follow a forward on the same batch.
+  virtual void backward(const ConstRef& dy, Mat* dx) = 0;
+
+  // Draws fresh parameters (a seeded generator makes runs reproducible).
+  virtual void initialize(std::mt19937_64& /*rng*/) {}
+
+  // Trained tensors (name, value, gradient): what the optimizer updates.
+  virtual std::vector<TensorView<Scalar>> parameters() { return {}; }
+  // Non-trained state saved in checkpoints (gradient is null).
+  virtual std::vector<TensorView<Scalar>> buffers() { return {}; }
+
+  // Train or eval mode (dropout, batch norm); most layers ignore it.
+  virtual void set_training(bool training) { training_ = training; }
+  bool training() const { return training_; }
+
+ protected:
+  bool training_ = true;
+};
+
+}  // namespace gradflow

@@ -1,0 +1,78 @@
+#pragma once
+// Layer types are registered by name from their own source file:
+//
+//   GRADFLOW_REGISTER_LAYER(Dense, "dense", "fully connected: y = x W^T + b",
+//       {{"units", LayerParam::Integer, nullptr, {1}, "output features"}});
+//
+// A config's {"type": ...} is resolved here; the layer's parameters are validated against the
+// schema given at registration, with errors naming the JSON path.
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "gradflow/json_check.h"
+#include "gradflow/layer.h"
+
+namespace gradflow {
+
+struct LayerParam {
+  enum Kind { Integer, Number, Boolean, String };
+  std::string name;
+  Kind kind = Number;
+  nlohmann::json default_value;  // null: required
+  json_check::Range range;       // for Integer and Number
+  std::string help;
+  std::vector<std::string> choices;  // for String; empty = any
+};
+
+struct LayerInfo {
+  std::string type;
+  std::string help;
+  std::vector<LayerParam> params;
+  // args: the validated spec with defaults filled in; input: features entering the layer
+  std::function<std::unique_ptr<Layer<float>>(const nlohmann::json& args, int64_t input)> make_float;
+  std::function<std::unique_ptr<Layer<double>>(const nlohmann::json& args, int64_t input)> make_double;
+};
+
+class LayerRegistry {
+ public:
+  static LayerRegistry& instance();
+
+  bool add(LayerInfo info);  // returns true, so registration can initialise a static
+  const LayerInfo* find(const std::string& type) const;
+  std::vector<const LayerInfo*> all() const;  // sorted by type name
+
+  // Checks `spec` ({"type": ..., params...}) at `path`; returns it with defaults filled in.
+  nlohmann::json resolve(const nlohmann::json& spec, const std::string& path) const;
+
+  template <typename Scalar>
+  std::unique_ptr<Layer<Scalar>> create(const nlohmann::json& resolved_spec, int64_t input) const {
+    const LayerInfo& info = *find(resolved_spec.at("type").get<std::string>());
+    if constexpr (std::is_same_v<Scalar, float>) {
+      return info.make_float(resolved_spec, input);
+    } else {
+      return info.make_double(resolved_spec, input);
+    }
+  }
+
+ private:
+  std::map<std::string, LayerInfo> layers_;
+};
+
+template <template <typename> class L>
+LayerInfo make_layer_info(std::string type, std::string help, std::vector<LayerParam> params) {
+  LayerInfo info{std::move(type), std::move(help), std::move(params), {}, {}};
+  info.make_float = [](const nlohmann::json& a, int64_t in) { return std::make_unique<L<float>>(a, in); };
+  info.make_double = [](const nlohmann::json& a, int64_t in) { return std::make_unique<L<double>>(a, in); };
+  return info;
+}
+
+}  // namespace gradflow
+
+#define GRADFLOW_REGISTER_LAYER(Class, type_name, help, ...)                         \
+  [[maybe_unused]] static const bool gradflow_registered_##Class =                   \
+      ::gradflow::LayerRegistry::instance().add(::gradflow::make_layer_info<Class>( \
+          type_name, help, std::vector<::gradflow::LayerParam> __VA_ARGS__))

@@ -1,0 +1,45 @@
+#pragma once
+// Dense (fully connected), like PyTorch's nn.Linear:  y = x W^T + b
+//   x: (B, in)   W: (out, in)   b: (out)   y: (B, out)
+// Backward:  dW = dy^T x   db = sum over the batch of dy   dx = dy W
+#include "gradflow/layer.h"
+
+namespace gradflow {
+
+enum class DenseInit { KaimingUniform, XavierUniform };
+
+template <typename Scalar>
+class Dense : public Layer<Scalar> {
+ public:
+  using typename Layer<Scalar>::Mat;
+  using typename Layer<Scalar>::ConstRef;
+  using Init = DenseInit;
+
+  Dense(int64_t input, int64_t units, Init init = Init::KaimingUniform);
+  // From a validated config spec: {"type": "dense", "units": N, "init": "kaiming_uniform"}.
+  Dense(const nlohmann::json& args, int64_t input);
+
+  std::string type() const override { return "dense"; }
+  nlohmann::json describe() const override;
+  int64_t input_size() const override { return weight_.cols(); }
+  int64_t output_size() const override { return weight_.rows(); }
+
+  // kaiming_uniform (PyTorch's default for nn.Linear): W, b ~ U(-1/sqrt(in), 1/sqrt(in))
+  // xavier_uniform: W ~ U(-sqrt(6/(in+out)), +sqrt(6/(in+out))), b = 0
+  void initialize(std::mt19937_64& rng) override;
+
+  void forward(const ConstRef& x, Mat& y) override;
+  void backward(const ConstRef& dy, Mat* dx) override;
+  std::vector<TensorView<Scalar>> parameters() override;
+
+  Mat& weight() { return weight_; }
+  RowVectorT<Scalar>& bias() { return bias_; }
+
+ private:
+  Init init_;
+  Mat weight_, weight_grad_;                // (out, in)
+  RowVectorT<Scalar> bias_, bias_grad_;     // (out)
+  Mat input_;                               // (B, in): cached by forward for dW = dy^T x
+};
+
+}  // namespace gradflow

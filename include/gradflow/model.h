@@ -1,0 +1,68 @@
+#pragma once
+// Sequential: owns its layers and the head, runs forward and backward through them, and names
+// tensors like PyTorch's nn.Sequential state_dict ("0.weight", "0.bias", "2.weight", ...).
+//
+// A model spec is JSON:
+//   {"input": 784, "layers": [{"type": "dense", "units": 512}, {"type": "relu"}, ...],
+//    "head": {"type": "softmax_cross_entropy", "temperature": 1.0}}
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "gradflow/layer.h"
+#include "gradflow/softmax_cross_entropy.h"
+
+namespace gradflow {
+
+// Validates a model spec at `path` (layers through the registry); returns it with defaults filled.
+nlohmann::json resolve_model_spec(const nlohmann::json& spec, const std::string& path = "/model");
+
+template <typename Scalar>
+class Sequential {
+ public:
+  using Mat = MatrixT<Scalar>;
+
+  // Builds the layers of a resolved spec (parameters still zero: call initialize or load).
+  explicit Sequential(const nlohmann::json& resolved_spec);
+  Sequential(Sequential&&) noexcept = default;
+  Sequential& operator=(Sequential&&) noexcept = default;
+
+  nlohmann::json describe() const;  // the resolved spec
+  int64_t input_size() const { return input_size_; }
+  int64_t classes() const;
+  size_t size() const { return layers_.size(); }
+  Layer<Scalar>& layer(size_t i) { return *layers_[i]; }
+  SoftmaxCrossEntropy<Scalar>& head() { return head_; }
+
+  void initialize(std::mt19937_64& rng);
+  void set_training(bool training);
+
+  // x: (B, input) -> logits: (B, classes). Keeps every layer's output (see output(i)).
+  const Mat& forward(const Eigen::Ref<const Mat>& x);
+  // Forward, then the head's loss on `labels`; returns the mean loss.
+  double forward_loss(const Eigen::Ref<const Mat>& x, const Eigen::Ref<const Labels>& labels);
+  // After forward_loss: the head's gradient, then every layer in reverse. Overwrites all
+  // parameter gradients; writes dL/dx: (B, input) when `input_gradient` is not null.
+  void backward(Mat* input_gradient = nullptr);
+
+  const Mat& output(size_t i) const { return outputs_[i]; }            // layer i's output
+  const Mat& gradient_into(size_t i) const { return gradients_[i]; }  // dL/d(output of layer i)
+
+  // Trained tensors and saved state, named "<layer index>.<name>".
+  std::vector<TensorView<Scalar>> parameters();
+  std::vector<TensorView<Scalar>> buffers();
+
+ private:
+  int64_t input_size_;
+  std::vector<std::unique_ptr<Layer<Scalar>>> layers_;
+  SoftmaxCrossEntropy<Scalar> head_;
+  std::vector<Mat> outputs_;    // outputs_[i]: (B, out_i)
+  std::vector<Mat> gradients_;  // gradients_[i]: dL/d outputs_[i]
+};
+
+// Copies values (parameters and buffers, matched by name) from one model to another, across
+// scalar types; used to study a float model in double precision.
+template <typename To, typename From>
+void copy_state(Sequential<From>& from, Sequential<To>& to);
+
+}  // namespace gradflow

@@ -1,0 +1,48 @@
+#pragma once
+// The training loop: config -> dataset -> model -> SGD epochs -> checkpoint and metrics.
+// A run directory receives config.json (the resolved config), metrics.jsonl (one object per
+// epoch), model.safetensors and summary.json.
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "gradflow/config.h"
+#include "gradflow/evaluate.h"
+
+namespace gradflow {
+
+struct EpochMetrics {
+  int64_t epoch = 0;
+  double train_loss = 0, train_accuracy = 0;
+  double validation_loss = 0, validation_accuracy = 0;
+  double learning_rate = 0;  // at the last step of the epoch
+  double seconds = 0;        // training time of the epoch (without validation)
+  double samples_per_second = 0;
+  nlohmann::json to_json() const;
+};
+
+// Receives progress; every method has an empty default.
+class TrainObserver {
+ public:
+  virtual ~TrainObserver() = default;
+  virtual void on_epoch_begin(int64_t /*epoch*/, int64_t /*epochs*/, int64_t /*batches*/) {}
+  // After each step: batches done this epoch, running mean loss, throughput so far.
+  virtual void on_batch(int64_t /*done*/, double /*running_loss*/, double /*samples_per_second*/) {}
+  virtual void on_epoch_end(const EpochMetrics& /*metrics*/) {}
+};
+
+struct TrainSummary {
+  std::string run_dir;
+  EpochMetrics last_epoch;
+  EvalResult test;
+  double train_seconds = 0;  // summed over epochs
+  double total_seconds = 0;  // wall time, data loading and evaluation included
+  nlohmann::json to_json() const;
+};
+
+// Sets the number of threads used by Eigen and OpenMP (0: every core).
+void set_threads(int threads);
+
+// Trains as `config` says; writes the run directory `run_dir`.
+TrainSummary train(const Config& config, const std::string& run_dir, TrainObserver* observer = nullptr);
+
+}  // namespace gradflow

@@ -1,0 +1,145 @@
+#include "gradflow/checkpoint.h"
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "gradflow/errors.h"
+#include "gradflow/files.h"
+
+namespace gradflow {
+
+using nlohmann::json;
+
+void write_safetensors(const std::string& path, const SafetensorsFile& file) {
+  json header = json::object();
+  uint64_t offset = 0;
+  for (const auto& [name, tensor] : file.tensors) {
+    const uint64_t bytes = tensor.values.size() * sizeof(float);
+    header[name] = {{"dtype", "F32"}, {"shape", tensor.shape}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  if (!file.metadata.empty()) header["__metadata__"] = file.metadata;
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // keeps the data 8-byte aligned
+
+  std::string out;
+  out.reserve(8 + text.size() + offset);
+  const uint64_t length = text.size();
+  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((length >> (8 * i)) & 0xff));  // little-endian
+  out += text;
+  for (const auto& item : file.tensors) {
+    out.append(reinterpret_cast<const char*>(item.second.values.data()), item.second.values.size() * sizeof(float));
+  }
+  write_file_atomic(path, out);
+}
+
+SafetensorsFile read_safetensors(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path + ": cannot open checkpoint");
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto bad = [&](const std::string& why) { return InputError(path + ": invalid safetensors checkpoint: " + why); };
+  if (bytes.size() < 8) throw bad("file of " + std::to_string(bytes.size()) + " bytes is too short for a header");
+  uint64_t length = 0;
+  for (int i = 0; i < 8; ++i) length |= uint64_t(static_cast<uint8_t>(bytes[static_cast<size_t>(i)])) << (8 * i);
+  if (length == 0 || length > bytes.size() - 8) {
+    throw bad("header length " + std::to_string(length) + " does not fit in the file of " + std::to_string(bytes.size()) +
+              " bytes");
+  }
+  const json header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(length), nullptr,
+                                  false);
+  if (header.is_discarded() || !header.is_object()) throw bad("header is not a JSON object");
+  const uint64_t data_size = bytes.size() - 8 - length;
+  const char* data = bytes.data() + 8 + length;
+
+  SafetensorsFile file;
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") {
+      if (!entry.is_object()) throw bad("__metadata__ is not an object");
+      for (const auto& [key, value] : entry.items()) {
+        if (!value.is_string()) throw bad("metadata " + key + " is not a string");
+        file.metadata[key] = value.get<std::string>();
+      }
+      continue;
+    }
+    if (!entry.is_object() || !entry.contains("dtype") || !entry.contains("shape") || !entry.contains("data_offsets")) {
+      throw bad("tensor " + name + " lacks dtype, shape or data_offsets");
+    }
+    if (entry["dtype"] != "F32") throw bad("tensor " + name + " has dtype " + entry["dtype"].dump() + ", expected F32");
+    StoredTensor tensor;
+    uint64_t count = 1;
+    if (!entry["shape"].is_array()) throw bad("tensor " + name + " has a shape that is not an array");
+    for (const auto& d : entry["shape"]) {
+      if (!d.is_number_unsigned() || d.get<uint64_t>() > data_size) throw bad("tensor " + name + " has an invalid shape");
+      tensor.shape.push_back(d.get<int64_t>());
+      count *= d.get<uint64_t>();
+      if (count > data_size) throw bad("tensor " + name + " is larger than the file");
+    }
+    const json& offsets = entry["data_offsets"];
+    if (!offsets.is_array() || offsets.size() != 2 || !offsets[0].is_number_unsigned() ||
+        !offsets[1].is_number_unsigned()) {
+      throw bad("tensor " + name + " has invalid data_offsets");
+    }
+    const uint64_t begin = offsets[0].get<uint64_t>(), end = offsets[1].get<uint64_t>();
+    if (begin > end || end > data_size) {
+      throw bad("tensor " + name + " data_offsets [" + std::to_string(begin) + ", " + std::to_string(end) +
+                "] fall outside the " + std::to_string(data_size) + " data bytes");
+    }
+    if (end - begin != count * sizeof(float)) throw bad("tensor " + name + " data_offsets disagree with its shape");
+    tensor.values.resize(count);
+    if (count > 0) std::memcpy(tensor.values.data(), data + begin, count * sizeof(float));
+    file.tensors.emplace(name, std::move(tensor));
+  }
+  return file;
+}
+
+void save_checkpoint(const std::string& path, Sequential<float>& model, const json& config,
+                     const std::map<std::string, std::string>& extra) {
+  SafetensorsFile file;
+  auto views = model.parameters();
+  auto buffers = model.buffers();
+  views.insert(views.end(), buffers.begin(), buffers.end());
+  for (const auto& v : views) file.tensors[v.name] = {v.shape, std::vector<float>(v.value, v.value + v.size())};
+  file.metadata = extra;
+  file.metadata["gradflow.format_version"] = kCheckpointFormatVersion;
+  file.metadata["gradflow.model"] = model.describe().dump();
+  if (!config.is_null()) file.metadata["gradflow.config"] = config.dump();
+  write_safetensors(path, file);
+}
+
+LoadedCheckpoint load_checkpoint(const std::string& path) {
+  SafetensorsFile file = read_safetensors(path);
+  auto bad = [&](const std::string& why) { return InputError(path + ": " + why); };
+  auto meta = file.metadata.find("gradflow.model");
+  if (meta == file.metadata.end()) throw bad("not a gradflow checkpoint (no gradflow.model metadata)");
+  const json spec = json::parse(meta->second, nullptr, false);
+  if (spec.is_discarded()) throw bad("gradflow.model metadata is not valid JSON");
+  json resolved;
+  try {
+    resolved = resolve_model_spec(spec, "/model");
+  } catch (const InputError& e) {
+    throw bad(std::string("stored model description: ") + e.what());
+  }
+  json config;
+  if (auto c = file.metadata.find("gradflow.config"); c != file.metadata.end()) {
+    config = json::parse(c->second, nullptr, false);
+    if (config.is_discarded()) throw bad("gradflow.config metadata is not valid JSON");
+  }
+
+  Sequential<float> model(resolved);
+  auto views = model.parameters();
+  auto buffers = model.buffers();
+  views.insert(views.end(), buffers.begin(), buffers.end());
+  for (const auto& v : views) {
+    auto it = file.tensors.find(v.name);
+    if (it == file.tensors.end()) throw bad("tensor " + v.name + " is missing");
+    if (it->second.shape != v.shape) {
+      throw bad("tensor " + v.name + " has shape " + json(it->second.shape).dump() + ", the model expects " +
+                json(v.shape).dump());
+    }
+    std::copy(it->second.values.begin(), it->second.values.end(), v.value);
+  }
+  return {std::move(model), std::move(config), std::move(file.metadata)};
+}
+
+}  // namespace gradflow

@@ -1,0 +1,161 @@
+#include "gradflow/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "gradflow/errors.h"
+#include "gradflow/json_check.h"
+#include "gradflow/model.h"
+
+namespace gradflow {
+
+namespace jc = json_check;
+using nlohmann::json;
+
+namespace {
+
+json section(const json& root, const std::string& key, const std::vector<std::string>& known) {
+  const std::string path = "/" + key;
+  if (!root.contains(key)) return json::object();
+  const json& value = root.at(key);
+  jc::expect_object(value, path);
+  jc::reject_unknown_keys(value, path, known);
+  return value;
+}
+
+}  // namespace
+
+Config parse_config(const json& root) {
+  jc::expect_object(root, "");
+  jc::reject_unknown_keys(root, "",
+                          {"name", "seed", "threads", "data", "model", "optimizer", "schedule", "training", "output"});
+  Config c;
+  c.name = jc::string(root, "name", "", c.name);
+  if (c.name.empty() || c.name.find('/') != std::string::npos || c.name == "." || c.name == "..") {
+    throw ConfigError("/name", "expected a non-empty name without '/', got " + jc::show(root["name"]));
+  }
+  c.seed = static_cast<uint64_t>(jc::integer(root, "seed", "", 0, {0, 9.007e15}));
+  c.threads = static_cast<int>(jc::integer(root, "threads", "", 0, {0, 1024}));
+
+  const json data = section(root, "data", {"dir", "validation", "mean", "std"});
+  c.data.dir = jc::string(data, "dir", "/data", c.data.dir);
+  c.data.validation = jc::integer(data, "validation", "/data", c.data.validation, {0, 1e9});
+  c.data.mean = jc::number(data, "mean", "/data", c.data.mean);
+  c.data.std = jc::number(data, "std", "/data", c.data.std, {0, 1e9, true});
+
+  if (!root.contains("model")) throw ConfigError("/model", "missing required value");
+  c.model = resolve_model_spec(root.at("model"), "/model");
+  c.data.classes = Sequential<float>(c.model).classes();
+
+  const json opt = section(root, "optimizer", {"type", "lr", "momentum", "nesterov", "weight_decay"});
+  jc::string(opt, "type", "/optimizer", std::string("sgd"), {"sgd"});
+  c.schedule.base_lr = jc::number(opt, "lr", "/optimizer", 0.1, {0, 1e6, true});
+  c.optimizer.momentum = jc::number(opt, "momentum", "/optimizer", 0.0, {0, 1, false, true});
+  c.optimizer.nesterov = jc::boolean(opt, "nesterov", "/optimizer", false);
+  c.optimizer.weight_decay = jc::number(opt, "weight_decay", "/optimizer", 0.0, {0, 1e3});
+  if (c.optimizer.nesterov && c.optimizer.momentum == 0.0) {
+    throw ConfigError("/optimizer/nesterov", "Nesterov momentum needs /optimizer/momentum > 0");
+  }
+
+  const json sched = section(root, "schedule", {"type", "warmup_epochs", "step_epochs", "gamma", "min_lr"});
+  c.schedule.type = jc::string(sched, "type", "/schedule", std::string("constant"), {"constant", "step", "cosine"});
+  c.schedule.warmup_epochs = jc::number(sched, "warmup_epochs", "/schedule", 0.0, {0, 1e6});
+  c.schedule.step_epochs = jc::integer(sched, "step_epochs", "/schedule", 10, {1, 1e6});
+  c.schedule.gamma = jc::number(sched, "gamma", "/schedule", 0.1, {0, 1, true});
+  c.schedule.min_lr = jc::number(sched, "min_lr", "/schedule", 0.0, {0, 1e6});
+
+  const json train = section(root, "training", {"epochs", "batch_size", "eval_batch_size"});
+  c.training.epochs = jc::integer(train, "epochs", "/training", c.training.epochs, {1, 1e6});
+  c.training.batch_size = jc::integer(train, "batch_size", "/training", c.training.batch_size, {1, 1e6});
+  c.training.eval_batch_size = jc::integer(train, "eval_batch_size", "/training", c.training.eval_batch_size, {1, 1e6});
+  if (c.schedule.warmup_epochs > static_cast<double>(c.training.epochs)) {
+    throw ConfigError("/schedule/warmup_epochs", "warm-up is longer than /training/epochs");
+  }
+
+  const json output = section(root, "output", {"dir"});
+  c.output_dir = jc::string(output, "dir", "/output", c.output_dir);
+  return c;
+}
+
+json Config::to_json() const {
+  return {{"name", name},
+          {"seed", seed},
+          {"threads", threads},
+          {"data", {{"dir", data.dir}, {"validation", data.validation}, {"mean", data.mean}, {"std", data.std}}},
+          {"model", model},
+          {"optimizer",
+           {{"type", "sgd"},
+            {"lr", schedule.base_lr},
+            {"momentum", optimizer.momentum},
+            {"nesterov", optimizer.nesterov},
+            {"weight_decay", optimizer.weight_decay}}},
+          {"schedule",
+           {{"type", schedule.type},
+            {"warmup_epochs", schedule.warmup_epochs},
+            {"step_epochs", schedule.step_epochs},
+            {"gamma", schedule.gamma},
+            {"min_lr", schedule.min_lr}}},
+          {"training",
+           {{"epochs", training.epochs},
+            {"batch_size", training.batch_size},
+            {"eval_batch_size", training.eval_batch_size}}},
+          {"output", {{"dir", output_dir}}}};
+}
+
+json load_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path + ": cannot open");
+  std::stringstream text;
+  text << in.rdbuf();
+  try {
+    return json::parse(text.str());
+  } catch (const json::parse_error& e) {
+    // e.what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ..."
+    std::string message = e.what();
+    const auto at = message.find("parse error");
+    throw InputError(path + ": malformed JSON: " + (at == std::string::npos ? message : message.substr(at)));
+  }
+}
+
+void apply_override(json& root, const std::string& assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    throw InputError("--set " + assignment + ": expected key.path=value");
+  }
+  const std::string key_path = assignment.substr(0, eq);
+  const std::string text = assignment.substr(eq + 1);
+  json value = json::parse(text, nullptr, false);
+  if (value.is_discarded()) value = text;
+
+  json* node = &root;
+  std::stringstream keys(key_path);
+  std::string key, pointer;
+  std::vector<std::string> parts;
+  while (std::getline(keys, key, '.')) parts.push_back(key);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const std::string& part = parts[i];
+    pointer = jc::join(pointer, part);
+    if (part.empty()) throw InputError("--set " + assignment + ": empty key in " + key_path);
+    json* next = nullptr;
+    if (node->is_array()) {
+      size_t index = 0;
+      try {
+        size_t used = 0;
+        index = std::stoul(part, &used);
+        if (used != part.size()) throw std::invalid_argument(part);
+      } catch (const std::exception&) {
+        throw ConfigError(pointer, "expected an array index");
+      }
+      if (index >= node->size()) throw ConfigError(pointer, "index outside the array of " + std::to_string(node->size()));
+      next = &(*node)[index];
+    } else {
+      if (node->is_null()) *node = json::object();
+      if (!node->is_object()) throw ConfigError(pointer, "cannot set a key inside " + jc::show(*node));
+      next = &(*node)[part];
+    }
+    node = next;
+  }
+  *node = value;
+}
+
+}  // namespace gradflow

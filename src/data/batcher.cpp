@@ -1,0 +1,34 @@
+#include "gradflow/data/batcher.h"
+
+#include <algorithm>
+#include <numeric>
+
+namespace gradflow {
+
+Batcher::Batcher(const Dataset& data, int64_t batch_size, std::mt19937_64& rng)
+    : data_(data), batch_size_(batch_size), rng_(rng), order_(static_cast<size_t>(data.size())) {
+  std::iota(order_.begin(), order_.end(), int64_t(0));
+}
+
+void Batcher::shuffle() {
+  // Fisher-Yates with our own index draw: std::shuffle's algorithm differs between libraries.
+  std::iota(order_.begin(), order_.end(), int64_t(0));
+  for (size_t i = order_.size(); i > 1; --i) {
+    const size_t j = static_cast<size_t>(rng_() % i);
+    std::swap(order_[i - 1], order_[j]);
+  }
+}
+
+void Batcher::gather(int64_t b, Matrix& x, Labels& y) const {
+  const int64_t begin = b * batch_size_;
+  const int64_t n = std::min(batch_size_, data_.size() - begin);
+  x.resize(n, data_.features());
+  y.resize(n);
+  for (int64_t r = 0; r < n; ++r) {
+    const int64_t src = order_[static_cast<size_t>(begin + r)];
+    x.row(r) = data_.images.row(src);
+    y[r] = data_.labels[src];
+  }
+}
+
+}  // namespace gradflow

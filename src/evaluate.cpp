@@ -1,0 +1,27 @@
+#include "gradflow/evaluate.h"
+
+#include <algorithm>
+
+namespace gradflow {
+
+EvalResult evaluate(Sequential<float>& model, const Dataset& data, int64_t batch_size) {
+  model.set_training(false);
+  EvalResult result;
+  double loss_sum = 0.0;
+  int64_t correct = 0;
+  for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
+    const int64_t n = std::min(batch_size, data.size() - begin);
+    loss_sum += model.forward_loss(data.images.middleRows(begin, n), data.labels.segment(begin, n)) *
+                static_cast<double>(n);
+    correct += model.head().correct();
+  }
+  model.set_training(true);
+  result.count = data.size();
+  if (result.count > 0) {
+    result.loss = loss_sum / static_cast<double>(result.count);
+    result.accuracy = static_cast<double>(correct) / static_cast<double>(result.count);
+  }
+  return result;
+}
+
+}  // namespace gradflow

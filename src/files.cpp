@@ -1,0 +1,67 @@
+#include "gradflow/files.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+
+#include "gradflow/errors.h"
+
+namespace gradflow {
+
+namespace {
+[[noreturn]] void fail(const std::string& path, const std::string& what) {
+  throw InputError(path + ": " + what + ": " + std::strerror(errno));
+}
+
+void write_all(int fd, const char* data, size_t size, const std::string& path) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      fail(path, "cannot write");
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+}
+}  // namespace
+
+void write_file_atomic(const std::string& path, const std::string& bytes) {
+  const std::filesystem::path target(path);
+  if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path());
+  const std::string temporary = path + ".tmp";
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) fail(temporary, "cannot create");
+  try {
+    write_all(fd, bytes.data(), bytes.size(), temporary);
+    if (::fsync(fd) != 0) fail(temporary, "cannot flush");
+  } catch (...) {
+    ::close(fd);
+    std::remove(temporary.c_str());
+    throw;
+  }
+  if (::close(fd) != 0) fail(temporary, "cannot close");
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    fail(path, "cannot rename into place");
+  }
+}
+
+void append_line(const std::string& path, const std::string& line) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) fail(path, "cannot open for appending");
+  const std::string text = line + "\n";
+  try {
+    write_all(fd, text.data(), text.size(), path);
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  ::close(fd);
+}
+
+}  // namespace gradflow

@@ -1,0 +1,95 @@
+#include "gradflow/layers/dense.h"
+
+#include <cmath>
+
+#include "gradflow/errors.h"
+#include "gradflow/layer_registry.h"
+
+namespace gradflow {
+
+namespace {
+DenseInit parse_init(const std::string& name) {
+  return name == "xavier_uniform" ? DenseInit::XavierUniform : DenseInit::KaimingUniform;
+}
+}  // namespace
+
+namespace {
+int64_t checked_units(int64_t input, int64_t units) {
+  constexpr int64_t max_weights = int64_t(1) << 31;
+  if (units < 1 || input < 1 || units > max_weights / input) {
+    throw InputError("a dense layer of " + std::to_string(units) + " x " + std::to_string(input) +
+                     " weights is outside what gradflow allocates (1 to 2^31 weights)");
+  }
+  return units;
+}
+}  // namespace
+
+template <typename Scalar>
+Dense<Scalar>::Dense(int64_t input, int64_t units, Init init)
+    : init_((checked_units(input, units), init)),
+      weight_(Mat::Zero(units, input)),
+      weight_grad_(Mat::Zero(units, input)),
+      bias_(RowVectorT<Scalar>::Zero(units)),
+      bias_grad_(RowVectorT<Scalar>::Zero(units)) {}
+
+template <typename Scalar>
+Dense<Scalar>::Dense(const nlohmann::json& args, int64_t input)
+    : Dense(input, args.at("units").get<int64_t>(),
+            parse_init(args.value("init", std::string("kaiming_uniform")))) {}
+
+template <typename Scalar>
+nlohmann::json Dense<Scalar>::describe() const {
+  return {{"type", "dense"},
+          {"units", output_size()},
+          {"init", init_ == Init::XavierUniform ? "xavier_uniform" : "kaiming_uniform"}};
+}
+
+template <typename Scalar>
+void Dense<Scalar>::initialize(std::mt19937_64& rng) {
+  const double in = static_cast<double>(input_size());
+  const double out = static_cast<double>(output_size());
+  const double bound = init_ == Init::XavierUniform ? std::sqrt(6.0 / (in + out)) : 1.0 / std::sqrt(in);
+  std::uniform_real_distribution<double> uniform(-bound, bound);
+  for (Eigen::Index i = 0; i < weight_.size(); ++i) weight_.data()[i] = static_cast<Scalar>(uniform(rng));
+  if (init_ == Init::XavierUniform) {
+    bias_.setZero();
+  } else {
+    for (Eigen::Index i = 0; i < bias_.size(); ++i) bias_[i] = static_cast<Scalar>(uniform(rng));
+  }
+}
+
+template <typename Scalar>
+void Dense<Scalar>::forward(const ConstRef& x, Mat& y) {
+  // x: (B, in), W: (out, in), y: (B, out)
+  input_ = x;  // for dW = dy^T x
+  y.resize(x.rows(), weight_.rows());
+  y.noalias() = x * weight_.transpose();
+  y.rowwise() += bias_;
+}
+
+template <typename Scalar>
+void Dense<Scalar>::backward(const ConstRef& dy, Mat* dx) {
+  // dy: (B, out), dW: (out, in), db: (out), dx: (B, in)
+  weight_grad_.noalias() = dy.transpose() * input_;
+  bias_grad_.noalias() = dy.colwise().sum();
+  if (dx != nullptr) {
+    dx->resize(dy.rows(), weight_.cols());
+    dx->noalias() = dy * weight_;
+  }
+}
+
+template <typename Scalar>
+std::vector<TensorView<Scalar>> Dense<Scalar>::parameters() {
+  return {{"weight", {weight_.rows(), weight_.cols()}, weight_.data(), weight_grad_.data()},
+          {"bias", {bias_.size()}, bias_.data(), bias_grad_.data()}};
+}
+
+template class Dense<float>;
+template class Dense<double>;
+
+GRADFLOW_REGISTER_LAYER(Dense, "dense", "fully connected, like nn.Linear: y = x W^T + b",
+                        {{"units", LayerParam::Integer, nullptr, {1, 1e7}, "output features", {}},
+                         {"init", LayerParam::String, "kaiming_uniform", {}, "weight initialisation",
+                          {"kaiming_uniform", "xavier_uniform"}}});
+
+}  // namespace gradflow

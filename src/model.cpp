@@ -1,0 +1,166 @@
+#include "gradflow/model.h"
+
+#include "gradflow/errors.h"
+#include "gradflow/json_check.h"
+#include "gradflow/layer_registry.h"
+
+namespace gradflow {
+
+namespace jc = json_check;
+
+nlohmann::json resolve_model_spec(const nlohmann::json& spec, const std::string& path) {
+  jc::expect_object(spec, path);
+  jc::reject_unknown_keys(spec, path, {"input", "layers", "head"});
+  const int64_t input = jc::integer(spec, "input", path, std::nullopt, {1, 1e8});
+
+  const std::string layers_path = jc::join(path, "layers");
+  if (!spec.contains("layers") || !spec["layers"].is_array() || spec["layers"].empty()) {
+    throw ConfigError(layers_path, "expected a non-empty array of layers, got " +
+                                       (spec.contains("layers") ? jc::show(spec["layers"]) : std::string("nothing")));
+  }
+  nlohmann::json layers = nlohmann::json::array();
+  int64_t features = input;
+  for (size_t i = 0; i < spec["layers"].size(); ++i) {
+    const std::string layer_path = jc::join(layers_path, std::to_string(i));
+    nlohmann::json resolved = LayerRegistry::instance().resolve(spec["layers"][i], layer_path);
+    try {
+      features = LayerRegistry::instance().create<float>(resolved, features)->output_size();
+    } catch (const ConfigError&) {
+      throw;
+    } catch (const InputError& e) {
+      throw ConfigError(layer_path, e.what());
+    }
+    layers.push_back(std::move(resolved));
+  }
+  if (features < 2) {
+    throw ConfigError(layers_path, "the last layer must output at least 2 classes, it outputs " +
+                                       std::to_string(features));
+  }
+
+  const std::string head_path = jc::join(path, "head");
+  nlohmann::json head = spec.value("head", nlohmann::json::object());
+  jc::expect_object(head, head_path);
+  jc::reject_unknown_keys(head, head_path, {"type", "temperature"});
+  jc::string(head, "type", head_path, std::string("softmax_cross_entropy"), {"softmax_cross_entropy"});
+  const double temperature = jc::number(head, "temperature", head_path, 1.0, {0, 1e6, true});
+
+  return {{"input", input},
+          {"layers", layers},
+          {"head", {{"type", "softmax_cross_entropy"}, {"temperature", temperature}}}};
+}
+
+template <typename Scalar>
+Sequential<Scalar>::Sequential(const nlohmann::json& resolved_spec)
+    : input_size_(resolved_spec.at("input").get<int64_t>()),
+      head_(resolved_spec.at("head").at("temperature").get<double>()) {
+  int64_t features = input_size_;
+  for (const auto& layer_spec : resolved_spec.at("layers")) {
+    layers_.push_back(LayerRegistry::instance().create<Scalar>(layer_spec, features));
+    features = layers_.back()->output_size();
+  }
+  outputs_.resize(layers_.size());
+  gradients_.resize(layers_.size());
+}
+
+template <typename Scalar>
+nlohmann::json Sequential<Scalar>::describe() const {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& layer : layers_) layers.push_back(layer->describe());
+  return {{"input", input_size_},
+          {"layers", layers},
+          {"head", {{"type", "softmax_cross_entropy"}, {"temperature", head_.temperature()}}}};
+}
+
+template <typename Scalar>
+int64_t Sequential<Scalar>::classes() const {
+  return layers_.back()->output_size();
+}
+
+template <typename Scalar>
+void Sequential<Scalar>::initialize(std::mt19937_64& rng) {
+  for (auto& layer : layers_) layer->initialize(rng);
+}
+
+template <typename Scalar>
+void Sequential<Scalar>::set_training(bool training) {
+  for (auto& layer : layers_) layer->set_training(training);
+}
+
+template <typename Scalar>
+const typename Sequential<Scalar>::Mat& Sequential<Scalar>::forward(const Eigen::Ref<const Mat>& x) {
+  if (x.cols() != input_size_) {
+    throw InputError("model expects " + std::to_string(input_size_) + " input features, got " +
+                     std::to_string(x.cols()));
+  }
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (i == 0) {
+      layers_[i]->forward(x, outputs_[i]);
+    } else {
+      layers_[i]->forward(outputs_[i - 1], outputs_[i]);
+    }
+  }
+  return outputs_.back();
+}
+
+template <typename Scalar>
+double Sequential<Scalar>::forward_loss(const Eigen::Ref<const Mat>& x, const Eigen::Ref<const Labels>& labels) {
+  return head_.forward(forward(x), labels);
+}
+
+template <typename Scalar>
+void Sequential<Scalar>::backward(Mat* input_gradient) {
+  head_.backward(gradients_.back());
+  for (size_t i = layers_.size(); i-- > 0;) {
+    // dL/d(input of layer i) is dL/d(output of layer i-1)
+    Mat* dx = i > 0 ? &gradients_[i - 1] : input_gradient;
+    layers_[i]->backward(gradients_[i], dx);
+  }
+}
+
+namespace {
+template <typename Scalar>
+void prefix(std::vector<TensorView<Scalar>>& out, std::vector<TensorView<Scalar>> views, size_t index) {
+  for (auto& v : views) {
+    v.name = std::to_string(index) + "." + v.name;
+    out.push_back(std::move(v));
+  }
+}
+}  // namespace
+
+template <typename Scalar>
+std::vector<TensorView<Scalar>> Sequential<Scalar>::parameters() {
+  std::vector<TensorView<Scalar>> out;
+  for (size_t i = 0; i < layers_.size(); ++i) prefix(out, layers_[i]->parameters(), i);
+  return out;
+}
+
+template <typename Scalar>
+std::vector<TensorView<Scalar>> Sequential<Scalar>::buffers() {
+  std::vector<TensorView<Scalar>> out;
+  for (size_t i = 0; i < layers_.size(); ++i) prefix(out, layers_[i]->buffers(), i);
+  return out;
+}
+
+template <typename To, typename From>
+void copy_state(Sequential<From>& from, Sequential<To>& to) {
+  auto source = from.parameters(), target = to.parameters();
+  auto source_buffers = from.buffers(), target_buffers = to.buffers();
+  source.insert(source.end(), source_buffers.begin(), source_buffers.end());
+  target.insert(target.end(), target_buffers.begin(), target_buffers.end());
+  if (source.size() != target.size()) throw InputError("copy_state: models have different tensors");
+  for (size_t k = 0; k < source.size(); ++k) {
+    if (source[k].name != target[k].name || source[k].shape != target[k].shape) {
+      throw InputError("copy_state: tensor " + source[k].name + " does not match " + target[k].name);
+    }
+    for (int64_t i = 0; i < source[k].size(); ++i) target[k].value[i] = static_cast<To>(source[k].value[i]);
+  }
+  to.head().set_temperature(from.head().temperature());
+}
+
+template class Sequential<float>;
+template class Sequential<double>;
+template void copy_state<double, float>(Sequential<float>&, Sequential<double>&);
+template void copy_state<float, double>(Sequential<double>&, Sequential<float>&);
+template void copy_state<float, float>(Sequential<float>&, Sequential<float>&);
+
+}  // namespace gradflow

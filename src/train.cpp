@@ -1,0 +1,156 @@
+#include "gradflow/train.h"
+
+#include <omp.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include "gradflow/checkpoint.h"
+#include "gradflow/data/batcher.h"
+#include "gradflow/errors.h"
+#include "gradflow/files.h"
+#include "gradflow/optim/schedule.h"
+#include "gradflow/optim/sgd.h"
+
+namespace gradflow {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+json EpochMetrics::to_json() const {
+  return {{"epoch", epoch},
+          {"train_loss", train_loss},
+          {"train_accuracy", train_accuracy},
+          {"validation_loss", validation_loss},
+          {"validation_accuracy", validation_accuracy},
+          {"lr", learning_rate},
+          {"seconds", seconds},
+          {"samples_per_second", samples_per_second}};
+}
+
+json TrainSummary::to_json() const {
+  return {{"run_dir", run_dir},
+          {"epochs", last_epoch.epoch},
+          {"test_accuracy", test.accuracy},
+          {"test_loss", test.loss},
+          {"test_samples", test.count},
+          {"validation_accuracy", last_epoch.validation_accuracy},
+          {"validation_loss", last_epoch.validation_loss},
+          {"train_seconds", train_seconds},
+          {"total_seconds", total_seconds},
+          {"checkpoint", (std::filesystem::path(run_dir) / "model.safetensors").string()}};
+}
+
+void set_threads(int threads) {
+  const int n = threads > 0 ? threads : omp_get_num_procs();
+  omp_set_num_threads(n);
+  Eigen::setNbThreads(n);
+}
+
+namespace {
+
+double gradient_squared_norm(const std::vector<TensorView<float>>& params) {
+  double sum = 0.0;
+  for (const auto& p : params) {
+    sum += Eigen::Map<const Eigen::ArrayXf>(p.gradient, p.size()).matrix().squaredNorm();
+  }
+  return sum;
+}
+
+}  // namespace
+
+TrainSummary train(const Config& config, const std::string& run_dir, TrainObserver* observer) {
+  const auto start = Clock::now();
+  set_threads(config.threads);
+  spdlog::info("run {}: loading {}", config.name, config.data.dir);
+  auto [train_data, validation_data] = load_train_validation(config.data);
+  const Dataset test_data = load_split(config.data, Split::Test);
+  const int64_t input = config.model.at("input").get<int64_t>();
+  if (train_data.features() != input) {
+    throw ConfigError("/model/input", "expected " + std::to_string(train_data.features()) +
+                                          " (the features of the images in " + config.data.dir + "), got " +
+                                          std::to_string(input));
+  }
+  spdlog::info("train {} / validation {} / test {} samples of {} features, {} threads", train_data.size(),
+               validation_data.size(), test_data.size(), train_data.features(), Eigen::nbThreads());
+
+  namespace fs = std::filesystem;
+  fs::create_directories(run_dir);
+  const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
+  const std::string model_path = (fs::path(run_dir) / "model.safetensors").string();
+  const json resolved = config.to_json();
+  write_file_atomic((fs::path(run_dir) / "config.json").string(), resolved.dump(2) + "\n");
+  write_file_atomic(metrics_path, "");
+  fs::remove(fs::path(run_dir) / "summary.json");
+
+  std::mt19937_64 rng(config.seed);
+  Sequential<float> model(config.model);
+  model.initialize(rng);
+  Sgd optimizer(model.parameters(), config.optimizer);
+  Batcher batcher(train_data, config.training.batch_size, rng);
+  const Schedule schedule(config.schedule, batcher.batches(), config.training.epochs);
+
+  Matrix x;
+  Labels y;
+  int64_t step = 0;
+  TrainSummary summary;
+  summary.run_dir = run_dir;
+  for (int64_t epoch = 1; epoch <= config.training.epochs; ++epoch) {
+    if (observer) observer->on_epoch_begin(epoch, config.training.epochs, batcher.batches());
+    batcher.shuffle();
+    const auto epoch_start = Clock::now();
+    double loss_sum = 0.0, lr = 0.0;
+    int64_t correct = 0, seen = 0;
+    for (int64_t b = 0; b < batcher.batches(); ++b, ++step) {
+      batcher.gather(b, x, y);
+      const double loss = model.forward_loss(x, y);
+      model.backward();
+      if (!std::isfinite(loss) || !std::isfinite(gradient_squared_norm(optimizer.parameters()))) {
+        throw DivergenceError("training diverged at epoch " + std::to_string(epoch) + ", step " + std::to_string(step) +
+                              ": the " + (std::isfinite(loss) ? "gradient" : "loss") +
+                              " is not finite; try a lower /optimizer/lr");
+      }
+      lr = schedule.learning_rate(step);
+      optimizer.step(lr);
+      loss_sum += loss * static_cast<double>(y.size());
+      correct += model.head().correct();
+      seen += y.size();
+      if (observer) {
+        const double elapsed = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+        observer->on_batch(b + 1, loss_sum / static_cast<double>(seen),
+                           elapsed > 0 ? static_cast<double>(seen) / elapsed : 0.0);
+      }
+    }
+    EpochMetrics m;
+    m.epoch = epoch;
+    m.seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
+    m.train_loss = loss_sum / static_cast<double>(seen);
+    m.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+    m.learning_rate = lr;
+    m.samples_per_second = static_cast<double>(seen) / m.seconds;
+    if (validation_data.size() > 0) {
+      const EvalResult v = evaluate(model, validation_data, config.training.eval_batch_size);
+      m.validation_loss = v.loss;
+      m.validation_accuracy = v.accuracy;
+    }
+    summary.train_seconds += m.seconds;
+    if (observer) observer->on_epoch_end(m);
+    spdlog::info("epoch {}/{}  train loss {:.4f} acc {:.2f}%  val loss {:.4f} acc {:.2f}%  lr {:.4g}  {:.1f} s  {:.0f} samples/s",
+                 epoch, config.training.epochs, m.train_loss, 100 * m.train_accuracy, m.validation_loss,
+                 100 * m.validation_accuracy, m.learning_rate, m.seconds, m.samples_per_second);
+    append_line(metrics_path, m.to_json().dump());
+    summary.last_epoch = m;
+  }
+
+  save_checkpoint(model_path, model, resolved);
+  summary.test = evaluate(model, test_data, config.training.eval_batch_size);
+  summary.total_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  write_file_atomic((fs::path(run_dir) / "summary.json").string(), summary.to_json().dump(2) + "\n");
+  spdlog::info("test loss {:.4f} acc {:.2f}%  ({:.1f} s training, {:.1f} s in all)", summary.test.loss,
+               100 * summary.test.accuracy, summary.train_seconds, summary.total_seconds);
+  return summary;
+}
+
+}  // namespace gradflow

@@ -69,7 +69,7 @@ if command -v curl >/dev/null; then
     mkdir -p "$tmp/m" && rm -f "$tmp/m"/*
     ok=1
     for f in "${files[@]}"; do
-      curl -fsSL --connect-timeout 5 --max-time 60 -o "$tmp/m/$f.gz" "$m/$f.gz" || { ok=0; break; }
+      curl -fsL --connect-timeout 5 --max-time 60 -o "$tmp/m/$f.gz" "$m/$f.gz" || { ok=0; break; }
     done
     if [ $ok = 1 ] && install_from "$tmp/m"; then
       echo "MNIST fetched from $m into $dir"

@@ -39,9 +39,9 @@ Config parse_config(const json& root) {
 
   const json data = section(root, "data", {"dir", "validation", "mean", "std"});
   c.data.dir = jc::string(data, "dir", "/data", c.data.dir);
-  c.data.validation = jc::integer(data, "validation", "/data", c.data.validation, {0, 1e9});
+  c.data.validation = jc::integer(data, "validation", "/data", c.data.validation, jc::at_least(0));
   c.data.mean = jc::number(data, "mean", "/data", c.data.mean);
-  c.data.std = jc::number(data, "std", "/data", c.data.std, {0, 1e9, true});
+  c.data.std = jc::number(data, "std", "/data", c.data.std, jc::above(0));
 
   if (!root.contains("model")) throw ConfigError("/model", "missing required value");
   c.model = resolve_model_spec(root.at("model"), "/model");
@@ -49,7 +49,7 @@ Config parse_config(const json& root) {
 
   const json opt = section(root, "optimizer", {"type", "lr", "momentum", "nesterov", "weight_decay"});
   jc::string(opt, "type", "/optimizer", std::string("sgd"), {"sgd"});
-  c.schedule.base_lr = jc::number(opt, "lr", "/optimizer", 0.1, {0, 1e6, true});
+  c.schedule.base_lr = jc::number(opt, "lr", "/optimizer", 0.1, jc::above(0));
   c.optimizer.momentum = jc::number(opt, "momentum", "/optimizer", 0.0, {0, 1, false, true});
   c.optimizer.nesterov = jc::boolean(opt, "nesterov", "/optimizer", false);
   c.optimizer.weight_decay = jc::number(opt, "weight_decay", "/optimizer", 0.0, {0, 1e3});
@@ -59,15 +59,15 @@ Config parse_config(const json& root) {
 
   const json sched = section(root, "schedule", {"type", "warmup_epochs", "step_epochs", "gamma", "min_lr"});
   c.schedule.type = jc::string(sched, "type", "/schedule", std::string("constant"), {"constant", "step", "cosine"});
-  c.schedule.warmup_epochs = jc::number(sched, "warmup_epochs", "/schedule", 0.0, {0, 1e6});
-  c.schedule.step_epochs = jc::integer(sched, "step_epochs", "/schedule", 10, {1, 1e6});
+  c.schedule.warmup_epochs = jc::number(sched, "warmup_epochs", "/schedule", 0.0, jc::at_least(0));
+  c.schedule.step_epochs = jc::integer(sched, "step_epochs", "/schedule", 10, jc::at_least(1));
   c.schedule.gamma = jc::number(sched, "gamma", "/schedule", 0.1, {0, 1, true});
-  c.schedule.min_lr = jc::number(sched, "min_lr", "/schedule", 0.0, {0, 1e6});
+  c.schedule.min_lr = jc::number(sched, "min_lr", "/schedule", 0.0, jc::at_least(0));
 
   const json train = section(root, "training", {"epochs", "batch_size", "eval_batch_size"});
-  c.training.epochs = jc::integer(train, "epochs", "/training", c.training.epochs, {1, 1e6});
-  c.training.batch_size = jc::integer(train, "batch_size", "/training", c.training.batch_size, {1, 1e6});
-  c.training.eval_batch_size = jc::integer(train, "eval_batch_size", "/training", c.training.eval_batch_size, {1, 1e6});
+  c.training.epochs = jc::integer(train, "epochs", "/training", c.training.epochs, jc::at_least(1));
+  c.training.batch_size = jc::integer(train, "batch_size", "/training", c.training.batch_size, jc::at_least(1));
+  c.training.eval_batch_size = jc::integer(train, "eval_batch_size", "/training", c.training.eval_batch_size, jc::at_least(1));
   if (c.schedule.warmup_epochs > static_cast<double>(c.training.epochs)) {
     throw ConfigError("/schedule/warmup_epochs", "warm-up is longer than /training/epochs");
   }

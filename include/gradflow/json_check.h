@@ -29,6 +29,9 @@ struct Range {
   bool contains(double v) const;
 };
 
+inline Range above(double min) { return {min, std::numeric_limits<double>::infinity(), true, false}; }
+inline Range at_least(double min) { return {min, std::numeric_limits<double>::infinity(), false, false}; }
+
 // Each reads object[key]; when absent, returns `fallback` or throws "missing" if it has none.
 double number(const json& object, const std::string& key, const std::string& path,
               std::optional<double> fallback, Range range = {});

@@ -66,8 +66,8 @@ Dataset load_idx_pair(const std::string& images_path, const std::string& labels_
 }
 
 std::pair<Dataset, Dataset> load_train_validation(const DataOptions& options) {
-  Dataset all = load_idx_pair(find_data_file(options.dir, "train-images-idx3-ubyte"),
-                              find_data_file(options.dir, "train-labels-idx1-ubyte"), options);
+  const std::string images = find_data_file(options.dir, "train-images-idx3-ubyte");
+  Dataset all = load_idx_pair(images, find_data_file(options.dir, "train-labels-idx1-ubyte"), options);
   if (options.validation < 0 || options.validation >= all.size()) {
     throw InputError(options.dir + ": validation size " + std::to_string(options.validation) +
                      " must be below the " + std::to_string(all.size()) + " training samples");
@@ -83,8 +83,8 @@ std::pair<Dataset, Dataset> load_train_validation(const DataOptions& options) {
 
 Dataset load_split(const DataOptions& options, Split split) {
   if (split == Split::Test) {
-    return load_idx_pair(find_data_file(options.dir, "t10k-images-idx3-ubyte"),
-                         find_data_file(options.dir, "t10k-labels-idx1-ubyte"), options);
+    const std::string images = find_data_file(options.dir, "t10k-images-idx3-ubyte");
+    return load_idx_pair(images, find_data_file(options.dir, "t10k-labels-idx1-ubyte"), options);
   }
   auto [train, validation] = load_train_validation(options);
   return split == Split::Train ? std::move(train) : std::move(validation);

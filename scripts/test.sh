@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds gradflow with its tests, fetches MNIST and runs the suite.
+#   scripts/test.sh              Release build in build/
+#   scripts/test.sh --sanitize   ASan + UBSan build in build-sanitize/
+# Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build=build
+flags=(-DGRADFLOW_BUILD_TESTS=ON -DGRADFLOW_SANITIZE=OFF)
+if [ "${1:-}" = "--sanitize" ]; then
+  build=build-sanitize
+  flags=(-DGRADFLOW_BUILD_TESTS=ON -DGRADFLOW_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+fi
+
+scripts/install-deps.sh
+cmake -S . -B "$build" "${flags[@]}"
+cmake --build "$build" -j "$(nproc)"
+scripts/fetch-mnist.sh datasets/mnist
+cd "$build"
+ctest --output-on-failure -j "$(nproc)"

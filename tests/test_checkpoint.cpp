@@ -1,0 +1,144 @@
+// Safetensors checkpoints: layout, metadata, and every kind of damaged file.
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "gradflow/checkpoint.h"
+#include "gradflow/errors.h"
+#include "test_files.h"
+
+using namespace gradflow;
+using namespace gradflow::testing;
+using nlohmann::json;
+
+namespace {
+json spec() {
+  return resolve_model_spec({{"input", 3}, {"layers", {{{"type", "dense"}, {"units", 4}}, {{"type", "relu"}},
+                                                      {{"type", "dense"}, {"units", 2}}}}});
+}
+
+std::string saved_model(const std::string& name) {
+  Sequential<float> model(spec());
+  std::mt19937_64 rng(1);
+  model.initialize(rng);
+  const std::string path = temp_dir(name) + "/model.safetensors";
+  save_checkpoint(path, model, json{{"name", "x"}});
+  return path;
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {(std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()};
+}
+
+void write_all(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+json header_of(const std::string& bytes) {
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  return json::parse(bytes.substr(8, n));
+}
+
+std::string with_header(const std::string& bytes, const json& header) {
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  std::string text = header.dump();
+  const uint64_t m = text.size();
+  std::string out(reinterpret_cast<const char*>(&m), 8);
+  return out + text + bytes.substr(8 + n);
+}
+
+void expect_error(const std::string& path, const std::string& fragment) {
+  try {
+    load_checkpoint(path);
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(path), std::string::npos) << what;
+    EXPECT_NE(what.find(fragment), std::string::npos) << what;
+  }
+}
+}  // namespace
+
+TEST(Checkpoint, LayoutIsPyTorchStateDict) {
+  const std::string bytes = read_all(saved_model("ckpt_layout"));
+  const json header = header_of(bytes);
+  EXPECT_EQ(header["0.weight"]["shape"], json({4, 3}));
+  EXPECT_EQ(header["0.bias"]["shape"], json({4}));
+  EXPECT_EQ(header["2.weight"]["shape"], json({2, 4}));
+  EXPECT_EQ(header["2.weight"]["dtype"], "F32");
+  EXPECT_FALSE(header.contains("1.weight"));
+  EXPECT_EQ(header["__metadata__"]["gradflow.format_version"], kCheckpointFormatVersion);
+  EXPECT_EQ(json::parse(header["__metadata__"]["gradflow.model"].get<std::string>()), spec());
+  EXPECT_EQ(json::parse(header["__metadata__"]["gradflow.config"].get<std::string>())["name"], "x");
+  uint64_t n = 0;
+  std::memcpy(&n, bytes.data(), 8);
+  EXPECT_EQ(n % 8, 0u);
+  EXPECT_EQ(bytes.size(), 8 + n + (12 + 4 + 8 + 2) * 4);
+}
+
+TEST(Checkpoint, RejectsTruncatedFile) {
+  const std::string path = saved_model("ckpt_trunc");
+  const std::string bytes = read_all(path);
+  write_all(path, bytes.substr(0, bytes.size() - 5));
+  expect_error(path, "fall outside");
+  write_all(path, bytes.substr(0, 5));
+  expect_error(path, "too short");
+  write_all(path, "");
+  expect_error(path, "too short");
+}
+
+TEST(Checkpoint, RejectsBadHeaderLength) {
+  const std::string path = saved_model("ckpt_len");
+  std::string bytes = read_all(path);
+  const uint64_t huge = 1ull << 40;
+  std::memcpy(bytes.data(), &huge, 8);
+  write_all(path, bytes);
+  expect_error(path, "header length");
+}
+
+TEST(Checkpoint, RejectsInvalidHeaderJson) {
+  const std::string path = saved_model("ckpt_json");
+  std::string bytes = read_all(path);
+  bytes[8] = '[';
+  write_all(path, bytes);
+  expect_error(path, "header is not a JSON object");
+}
+
+TEST(Checkpoint, RejectsOffsetsOutsideTheFile) {
+  const std::string path = saved_model("ckpt_offsets");
+  const std::string bytes = read_all(path);
+  json header = header_of(bytes);
+  header["2.bias"]["data_offsets"] = {1000000, 1000008};
+  write_all(path, with_header(bytes, header));
+  expect_error(path, "fall outside");
+}
+
+TEST(Checkpoint, RejectsShapesThatDisagreeWithTheModel) {
+  const std::string path = saved_model("ckpt_shape");
+  const std::string bytes = read_all(path);
+  json header = header_of(bytes);
+  json model = json::parse(header["__metadata__"]["gradflow.model"].get<std::string>());
+  model["layers"][0]["units"] = 5;  // the stored 0.weight is [4, 3]
+  header["__metadata__"]["gradflow.model"] = model.dump();
+  write_all(path, with_header(bytes, header));
+  expect_error(path, "tensor 0.weight has shape [4,3], the model expects [5,3]");
+}
+
+TEST(Checkpoint, RejectsFilesThatAreNotGradflowCheckpoints) {
+  const std::string path = saved_model("ckpt_meta");
+  const std::string bytes = read_all(path);
+  json header = header_of(bytes);
+  header["__metadata__"].erase("gradflow.model");
+  write_all(path, with_header(bytes, header));
+  expect_error(path, "not a gradflow checkpoint");
+  expect_error(path + ".missing", "cannot open");
+}
+
+TEST(Checkpoint, WriteIsAtomic) {
+  const std::string path = saved_model("ckpt_atomic");
+  EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
+  EXPECT_NO_THROW(load_checkpoint(path));
+}

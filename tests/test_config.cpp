@@ -1,0 +1,104 @@
+// Config validation: every error names its JSON path; --set overrides; shipped configs parse.
+#include <gtest/gtest.h>
+
+#include "gradflow/config.h"
+#include "gradflow/errors.h"
+#include "test_files.h"
+
+using namespace gradflow;
+using nlohmann::json;
+
+namespace {
+json minimal() {
+  return json::parse(R"({"model": {"input": 4, "layers": [{"type": "dense", "units": 3}]}})");
+}
+
+// Parses `config` after applying `assignment`; returns the error message ("" when it parses).
+std::string error_of(json config, const std::string& assignment = "") {
+  try {
+    if (!assignment.empty()) apply_override(config, assignment);
+    parse_config(config);
+    return "";
+  } catch (const InputError& e) {
+    return e.what();
+  }
+}
+}  // namespace
+
+TEST(Config, MinimalConfigGetsDefaults) {
+  const Config c = parse_config(minimal());
+  EXPECT_EQ(c.name, "run");
+  EXPECT_EQ(c.training.batch_size, 128);
+  EXPECT_EQ(c.data.validation, 5000);
+  EXPECT_EQ(c.data.classes, 3);
+  EXPECT_EQ(c.schedule.type, "constant");
+  const json resolved = c.to_json();
+  EXPECT_EQ(resolved["model"]["layers"][0]["init"], "kaiming_uniform");
+  EXPECT_EQ(resolved["model"]["head"]["temperature"], 1.0);
+  // the resolved config parses to the same config
+  EXPECT_EQ(parse_config(resolved).to_json(), resolved);
+}
+
+TEST(Config, ErrorsNameTheJsonPath) {
+  EXPECT_EQ(error_of(minimal(), "optimizer.lr=fast"),
+            "config error at /optimizer/lr: expected a number > 0, got \"fast\"");
+  EXPECT_EQ(error_of(minimal(), "optimizer.lr=0"), "config error at /optimizer/lr: expected a number > 0, got 0");
+  EXPECT_EQ(error_of(minimal(), "training.batch_size=0"),
+            "config error at /training/batch_size: expected an integer >= 1, got 0");
+  EXPECT_EQ(error_of(minimal(), "training.epochs=0"),
+            "config error at /training/epochs: expected an integer >= 1, got 0");
+  EXPECT_EQ(error_of(minimal(), "training.epochs=2.5"),
+            "config error at /training/epochs: expected an integer >= 1, got 2.5");
+  EXPECT_EQ(error_of(minimal(), "model.layers.0.units=0"),
+            "config error at /model/layers/0/units: expected an integer in [1, 1e+07], got 0");
+  EXPECT_EQ(error_of(minimal(), "optimizer.speed=1"),
+            "config error at /optimizer/speed: unknown key (expected one of: type, lr, momentum, nesterov, weight_decay)");
+  EXPECT_EQ(error_of(minimal(), "schedule.type=linear"),
+            "config error at /schedule/type: expected one of \"constant\", \"step\", \"cosine\", got \"linear\"");
+  EXPECT_EQ(error_of(minimal(), "optimizer.nesterov=yes"),
+            "config error at /optimizer/nesterov: expected true or false, got \"yes\"");
+  EXPECT_EQ(error_of(minimal(), "data=5"), "config error at /data: expected an object, got 5");
+  EXPECT_EQ(error_of(json::parse(R"({"seed": 1})")), "config error at /model: missing required value");
+  EXPECT_EQ(error_of(json::array()), "config error at /: expected an object, got []");
+  EXPECT_EQ(error_of(minimal(), "optimizer.nesterov=true"),
+            "config error at /optimizer/nesterov: Nesterov momentum needs /optimizer/momentum > 0");
+  EXPECT_EQ(error_of(minimal(), "model.layers.0.units=1"),
+            "config error at /model/layers: the last layer must output at least 2 classes, it outputs 1");
+}
+
+TEST(Config, OverridesParseJsonElseString) {
+  json c = minimal();
+  apply_override(c, "name=my run");
+  apply_override(c, "training.epochs=3");
+  apply_override(c, "model.layers.0.units=7");
+  apply_override(c, "data.dir=/tmp/x");
+  EXPECT_EQ(c["name"], "my run");
+  EXPECT_EQ(c["training"]["epochs"], 3);
+  EXPECT_EQ(c["model"]["layers"][0]["units"], 7);
+  EXPECT_EQ(parse_config(c).data.dir, "/tmp/x");
+  EXPECT_THROW(apply_override(c, "no_equals_sign"), InputError);
+  EXPECT_THROW(apply_override(c, "model.layers.5.units=3"), ConfigError);
+  EXPECT_THROW(apply_override(c, "model.layers.x.units=3"), ConfigError);
+}
+
+TEST(Config, MalformedJsonFileNamesFileAndLine) {
+  const std::string dir = gradflow::testing::temp_dir("config_json");
+  std::ofstream(dir + "/bad.json") << "{\n  \"name\": \"x\",\n  oops\n}\n";
+  try {
+    load_json_file(dir + "/bad.json");
+    FAIL();
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find(dir + "/bad.json: malformed JSON"), std::string::npos) << what;
+    EXPECT_NE(what.find("line 3"), std::string::npos) << what;
+  }
+  EXPECT_THROW(load_json_file(dir + "/missing.json"), InputError);
+}
+
+TEST(Config, ShippedConfigsParse) {
+  for (const char* name : {"configs/mnist_mlp.json", "configs/mnist_small.json"}) {
+    const Config c = parse_config(load_json_file(std::string(GRADFLOW_SOURCE_DIR) + "/" + name));
+    EXPECT_EQ(c.data.classes, 10) << name;
+    EXPECT_EQ(c.model["input"], 784) << name;
+  }
+}

@@ -1,0 +1,152 @@
+// Sequential: PyTorch state_dict names, whole-model finite differences, SGD semantics, schedules.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "gradflow/errors.h"
+#include "gradflow/model.h"
+#include "gradflow/optim/schedule.h"
+#include "gradflow/optim/sgd.h"
+#include "gradient_check.h"
+
+using namespace gradflow;
+using gradflow::testing::MatD;
+
+namespace {
+nlohmann::json mlp_spec() {
+  return resolve_model_spec({{"input", 5},
+                             {"layers",
+                              {{{"type", "dense"}, {"units", 6}}, {{"type", "relu"}}, {{"type", "dense"}, {"units", 4}},
+                               {{"type", "relu"}}, {{"type", "dense"}, {"units", 3}}}}});
+}
+}  // namespace
+
+TEST(Sequential, NamesTensorsLikePyTorchStateDict) {
+  Sequential<float> model(mlp_spec());
+  std::vector<std::string> names;
+  for (const auto& p : model.parameters()) names.push_back(p.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"0.weight", "0.bias", "2.weight", "2.bias", "4.weight", "4.bias"}));
+  EXPECT_EQ(model.parameters()[0].shape, (std::vector<int64_t>{6, 5}));
+  EXPECT_EQ(model.classes(), 3);
+}
+
+TEST(Sequential, WholeModelGradientsMatchFiniteDifferences) {
+  Sequential<double> model(mlp_spec());
+  std::mt19937_64 rng(31);
+  model.initialize(rng);
+  std::srand(32);
+  MatD x = MatD::Random(4, 5);
+  Labels y(4);
+  y << 0, 2, 1, 2;
+  model.forward_loss(x, y);
+  MatD dx;
+  model.backward(&dx);
+  auto loss = [&] { return model.forward_loss(x, y); };
+  EXPECT_LT(gradflow::testing::max_fd_error(loss, x.data(), dx.data(), x.size()), 1e-6);
+  model.forward_loss(x, y);
+  model.backward();
+  for (auto& p : model.parameters()) {
+    std::vector<double> analytic(p.gradient, p.gradient + p.size());
+    EXPECT_LT(gradflow::testing::max_fd_error(loss, p.value, analytic.data(), p.size()), 1e-6) << p.name;
+  }
+}
+
+TEST(Sequential, CopyStateAcrossPrecisions) {
+  Sequential<float> model(mlp_spec());
+  std::mt19937_64 rng(33);
+  model.initialize(rng);
+  Sequential<double> twin(mlp_spec());
+  copy_state(model, twin);
+  Matrix x = Matrix::Random(2, 5);
+  const Matrix logits = model.forward(x);
+  const MatD logits_double = twin.forward(x.cast<double>());
+  EXPECT_LT((logits.cast<double>() - logits_double).cwiseAbs().maxCoeff(), 1e-5);
+}
+
+TEST(ModelSpec, RejectsBadLayers) {
+  EXPECT_THROW(resolve_model_spec({{"input", 5}, {"layers", nlohmann::json::array()}}), ConfigError);
+  try {
+    resolve_model_spec({{"input", 5}, {"layers", {{{"type", "dense"}, {"units", 0}}}}});
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.path(), "/model/layers/0/units");
+  }
+  try {
+    resolve_model_spec({{"input", 5}, {"layers", {{{"type", "conv"}}}}});
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.path(), "/model/layers/0/type");
+  }
+  try {
+    resolve_model_spec({{"input", 5}, {"layers", {{{"type", "dense"}, {"units", 3}, {"bias", false}}}}});
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.path(), "/model/layers/0/bias");
+  }
+}
+
+namespace {
+// One scalar parameter p with gradient g, to follow SGD by hand.
+struct Scalar1 {
+  float value, gradient;
+  std::vector<TensorView<float>> views() { return {{"p", {1}, &value, &gradient}}; }
+};
+}  // namespace
+
+TEST(Sgd, MomentumFollowsPyTorch) {
+  Scalar1 s{1.0f, 0.0f};
+  Sgd sgd(s.views(), {0.9, 0.0, false});
+  // v1 = g1 = 1;  p = 1 - 0.1 * 1 = 0.9
+  s.gradient = 1.0f;
+  sgd.step(0.1);
+  EXPECT_FLOAT_EQ(s.value, 0.9f);
+  // v2 = 0.9 * 1 + 2 = 2.9;  p = 0.9 - 0.1 * 2.9 = 0.61
+  s.gradient = 2.0f;
+  sgd.step(0.1);
+  EXPECT_FLOAT_EQ(s.value, 0.61f);
+}
+
+TEST(Sgd, NesterovAndWeightDecayFollowPyTorch) {
+  Scalar1 s{2.0f, 0.0f};
+  Sgd sgd(s.views(), {0.5, 0.1, true});
+  // g = 1 + 0.1 * 2 = 1.2;  v = 1.2;  p = 2 - 0.1 * (1.2 + 0.5 * 1.2) = 1.82
+  s.gradient = 1.0f;
+  sgd.step(0.1);
+  EXPECT_FLOAT_EQ(s.value, 1.82f);
+  // g = 1 + 0.182 = 1.182;  v = 0.6 + 1.182 = 1.782;  p = 1.82 - 0.1 * (1.182 + 0.891) = 1.6127
+  s.gradient = 1.0f;
+  sgd.step(0.1);
+  EXPECT_NEAR(s.value, 1.6127f, 1e-6);
+}
+
+TEST(Sgd, PlainStepWithoutMomentum) {
+  Scalar1 s{1.0f, 0.5f};
+  Sgd sgd(s.views(), {});
+  sgd.step(0.2);
+  EXPECT_FLOAT_EQ(s.value, 0.9f);
+  EXPECT_TRUE(sgd.momentum_buffers().empty());
+}
+
+TEST(Schedule, ConstantStepCosineAndWarmup) {
+  ScheduleOptions constant{"constant", 0.1};
+  EXPECT_DOUBLE_EQ(Schedule(constant, 10, 5).learning_rate(37), 0.1);
+
+  ScheduleOptions step{"step", 0.1, 0.0, 2, 0.5};
+  const Schedule s(step, 10, 6);
+  EXPECT_DOUBLE_EQ(s.learning_rate(19), 0.1);    // epoch 1
+  EXPECT_DOUBLE_EQ(s.learning_rate(20), 0.05);   // epoch 2
+  EXPECT_DOUBLE_EQ(s.learning_rate(45), 0.025);  // epoch 4
+
+  ScheduleOptions cosine{"cosine", 0.1, 0.0, 1, 0.1, 0.0};
+  const Schedule c(cosine, 10, 2);  // 20 steps
+  EXPECT_DOUBLE_EQ(c.learning_rate(0), 0.1);
+  EXPECT_NEAR(c.learning_rate(10), 0.05, 1e-12);
+  EXPECT_NEAR(c.learning_rate(20), 0.0, 1e-12);
+
+  ScheduleOptions warm{"cosine", 0.1, 1.0, 1, 0.1, 0.0};
+  const Schedule w(warm, 10, 3);  // 10 warm-up steps, then cosine over 20
+  EXPECT_NEAR(w.learning_rate(0), 0.01, 1e-12);
+  EXPECT_NEAR(w.learning_rate(9), 0.1, 1e-12);
+  EXPECT_NEAR(w.learning_rate(10), 0.1, 1e-12);
+  EXPECT_NEAR(w.learning_rate(20), 0.05, 1e-12);
+}

@@ -1,0 +1,163 @@
+// End to end: training on a separable synthetic dataset, the run directory, determinism, the
+// command line (JSON output, exit codes), and a real-MNIST smoke run when the data is present.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <filesystem>
+
+#include "gradflow/checkpoint.h"
+#include "gradflow/config.h"
+#include "gradflow/errors.h"
+#include "gradflow/train.h"
+#include "test_files.h"
+
+using namespace gradflow;
+using namespace gradflow::testing;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+json synthetic_config(const std::string& data_dir) {
+  return json{{"name", "synthetic"},
+              {"seed", 3},
+              {"threads", 1},
+              {"data", {{"dir", data_dir}, {"validation", 200}}},
+              {"model",
+               {{"input", 64},
+                {"layers", {{{"type", "dense"}, {"units", 16}}, {{"type", "relu"}}, {{"type", "dense"}, {"units", 2}}}}}},
+              {"optimizer", {{"lr", 0.05}, {"momentum", 0.9}}},
+              {"training", {{"epochs", 3}, {"batch_size", 32}}}};
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {(std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()};
+}
+
+struct CliRun {
+  int code;
+  std::string out, err;
+};
+
+CliRun run_cli(const std::string& args) {
+  const std::string dir = temp_dir("cli_io");
+  const std::string command =
+      std::string(GRADFLOW_BINARY) + " " + args + " >" + dir + "/out 2>" + dir + "/err </dev/null";
+  const int status = std::system(command.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_all(dir + "/out"), read_all(dir + "/err")};
+}
+}  // namespace
+
+TEST(Train, LearnsSeparableSyntheticData) {
+  const std::string data = write_separable_dataset("train_sep", 2000, 500, 8, true);
+  const std::string run_dir = temp_dir("train_sep_run");
+  const TrainSummary summary = train(parse_config(synthetic_config(data)), run_dir);
+  EXPECT_GE(summary.test.accuracy, 0.99);
+  EXPECT_EQ(summary.test.count, 500);
+  EXPECT_GE(summary.last_epoch.validation_accuracy, 0.99);
+
+  for (const char* f : {"config.json", "metrics.jsonl", "model.safetensors", "summary.json"}) {
+    EXPECT_TRUE(fs::exists(run_dir + "/" + f)) << f;
+  }
+  std::ifstream metrics(run_dir + "/metrics.jsonl");
+  std::string line;
+  int lines = 0;
+  while (std::getline(metrics, line)) {
+    const json m = json::parse(line);
+    EXPECT_EQ(m["epoch"], ++lines);
+    EXPECT_TRUE(m.contains("validation_accuracy") && m.contains("lr") && m.contains("samples_per_second"));
+  }
+  EXPECT_EQ(lines, 3);
+  const json resolved = json::parse(read_all(run_dir + "/config.json"));
+  EXPECT_EQ(resolved["training"]["epochs"], 3);
+  EXPECT_EQ(resolved["schedule"]["type"], "constant");
+  EXPECT_EQ(json::parse(read_all(run_dir + "/summary.json"))["test_accuracy"], summary.test.accuracy);
+
+  LoadedCheckpoint loaded = load_checkpoint(run_dir + "/model.safetensors");
+  EXPECT_EQ(loaded.config, resolved);
+  const Dataset test = load_split(parse_config(resolved).data, Split::Test);
+  EXPECT_DOUBLE_EQ(evaluate(loaded.model, test).accuracy, summary.test.accuracy);
+}
+
+TEST(Train, SameSeedGivesIdenticalCheckpoint) {
+  const std::string data = write_separable_dataset("train_det", 600, 100);
+  const Config config = parse_config(synthetic_config(data));
+  const std::string a = temp_dir("det_a"), b = temp_dir("det_b");
+  train(config, a);
+  train(config, b);
+  EXPECT_EQ(read_all(a + "/model.safetensors"), read_all(b + "/model.safetensors"));
+}
+
+TEST(Train, RejectsModelInputThatDoesNotMatchTheData) {
+  const std::string data = write_separable_dataset("train_mismatch", 300, 50);
+  json config = synthetic_config(data);
+  config["model"]["input"] = 784;
+  try {
+    train(parse_config(config), temp_dir("mismatch_run"));
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.path(), "/model/input");
+  }
+}
+
+TEST(Cli, TrainAndEvalPrintOneJsonObject) {
+  const std::string data = write_separable_dataset("cli_data", 600, 100);
+  const std::string dir = temp_dir("cli_run");
+  std::ofstream(dir + "/c.json") << synthetic_config(data).dump();
+  const CliRun trained = run_cli("train --config " + dir + "/c.json --set training.epochs=2 --out " + dir + "/run --json");
+  ASSERT_EQ(trained.code, 0) << trained.err;
+  const json summary = json::parse(trained.out);  // throws unless stdout is exactly one JSON value
+  EXPECT_TRUE(summary.is_object());
+  EXPECT_EQ(summary["epochs"], 2);
+  EXPECT_NE(trained.err.find("epoch 2/2"), std::string::npos) << "logs go to stderr";
+
+  const CliRun evaluated = run_cli("eval --checkpoint " + dir + "/run/model.safetensors --split validation --json");
+  ASSERT_EQ(evaluated.code, 0) << evaluated.err;
+  const json result = json::parse(evaluated.out);
+  EXPECT_EQ(result["split"], "validation");
+  EXPECT_EQ(result["samples"], 200);
+  EXPECT_GE(result["accuracy"].get<double>(), 0.9);
+
+  const CliRun quiet = run_cli("--log-level off eval --checkpoint " + dir + "/run/model.safetensors --json");
+  EXPECT_EQ(quiet.code, 0);
+  EXPECT_EQ(quiet.err, "");
+}
+
+TEST(Cli, BadInputExitsWithCodeTwoAndOneLine) {
+  const std::string dir = temp_dir("cli_bad");
+  std::ofstream(dir + "/c.json") << synthetic_config(dir + "/nowhere").dump();
+  CliRun r = run_cli("train --config " + dir + "/c.json --set optimizer.lr=fast");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "gradflow: error: config error at /optimizer/lr: expected a number > 0, got \"fast\"\n");
+  EXPECT_EQ(r.out, "");
+
+  r = run_cli("train --config " + dir + "/c.json --out " + dir + "/run");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("missing data file " + dir + "/nowhere/train-images-idx3-ubyte"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/run/model.safetensors"));
+
+  r = run_cli("eval --checkpoint " + dir + "/c.json");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find(dir + "/c.json: invalid safetensors checkpoint"), std::string::npos) << r.err;
+
+  r = run_cli("train");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--config is required"), std::string::npos) << r.err;
+
+  r = run_cli("train --help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("--set"), std::string::npos);
+}
+
+TEST(MnistSmoke, SmallConfigOneEpoch) {
+  const std::string data = std::string(GRADFLOW_SOURCE_DIR) + "/datasets/mnist";
+  if (!fs::exists(data + "/train-images-idx3-ubyte") && !fs::exists(data + "/train-images-idx3-ubyte.gz")) {
+    GTEST_SKIP() << "no MNIST in " << data << " (scripts/fetch-mnist.sh fetches it)";
+  }
+  json raw = load_json_file(std::string(GRADFLOW_SOURCE_DIR) + "/configs/mnist_small.json");
+  apply_override(raw, "training.epochs=1");
+  apply_override(raw, "data.dir=" + data);
+  const TrainSummary summary = train(parse_config(raw), temp_dir("mnist_smoke"));
+  EXPECT_GE(summary.test.accuracy, 0.95);
+  EXPECT_EQ(summary.test.count, 10000);
+}

@@ -64,10 +64,11 @@ Config parse_config(const json& root) {
   c.schedule.gamma = jc::number(sched, "gamma", "/schedule", 0.1, {0, 1, true});
   c.schedule.min_lr = jc::number(sched, "min_lr", "/schedule", 0.0, jc::at_least(0));
 
-  const json train = section(root, "training", {"epochs", "batch_size", "eval_batch_size"});
+  const json train = section(root, "training", {"epochs", "batch_size", "eval_batch_size", "log_grad_every"});
   c.training.epochs = jc::integer(train, "epochs", "/training", c.training.epochs, jc::at_least(1));
   c.training.batch_size = jc::integer(train, "batch_size", "/training", c.training.batch_size, jc::at_least(1));
   c.training.eval_batch_size = jc::integer(train, "eval_batch_size", "/training", c.training.eval_batch_size, jc::at_least(1));
+  c.training.log_grad_every = jc::integer(train, "log_grad_every", "/training", 0, jc::at_least(0));
   if (c.schedule.warmup_epochs > static_cast<double>(c.training.epochs)) {
     throw ConfigError("/schedule/warmup_epochs", "warm-up is longer than /training/epochs");
   }
@@ -98,7 +99,8 @@ json Config::to_json() const {
           {"training",
            {{"epochs", training.epochs},
             {"batch_size", training.batch_size},
-            {"eval_batch_size", training.eval_batch_size}}},
+            {"eval_batch_size", training.eval_batch_size},
+            {"log_grad_every", training.log_grad_every}}},
           {"output", {{"dir", output_dir}}}};
 }
 

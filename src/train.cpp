@@ -59,6 +59,32 @@ double gradient_squared_norm(const std::vector<TensorView<float>>& params) {
   return sum;
 }
 
+// Per layer: ||dL/dW||, ||delta|| entering it, ||update|| / ||W||, and for ReLU the fraction of
+// units that are 0 for every sample of the batch (dead on this batch).
+json gradient_flow_record(Sequential<float>& model, const std::vector<double>& update_norms, int64_t epoch,
+                          int64_t step) {
+  json layers = json::array();
+  size_t parameter = 0;
+  for (size_t i = 0; i < model.size(); ++i) {
+    Layer<float>& layer = model.layer(i);
+    json entry{{"layer", i}, {"type", layer.type()}, {"delta_norm", model.gradient_into(i).norm()}};
+    for (const auto& p : layer.parameters()) {
+      Eigen::Map<const Eigen::ArrayXf> value(p.value, p.size()), gradient(p.gradient, p.size());
+      const double weight_norm = value.matrix().norm();
+      entry[p.name + "_grad_norm"] = gradient.matrix().norm();
+      entry[p.name + "_update_ratio"] = weight_norm > 0 ? update_norms[parameter] / weight_norm : 0.0;
+      ++parameter;
+    }
+    if (layer.type() == "relu") {
+      const Matrix& out = model.output(i);
+      const auto alive = (out.array() > 0.0f).colwise().any();
+      entry["dead_fraction"] = 1.0 - static_cast<double>(alive.count()) / static_cast<double>(out.cols());
+    }
+    layers.push_back(std::move(entry));
+  }
+  return {{"epoch", epoch}, {"step", step}, {"layers", layers}};
+}
+
 }  // namespace
 
 TrainSummary train(const Config& config, const std::string& run_dir, TrainObserver* observer) {
@@ -83,6 +109,9 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   const json resolved = config.to_json();
   write_file_atomic((fs::path(run_dir) / "config.json").string(), resolved.dump(2) + "\n");
   write_file_atomic(metrics_path, "");
+  const std::string grads_path = (fs::path(run_dir) / "grads.jsonl").string();
+  fs::remove(grads_path);
+  std::vector<double> update_norms;
   fs::remove(fs::path(run_dir) / "summary.json");
 
   std::mt19937_64 rng(config.seed);
@@ -113,7 +142,10 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
                               " is not finite; try a lower /optimizer/lr");
       }
       lr = schedule.learning_rate(step);
-      optimizer.step(lr);
+      const int64_t every = config.training.log_grad_every;
+      const bool log_grads = every > 0 && step % every == 0;
+      optimizer.step(lr, log_grads ? &update_norms : nullptr);
+      if (log_grads) append_line(grads_path, gradient_flow_record(model, update_norms, epoch, step).dump());
       loss_sum += loss * static_cast<double>(y.size());
       correct += model.head().correct();
       seen += y.size();

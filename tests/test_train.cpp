@@ -161,3 +161,28 @@ TEST(MnistSmoke, SmallConfigOneEpoch) {
   EXPECT_GE(summary.test.accuracy, 0.95);
   EXPECT_EQ(summary.test.count, 10000);
 }
+
+TEST(Train, LogsGradientFlowEveryNSteps) {
+  const std::string data = write_separable_dataset("train_grads", 500, 50);
+  json config = synthetic_config(data);  // 300 training samples, batch 32: 10 steps per epoch
+  config["training"]["epochs"] = 2;
+  config["training"]["log_grad_every"] = 4;
+  const std::string run_dir = temp_dir("grads_run");
+  train(parse_config(config), run_dir);
+  std::ifstream in(run_dir + "/grads.jsonl");
+  std::string line;
+  std::vector<int64_t> steps;
+  while (std::getline(in, line)) {
+    const json record = json::parse(line);
+    steps.push_back(record["step"]);
+    ASSERT_EQ(record["layers"].size(), 3u);
+    const json& dense = record["layers"][0];
+    EXPECT_GT(dense["weight_grad_norm"].get<double>(), 0.0);
+    EXPECT_GT(dense["weight_update_ratio"].get<double>(), 0.0);
+    EXPECT_GT(dense["delta_norm"].get<double>(), 0.0);
+    const double dead = record["layers"][1]["dead_fraction"];
+    EXPECT_GE(dead, 0.0);
+    EXPECT_LE(dead, 1.0);
+  }
+  EXPECT_EQ(steps, (std::vector<int64_t>{0, 4, 8, 12, 16}));
+}

@@ -10,5 +10,7 @@ using Action = std::function<int()>;
 
 void add_train_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
+void add_step_command(CLI::App& app, Action& action);
+void add_gradcheck_command(CLI::App& app, Action& action);
 
 }  // namespace gradflow::cli

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   gradflow::cli::Action action;
   gradflow::cli::add_train_command(app, action);
   gradflow::cli::add_eval_command(app, action);
+  gradflow::cli::add_step_command(app, action);
+  gradflow::cli::add_gradcheck_command(app, action);
 
   try {
     app.parse(argc, argv);

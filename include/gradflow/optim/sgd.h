@@ -20,7 +20,8 @@ class Sgd {
   Sgd(std::vector<TensorView<float>> parameters, SgdOptions options);
 
   // One update at learning rate `lr` from the gradients currently held by the parameters.
-  void step(double lr);
+  // With `update_norms`, also records ||update|| per parameter (for gradient-flow logs).
+  void step(double lr, std::vector<double>* update_norms = nullptr);
 
   const std::vector<TensorView<float>>& parameters() const { return parameters_; }
   // One momentum buffer per parameter, same size; empty before the first step.

@@ -1,0 +1,31 @@
+#include "model_source.h"
+
+#include "gradflow/checkpoint.h"
+#include "gradflow/errors.h"
+
+namespace gradflow::cli {
+
+SourcedModel load_model(const ModelSource& source) {
+  if (source.checkpoint.empty() == source.config.empty()) {
+    throw InputError("give exactly one of --checkpoint FILE and --config FILE");
+  }
+  if (!source.checkpoint.empty()) {
+    LoadedCheckpoint loaded = load_checkpoint(source.checkpoint);
+    nlohmann::json raw = loaded.config.is_null() ? nlohmann::json{{"model", loaded.model.describe()}} : loaded.config;
+    for (const auto& assignment : source.overrides) apply_override(raw, assignment);
+    Config config = parse_config(raw);
+    if (!source.data.empty()) config.data.dir = source.data;
+    config.data.classes = loaded.model.classes();
+    return {std::move(loaded.model), std::move(config)};
+  }
+  nlohmann::json raw = load_json_file(source.config);
+  for (const auto& assignment : source.overrides) apply_override(raw, assignment);
+  Config config = parse_config(raw);
+  if (!source.data.empty()) config.data.dir = source.data;
+  Sequential<float> model(config.model);
+  std::mt19937_64 rng(config.seed);
+  model.initialize(rng);
+  return {std::move(model), std::move(config)};
+}
+
+}  // namespace gradflow::cli

@@ -1,0 +1,26 @@
+#pragma once
+// Where step and gradcheck get their model: a checkpoint, or a fresh seeded model from a config.
+#include <string>
+#include <vector>
+
+#include "gradflow/config.h"
+#include "gradflow/model.h"
+
+namespace gradflow::cli {
+
+struct ModelSource {
+  std::string checkpoint;              // either this ...
+  std::string config;                  // ... or this
+  std::vector<std::string> overrides;  // --set, applied to the config
+  std::string data;                    // --data, replaces the config's data.dir
+};
+
+struct SourcedModel {
+  Sequential<float> model;
+  Config config;  // the config the model came with (data, optimizer), overrides applied
+};
+
+// Throws InputError when neither or both of checkpoint and config are given.
+SourcedModel load_model(const ModelSource& source);
+
+}  // namespace gradflow::cli

@@ -1,0 +1,101 @@
+#include <unistd.h>
+
+#include <iostream>
+
+#include "commands.h"
+#include "gradflow/data/dataset.h"
+#include "gradflow/errors.h"
+#include "gradflow/stepper.h"
+#include "gradflow/train.h"
+#include "model_source.h"
+#include "step_view.h"
+
+namespace gradflow::cli {
+
+namespace {
+struct StepArgs {
+  ModelSource source;
+  std::string split = "test";
+  int64_t index = 0;
+  int64_t count = 1;
+  double lr = 0;  // 0: the config's
+  bool json = false;
+  bool full = false;
+  bool check = false;
+  int64_t check_entries = 32;
+  double tolerance = 1e-6;
+};
+}  // namespace
+
+void add_step_command(CLI::App& app, Action& action) {
+  auto a = std::make_shared<StepArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "step", "walk one training step stage by stage: forward, ŷ, loss, δ = ŷ − y, backward, saliency, update");
+  cmd->add_option("--checkpoint", a->source.checkpoint, "the model to study (a gradflow checkpoint)");
+  cmd->add_option("--config", a->source.config, "or a fresh, seeded model from this config");
+  cmd->add_option("--set", a->source.overrides, "override a config value: key.path=value; repeatable")->take_all()->allow_extra_args(false);
+  cmd->add_option("--data", a->source.data, "the dataset directory (default: the config's)");
+  cmd->add_option("--split", a->split, "where the samples come from")
+      ->check(CLI::IsMember({"test", "validation", "train"}))
+      ->capture_default_str();
+  cmd->add_option("--index", a->index, "the first sample")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--count", a->count, "the mini-batch size")->check(CLI::Range(int64_t(1), int64_t(100000)))->capture_default_str();
+  cmd->add_option("--lr", a->lr, "learning rate of the update (default: the config's)")->check(CLI::PositiveNumber);
+  cmd->add_flag("--json", a->json, "print the whole trace as one JSON object");
+  cmd->add_flag("--full", a->full, "with --json: every value of every tensor");
+  cmd->add_flag("--check", a->check, "compare every gradient with finite differences in double precision; exit 1 above tolerance");
+  cmd->add_option("--check-entries", a->check_entries, "entries checked per tensor (0: all)")->capture_default_str();
+  cmd->add_option("--tolerance", a->tolerance, "largest relative error --check accepts")->capture_default_str();
+  cmd->callback([&action, a]() {
+    action = [a]() {
+      SourcedModel sourced = load_model(a->source);
+      set_threads(sourced.config.threads);
+      const Dataset data = load_split(sourced.config.data, parse_split(a->split));
+      if (data.features() != sourced.model.input_size()) {
+        throw InputError(sourced.config.data.dir + ": images have " + std::to_string(data.features()) +
+                         " features, the model expects " + std::to_string(sourced.model.input_size()));
+      }
+      if (a->index + a->count > data.size()) {
+        throw InputError("--index " + std::to_string(a->index) + " --count " + std::to_string(a->count) + " goes past the " +
+                         std::to_string(data.size()) + " samples of the " + a->split + " split");
+      }
+      const Matrix x = data.images.middleRows(a->index, a->count);
+      const Labels y = data.labels.segment(a->index, a->count);
+
+      StepOptions options;
+      options.learning_rate = a->lr > 0 ? a->lr : sourced.config.schedule.base_lr;
+      options.keep_values = a->full;
+      if (a->check) {
+        GradCheckOptions check;
+        check.entries_per_tensor = a->check_entries;
+        check.tolerance = a->tolerance;
+        check.seed = sourced.config.seed;
+        options.check = check;
+      }
+      Sgd optimizer(sourced.model.parameters(), sourced.config.optimizer);
+      StepTrace trace = trace_step(sourced.model, optimizer, x, y, options);
+      for (int64_t i = 0; i < a->count; ++i) trace.indices.push_back(a->index + i);
+
+      if (a->json) {
+        nlohmann::json out = trace.to_json(a->full);
+        out["split"] = a->split;
+        std::cout << out.dump() << std::endl;
+      } else {
+        const bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
+        const auto pages = step_pages(trace, {terminal, 4});
+        if (terminal) {
+          page_interactively(pages, STDIN_FILENO);
+        } else {
+          for (size_t i = 0; i < pages.size(); ++i) {
+            std::cout << "── stage " << i + 1 << "/" << pages.size() << ": " << pages[i].title << " ──\n"
+                      << pages[i].text << "\n";
+          }
+          std::cout.flush();
+        }
+      }
+      return trace.check && !trace.check->passed() ? 1 : 0;
+    };
+  });
+}
+
+}  // namespace gradflow::cli

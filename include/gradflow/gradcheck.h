@@ -1,0 +1,47 @@
+#pragma once
+// Finite-difference gradient checks of a whole model, in double precision: the model is copied
+// into Sequential<double> (the same layer code, instantiated for double), its analytic gradients
+// are computed by backward, and compared entry by entry with central differences
+//   n = (L(p + h) - L(p - h)) / 2h,   error = |a - n| / max(|a|, |n|, floor)
+// For large tensors a seeded sample of entries is checked, always including the largest.
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "gradflow/model.h"
+
+namespace gradflow {
+
+struct GradCheckOptions {
+  int64_t entries_per_tensor = 32;  // <= 0: every entry
+  double step = 1e-5;               // h
+  double floor = 1e-3;              // entries below it are compared absolutely
+  double tolerance = 1e-6;
+  uint64_t seed = 0;
+};
+
+struct TensorCheck {
+  std::string name;  // "0.weight", ..., or "input"
+  std::vector<int64_t> shape;
+  int64_t checked = 0;
+  double analytic_norm = 0;
+  double max_relative_error = 0;
+};
+
+struct GradCheckResult {
+  std::vector<TensorCheck> tensors;
+  double tolerance = 0;
+  bool passed() const;
+  double worst() const;
+  nlohmann::json to_json() const;
+};
+
+// Relative error with the floor: |a - n| / max(|a|, |n|, floor).
+double relative_error(double analytic, double numeric, double floor);
+
+// Checks d(mean loss)/d(every parameter tensor) and d(mean loss)/dx on the batch (x, labels).
+// The model is left untouched.
+GradCheckResult check_gradients(Sequential<float>& model, const Matrix& x, const Labels& labels,
+                                const GradCheckOptions& options = {});
+
+}  // namespace gradflow

@@ -1,0 +1,98 @@
+#pragma once
+// One training step, recorded stage by stage so it can be studied:
+//   forward through every layer -> logits z -> softmax y_hat -> loss -> delta = y_hat - y
+//   -> backward through every layer in reverse -> saliency dL/dx -> SGD update -> loss again.
+// Everything is measured from the model itself; the views (terminal, JSON) only present it.
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gradflow/gradcheck.h"
+#include "gradflow/model.h"
+#include "gradflow/optim/sgd.h"
+
+namespace gradflow {
+
+struct TensorSummary {
+  std::vector<int64_t> shape;
+  double norm = 0, min = 0, mean = 0, max = 0;
+  std::vector<float> values;  // row-major, filled only when asked for every value
+};
+TensorSummary summarize(const float* data, std::vector<int64_t> shape, bool keep_values);
+
+struct Entry {
+  int64_t row = 0, col = 0;  // col = -1 for vectors
+  float value = 0;
+};
+
+struct ForwardStage {
+  size_t layer = 0;
+  std::string type;
+  TensorSummary output;
+  double zero_fraction = -1;  // ReLU: fraction of outputs that are exactly 0
+};
+
+struct ParameterGradient {
+  std::string name;  // "0.weight"
+  TensorSummary gradient;
+  std::vector<Entry> largest;  // by magnitude
+};
+
+struct BackwardStage {
+  size_t layer = 0;
+  std::string type;
+  TensorSummary delta;                     // dL/d(output of the layer), entering it
+  std::vector<ParameterGradient> parameters;
+  TensorSummary passed_down;               // dL/d(input of the layer)
+  int64_t passed = -1, blocked = -1;       // ReLU: gradient entries let through / stopped
+};
+
+struct ParameterUpdate {
+  std::string name;
+  std::vector<int64_t> shape;
+  double weight_norm = 0;    // ||W|| before the update
+  double delta_norm = 0;     // ||W_after - W_before||
+  double momentum_norm = -1; // ||v|| after the update; -1 without momentum
+};
+
+struct StepTrace {
+  int64_t count = 0;
+  std::vector<int64_t> indices;  // sample indices in the split
+  Labels labels;
+  Matrix inputs;  // (K, features)
+  std::vector<ForwardStage> forward;
+  Matrix logits, probabilities, delta;     // (K, C); delta = y_hat - onehot(y), per sample
+  std::vector<double> loss_negative_log;   // -log y_hat_y per sample
+  std::vector<double> loss_logsumexp;      // logsumexp(z) - z_y per sample
+  double loss = 0;                         // mean over the batch
+  double temperature = 1;
+  std::vector<BackwardStage> backward;     // in reverse layer order
+  Matrix saliency;                         // dL/dx, (K, features)
+  double learning_rate = 0;
+  SgdOptions optimizer;
+  bool momentum_was_empty = true;
+  std::vector<ParameterUpdate> updates;
+  Matrix probabilities_after;
+  std::vector<double> loss_after_per_sample;
+  double loss_after = 0;
+  std::optional<GradCheckResult> check;
+
+  // Full vectors of logits, y_hat, y, delta per sample; every tensor's shape and norm
+  // (and with `full`, every value).
+  nlohmann::json to_json(bool full) const;
+};
+
+struct StepOptions {
+  double learning_rate = 0.1;
+  bool keep_values = false;              // keep every value of every tensor (for --full)
+  std::optional<GradCheckOptions> check;  // also run a finite-difference check
+  int64_t largest_entries = 5;
+};
+
+// Runs one SGD step of `model` on (x, labels) with `optimizer`, recording every stage.
+// The model and optimizer are updated as a real step would.
+StepTrace trace_step(Sequential<float>& model, Sgd& optimizer, const Matrix& x, const Labels& labels,
+                     const StepOptions& options);
+
+}  // namespace gradflow

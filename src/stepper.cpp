@@ -1,0 +1,209 @@
+#include "gradflow/stepper.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+namespace gradflow {
+
+using nlohmann::json;
+
+TensorSummary summarize(const float* data, std::vector<int64_t> shape, bool keep_values) {
+  TensorSummary s;
+  s.shape = std::move(shape);
+  int64_t n = 1;
+  for (int64_t d : s.shape) n *= d;
+  if (n > 0) {
+    Eigen::Map<const Eigen::ArrayXf> a(data, n);
+    s.norm = std::sqrt(a.cast<double>().square().sum());
+    s.min = a.minCoeff();
+    s.max = a.maxCoeff();
+    s.mean = a.cast<double>().mean();
+  }
+  if (keep_values) s.values.assign(data, data + n);
+  return s;
+}
+
+namespace {
+
+TensorSummary summarize_matrix(const Matrix& m, bool keep) { return summarize(m.data(), {m.rows(), m.cols()}, keep); }
+
+std::vector<Entry> largest_entries(const TensorView<float>& view, int64_t k) {
+  std::vector<int64_t> order(static_cast<size_t>(view.size()));
+  std::iota(order.begin(), order.end(), int64_t(0));
+  k = std::min<int64_t>(k, view.size());
+  std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int64_t a, int64_t b) {
+    return std::fabs(view.gradient[a]) > std::fabs(view.gradient[b]);
+  });
+  std::vector<Entry> out;
+  const int64_t cols = view.shape.size() == 2 ? view.shape[1] : 1;
+  for (int64_t i = 0; i < k; ++i) {
+    const int64_t at = order[static_cast<size_t>(i)];
+    out.push_back({view.shape.size() == 2 ? at / cols : at, view.shape.size() == 2 ? at % cols : -1, view.gradient[at]});
+  }
+  return out;
+}
+
+json summary_json(const TensorSummary& s, bool full) {
+  json j{{"shape", s.shape}, {"norm", s.norm}, {"min", s.min}, {"mean", s.mean}, {"max", s.max}};
+  if (full) j["values"] = s.values;
+  return j;
+}
+
+}  // namespace
+
+StepTrace trace_step(Sequential<float>& model, Sgd& optimizer, const Matrix& x, const Labels& labels,
+                     const StepOptions& options) {
+  const bool keep = options.keep_values;
+  StepTrace t;
+  t.count = x.rows();
+  t.labels = labels;
+  t.inputs = x;
+  t.temperature = model.head().temperature();
+
+  if (options.check) t.check = check_gradients(model, x, labels, *options.check);
+
+  // forward
+  t.loss = model.forward_loss(x, labels);
+  for (size_t i = 0; i < model.size(); ++i) {
+    ForwardStage f{i, model.layer(i).type(), summarize_matrix(model.output(i), keep), -1};
+    if (f.type == "relu") {
+      const Matrix& out = model.output(i);
+      f.zero_fraction = static_cast<double>((out.array() == 0.0f).count()) / static_cast<double>(out.size());
+    }
+    t.forward.push_back(std::move(f));
+  }
+  t.logits = model.output(model.size() - 1);
+  t.probabilities = model.head().probabilities();
+  t.delta = t.probabilities;
+  for (Eigen::Index b = 0; b < t.delta.rows(); ++b) t.delta(b, labels[b]) -= 1.0f;  // y_hat - y
+  for (Eigen::Index b = 0; b < t.logits.rows(); ++b) {
+    // both forms, computed independently in double
+    const Eigen::ArrayXd z = t.logits.row(b).cast<double>().transpose().array() / t.temperature;
+    const double max = z.maxCoeff();
+    const double lse = max + std::log((z - max).exp().sum());
+    t.loss_logsumexp.push_back(lse - z[labels[b]]);
+    t.loss_negative_log.push_back(-std::log(static_cast<double>(t.probabilities(b, labels[b]))));
+  }
+
+  // backward
+  model.backward(&t.saliency);
+  for (size_t i = model.size(); i-- > 0;) {
+    Layer<float>& layer = model.layer(i);
+    BackwardStage s;
+    s.layer = i;
+    s.type = layer.type();
+    s.delta = summarize_matrix(model.gradient_into(i), keep);
+    s.passed_down = summarize_matrix(i > 0 ? model.gradient_into(i - 1) : t.saliency, keep);
+    for (auto& p : layer.parameters()) {
+      ParameterGradient g{std::to_string(i) + "." + p.name, summarize(p.gradient, p.shape, keep),
+                          largest_entries(p, options.largest_entries)};
+      s.parameters.push_back(std::move(g));
+    }
+    if (s.type == "relu") {
+      const Matrix& out = model.output(i);
+      s.passed = (out.array() > 0.0f).count();
+      s.blocked = out.size() - s.passed;
+    }
+    t.backward.push_back(std::move(s));
+  }
+
+  // update
+  t.learning_rate = options.learning_rate;
+  t.optimizer = optimizer.options();
+  t.momentum_was_empty = true;
+  for (const auto& v : optimizer.momentum_buffers()) {
+    if (std::any_of(v.begin(), v.end(), [](float e) { return e != 0.0f; })) t.momentum_was_empty = false;
+  }
+  std::vector<std::vector<float>> before;
+  for (const auto& p : optimizer.parameters()) before.emplace_back(p.value, p.value + p.size());
+  optimizer.step(options.learning_rate);
+  for (size_t k = 0; k < optimizer.parameters().size(); ++k) {
+    const auto& p = optimizer.parameters()[k];
+    Eigen::Map<const Eigen::ArrayXf> old(before[k].data(), p.size()), now(p.value, p.size());
+    ParameterUpdate u{p.name, p.shape, std::sqrt(old.cast<double>().square().sum()),
+                      std::sqrt((now - old).cast<double>().square().sum()), -1};
+    if (!optimizer.momentum_buffers().empty()) {
+      u.momentum_norm = Eigen::Map<const Eigen::ArrayXf>(optimizer.momentum_buffers()[k].data(), p.size())
+                            .cast<double>().matrix().norm();
+    }
+    t.updates.push_back(u);
+  }
+  // the optimizer's views are named locally ("weight"): use the model's names
+  auto named = model.parameters();
+  for (size_t k = 0; k < t.updates.size() && k < named.size(); ++k) t.updates[k].name = named[k].name;
+
+  t.loss_after = model.forward_loss(x, labels);
+  t.probabilities_after = model.head().probabilities();
+  for (Eigen::Index b = 0; b < x.rows(); ++b) t.loss_after_per_sample.push_back(model.head().sample_losses()[b]);
+  return t;
+}
+
+json StepTrace::to_json(bool full) const {
+  json samples = json::array();
+  for (Eigen::Index b = 0; b < labels.size(); ++b) {
+    std::vector<float> onehot(static_cast<size_t>(logits.cols()), 0.0f);
+    onehot[static_cast<size_t>(labels[b])] = 1.0f;
+    json s{{"index", b < static_cast<Eigen::Index>(indices.size()) ? indices[static_cast<size_t>(b)] : b},
+           {"label", labels[b]},
+           {"logits", std::vector<float>(logits.row(b).data(), logits.row(b).data() + logits.cols())},
+           {"y_hat", std::vector<float>(probabilities.row(b).data(), probabilities.row(b).data() + probabilities.cols())},
+           {"y", onehot},
+           {"delta", std::vector<float>(delta.row(b).data(), delta.row(b).data() + delta.cols())},
+           {"loss_negative_log_y_hat", loss_negative_log[static_cast<size_t>(b)]},
+           {"loss_logsumexp", loss_logsumexp[static_cast<size_t>(b)]},
+           {"loss_after", loss_after_per_sample[static_cast<size_t>(b)]},
+           {"y_hat_after", std::vector<float>(probabilities_after.row(b).data(),
+                                              probabilities_after.row(b).data() + probabilities_after.cols())}};
+    samples.push_back(std::move(s));
+  }
+  json fwd = json::array();
+  for (const auto& f : forward) {
+    json j{{"layer", f.layer}, {"type", f.type}, {"output", summary_json(f.output, full)}};
+    if (f.zero_fraction >= 0) j["zero_fraction"] = f.zero_fraction;
+    fwd.push_back(std::move(j));
+  }
+  json bwd = json::array();
+  for (const auto& s : backward) {
+    json j{{"layer", s.layer}, {"type", s.type}, {"delta", summary_json(s.delta, full)},
+           {"passed_down", summary_json(s.passed_down, full)}};
+    for (const auto& p : s.parameters) {
+      json largest = json::array();
+      for (const auto& e : p.largest) largest.push_back({{"row", e.row}, {"col", e.col}, {"value", e.value}});
+      j["parameters"][p.name] = summary_json(p.gradient, full);
+      j["parameters"][p.name]["largest"] = largest;
+    }
+    if (s.passed >= 0) {
+      j["passed"] = s.passed;
+      j["blocked"] = s.blocked;
+    }
+    bwd.push_back(std::move(j));
+  }
+  json upd = json::array();
+  for (const auto& u : updates) {
+    json j{{"name", u.name}, {"shape", u.shape}, {"weight_norm", u.weight_norm}, {"delta_norm", u.delta_norm},
+           {"relative", u.weight_norm > 0 ? u.delta_norm / u.weight_norm : 0.0}};
+    if (u.momentum_norm >= 0) j["momentum_norm"] = u.momentum_norm;
+    upd.push_back(std::move(j));
+  }
+  json out{{"count", count},
+           {"samples", samples},
+           {"temperature", temperature},
+           {"loss_before", loss},
+           {"loss_after", loss_after},
+           {"forward", fwd},
+           {"backward", bwd},
+           {"saliency", summary_json(summarize_matrix(saliency, full), full)},
+           {"update",
+            {{"lr", learning_rate},
+             {"momentum", optimizer.momentum},
+             {"nesterov", optimizer.nesterov},
+             {"weight_decay", optimizer.weight_decay},
+             {"momentum_was_empty", momentum_was_empty},
+             {"parameters", upd}}}};
+  out["input"] = summary_json(summarize_matrix(inputs, full), full);
+  if (check) out["check"] = check->to_json();
+  return out;
+}
+
+}  // namespace gradflow

@@ -78,7 +78,11 @@ GradCheckResult check_gradients(Sequential<float>& model, const Matrix& x, const
                                 const GradCheckOptions& options) {
   Sequential<double> twin(model.describe());
   copy_state(model, twin);
-  twin.set_training(false);  // deterministic layers: the same function at every evaluation
+  // Training mode checks the backward that training uses (batch statistics in batch_norm); with a
+  // random layer (dropout) every evaluation would differ, so the check runs in eval mode.
+  bool deterministic = true;
+  for (size_t i = 0; i < twin.size(); ++i) deterministic = deterministic && twin.layer(i).deterministic_in_training();
+  twin.set_training(deterministic);
   MatrixT<double> input = x.cast<double>();
   MatrixT<double> input_gradient;
   twin.forward_loss(input, labels);

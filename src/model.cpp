@@ -40,19 +40,21 @@ nlohmann::json resolve_model_spec(const nlohmann::json& spec, const std::string&
   const std::string head_path = jc::join(path, "head");
   nlohmann::json head = spec.value("head", nlohmann::json::object());
   jc::expect_object(head, head_path);
-  jc::reject_unknown_keys(head, head_path, {"type", "temperature"});
+  jc::reject_unknown_keys(head, head_path, {"type", "temperature", "label_smoothing"});
   jc::string(head, "type", head_path, std::string("softmax_cross_entropy"), {"softmax_cross_entropy"});
   const double temperature = jc::number(head, "temperature", head_path, 1.0, {0, 1e6, true});
+  const double smoothing = jc::number(head, "label_smoothing", head_path, 0.0, {0, 1, false, true});
 
   return {{"input", input},
           {"layers", layers},
-          {"head", {{"type", "softmax_cross_entropy"}, {"temperature", temperature}}}};
+          {"head", {{"type", "softmax_cross_entropy"}, {"temperature", temperature}, {"label_smoothing", smoothing}}}};
 }
 
 template <typename Scalar>
 Sequential<Scalar>::Sequential(const nlohmann::json& resolved_spec)
     : input_size_(resolved_spec.at("input").get<int64_t>()),
-      head_(resolved_spec.at("head").at("temperature").get<double>()) {
+      head_(resolved_spec.at("head").at("temperature").get<double>(),
+            resolved_spec.at("head").value("label_smoothing", 0.0)) {
   int64_t features = input_size_;
   for (const auto& layer_spec : resolved_spec.at("layers")) {
     layers_.push_back(LayerRegistry::instance().create<Scalar>(layer_spec, features));
@@ -68,7 +70,10 @@ nlohmann::json Sequential<Scalar>::describe() const {
   for (const auto& layer : layers_) layers.push_back(layer->describe());
   return {{"input", input_size_},
           {"layers", layers},
-          {"head", {{"type", "softmax_cross_entropy"}, {"temperature", head_.temperature()}}}};
+          {"head",
+           {{"type", "softmax_cross_entropy"},
+            {"temperature", head_.temperature()},
+            {"label_smoothing", head_.label_smoothing()}}}};
 }
 
 template <typename Scalar>

@@ -8,6 +8,15 @@
 namespace gradflow {
 
 template <typename Scalar>
+SoftmaxCrossEntropy<Scalar>::SoftmaxCrossEntropy(double temperature, double label_smoothing)
+    : label_smoothing_(label_smoothing) {
+  set_temperature(temperature);
+  if (!(label_smoothing >= 0.0 && label_smoothing < 1.0)) {
+    throw InputError("label smoothing must lie in [0, 1), got " + std::to_string(label_smoothing));
+  }
+}
+
+template <typename Scalar>
 void SoftmaxCrossEntropy<Scalar>::set_temperature(double temperature) {
   if (!(temperature > 0.0) || !std::isfinite(temperature)) {
     throw InputError("temperature must be a finite number > 0, got " + std::to_string(temperature));
@@ -37,8 +46,13 @@ double SoftmaxCrossEntropy<Scalar>::forward(const Eigen::Ref<const Mat>& logits,
     p = ((logits.row(b).array() - max) * inv_t).exp().matrix();
     const Scalar sum = p.sum();  // >= 1: the max term contributes exp(0)
     p /= sum;
-    // loss = logsumexp(z/T) - z_y/T = log(sum) + (max - z_y)/T; both terms >= 0
-    const double loss = std::log(static_cast<double>(sum)) + static_cast<double>(max - logits(b, y)) * inv_t;
+    // loss = logsumexp(z/T) - sum_k q_k z_k/T = log(sum) + sum_k q_k (max - z_k)/T; every term >= 0
+    double gap = static_cast<double>(max - logits(b, y));
+    if (label_smoothing_ > 0.0) {
+      const double mean_gap = static_cast<double>(max) - static_cast<double>(logits.row(b).template cast<double>().mean());
+      gap = (1.0 - label_smoothing_) * gap + label_smoothing_ * mean_gap;
+    }
+    const double loss = std::log(static_cast<double>(sum)) + gap * static_cast<double>(inv_t);
     sample_losses_[b] = loss;
     total += loss;
     correct_ += (argmax == y) ? 1 : 0;
@@ -48,12 +62,17 @@ double SoftmaxCrossEntropy<Scalar>::forward(const Eigen::Ref<const Mat>& logits,
 
 template <typename Scalar>
 void SoftmaxCrossEntropy<Scalar>::backward(Mat& dlogits) const {
-  // dL/dz = (softmax(z/T) - onehot(y)) / (B T)
+  // dL/dz = (softmax(z/T) - q) / (B T),  q = (1 - e) onehot(y) + e/C
   const Eigen::Index batch = probabilities_.rows();
   const Scalar scale = static_cast<Scalar>(1.0 / (static_cast<double>(batch) * temperature_));
   dlogits.resize(batch, probabilities_.cols());
-  dlogits = probabilities_;
-  for (Eigen::Index b = 0; b < batch; ++b) dlogits(b, labels_[b]) -= Scalar(1);
+  if (label_smoothing_ > 0.0) {
+    dlogits = probabilities_.array() - static_cast<Scalar>(label_smoothing_ / static_cast<double>(probabilities_.cols()));
+  } else {
+    dlogits = probabilities_;
+  }
+  const Scalar hit = static_cast<Scalar>(1.0 - label_smoothing_);
+  for (Eigen::Index b = 0; b < batch; ++b) dlogits(b, labels_[b]) -= hit;
   dlogits *= scale;
 }
 

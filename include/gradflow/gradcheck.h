@@ -39,7 +39,8 @@ struct GradCheckResult {
 // Relative error with the floor: |a - n| / max(|a|, |n|, floor).
 double relative_error(double analytic, double numeric, double floor);
 
-// Checks d(mean loss)/d(every parameter tensor) and d(mean loss)/dx on the batch (x, labels).
+// Checks d(mean loss)/d(every parameter tensor) and d(mean loss)/dx on the batch (x, labels), in
+// training mode, or in eval mode when a layer is random in training (dropout).
 // The model is left untouched.
 GradCheckResult check_gradients(Sequential<float>& model, const Matrix& x, const Labels& labels,
                                 const GradCheckOptions& options = {});

@@ -43,6 +43,10 @@ class Layer {
   // Non-trained state saved in checkpoints (gradient is null).
   virtual std::vector<TensorView<Scalar>> buffers() { return {}; }
 
+  // False for layers whose training-mode forward is random (dropout): finite-difference checks
+  // then run in eval mode.
+  virtual bool deterministic_in_training() const { return true; }
+
   // Train or eval mode (dropout, batch norm); most layers ignore it.
   virtual void set_training(bool training) { training_ = training; }
   bool training() const { return training_; }

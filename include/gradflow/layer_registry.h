@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "gradflow/errors.h"
 #include "gradflow/json_check.h"
 #include "gradflow/layer.h"
 

@@ -1,8 +1,10 @@
 #pragma once
-// The fused softmax-cross-entropy head, with an optional temperature T (z is used as z / T).
+// The fused softmax-cross-entropy head, with an optional temperature T (z is used as z / T) and
+// optional label smoothing e (the target is q = (1 - e)·onehot(y) + e/C, as in PyTorch).
 //   z: (B, C) logits, y: (B) labels
-//   loss  = mean_b [ logsumexp(z_b / T) - z_{b,y_b} / T ]           (max subtracted: stable)
-//   dL/dz = (softmax(z / T) - onehot(y)) / (B T)                       (written directly)
+//   loss  = mean_b [ logsumexp(z_b / T) - sum_k q_k z_{b,k} / T ]     (max subtracted: stable)
+//         = mean_b [ logsumexp(z_b / T) - z_{b,y_b} / T ]              when e = 0
+//   dL/dz = (softmax(z / T) - q) / (B T)                               (written directly)
 // This is the only place that divides by the batch size.
 #include "gradflow/tensor.h"
 
@@ -13,10 +15,11 @@ class SoftmaxCrossEntropy {
  public:
   using Mat = MatrixT<Scalar>;
 
-  explicit SoftmaxCrossEntropy(double temperature = 1.0) { set_temperature(temperature); }
+  explicit SoftmaxCrossEntropy(double temperature = 1.0, double label_smoothing = 0.0);
 
   double temperature() const { return temperature_; }
   void set_temperature(double temperature);
+  double label_smoothing() const { return label_smoothing_; }
 
   // Returns the mean loss over the batch; caches softmax(z / T) and the labels for backward.
   // Throws InputError for a label outside [0, C).
@@ -31,6 +34,7 @@ class SoftmaxCrossEntropy {
 
  private:
   double temperature_ = 1.0;
+  double label_smoothing_ = 0.0;
   Mat probabilities_;              // (B, C): cached by forward, the gradient is built from it
   Labels labels_;                  // (B): cached by forward for the one-hot
   Eigen::VectorXd sample_losses_;  // (B)

@@ -1,0 +1,51 @@
+#pragma once
+// 1-D batch normalisation over the batch, like nn.BatchNorm1d(features, eps, momentum):
+//   training:  mu, var = batch mean and (biased) variance per feature
+//              x̂ = (x − mu) / sqrt(var + eps),  y = γ·x̂ + β
+//              running_mean ← (1 − m)·running_mean + m·mu
+//              running_var  ← (1 − m)·running_var  + m·var·B/(B − 1)   (unbiased, as PyTorch)
+//   eval:      x̂ = (x − running_mean) / sqrt(running_var + eps)
+// Backward (training), with s = 1/sqrt(var + eps):
+//   dβ = Σ_b dy    dγ = Σ_b dy·x̂    dx = γ·s/B · (B·dy − Σ_b dy − x̂·Σ_b dy·x̂)
+// running_mean, running_var and num_batches_tracked are state, not parameters: they are saved in
+// checkpoints (as buffers) but never trained.
+#include "gradflow/layer.h"
+
+namespace gradflow {
+
+template <typename Scalar>
+class BatchNorm : public Layer<Scalar> {
+ public:
+  using typename Layer<Scalar>::Mat;
+  using typename Layer<Scalar>::ConstRef;
+  using Row = RowVectorT<Scalar>;
+
+  BatchNorm(int64_t features, double eps, double momentum);
+  BatchNorm(const nlohmann::json& args, int64_t input)
+      : BatchNorm(input, args.at("eps").get<double>(), args.at("momentum").get<double>()) {}
+
+  std::string type() const override { return "batch_norm"; }
+  nlohmann::json describe() const override { return {{"type", type()}, {"eps", eps_}, {"momentum", momentum_}}; }
+  int64_t input_size() const override { return gamma_.size(); }
+  int64_t output_size() const override { return gamma_.size(); }
+
+  void initialize(std::mt19937_64& rng) override;
+  void forward(const ConstRef& x, Mat& y) override;
+  void backward(const ConstRef& dy, Mat* dx) override;
+  std::vector<TensorView<Scalar>> parameters() override;
+  std::vector<TensorView<Scalar>> buffers() override;
+
+  const Row& running_mean() const { return running_mean_; }
+  const Row& running_var() const { return running_var_; }
+
+ private:
+  double eps_, momentum_;
+  Row gamma_, beta_, gamma_grad_, beta_grad_;  // (features)
+  Row running_mean_, running_var_;             // (features)
+  Scalar batches_tracked_ = 0;                 // () in PyTorch's state_dict
+  Mat normalized_;                             // (B, features): x̂, cached by forward
+  Row inv_std_;                                // (features): s, cached by forward
+  bool forward_in_training_ = true;            // which backward applies
+};
+
+}  // namespace gradflow

@@ -1,0 +1,26 @@
+#pragma once
+// Leaky ReLU, like nn.LeakyReLU:  y = x if x > 0 else a·x      backward: dx = dy · (x > 0 ? 1 : a)
+#include "gradflow/layers/activation.h"
+
+namespace gradflow {
+
+template <typename Scalar>
+class LeakyReLU : public Activation<Scalar> {
+ public:
+  using typename Layer<Scalar>::Mat;
+  using typename Layer<Scalar>::ConstRef;
+
+  LeakyReLU(int64_t size, double negative_slope) : Activation<Scalar>(size), slope_(static_cast<Scalar>(negative_slope)) {}
+  LeakyReLU(const nlohmann::json& args, int64_t input) : LeakyReLU(input, args.at("negative_slope").get<double>()) {}
+
+  std::string type() const override { return "leaky_relu"; }
+  nlohmann::json describe() const override { return {{"type", type()}, {"negative_slope", static_cast<double>(slope_)}}; }
+  void forward(const ConstRef& x, Mat& y) override;
+  void backward(const ConstRef& dy, Mat* dx) override;
+
+ private:
+  Scalar slope_;
+  Mat input_;  // (B, size): cached by forward; backward needs its sign
+};
+
+}  // namespace gradflow

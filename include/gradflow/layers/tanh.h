@@ -1,0 +1,24 @@
+#pragma once
+// Tanh:  y = tanh(x)      backward:  dx = dy · (1 − y²)
+#include "gradflow/layers/activation.h"
+
+namespace gradflow {
+
+template <typename Scalar>
+class Tanh : public Activation<Scalar> {
+ public:
+  using typename Layer<Scalar>::Mat;
+  using typename Layer<Scalar>::ConstRef;
+
+  explicit Tanh(int64_t size) : Activation<Scalar>(size) {}
+  Tanh(const nlohmann::json& /*args*/, int64_t input) : Activation<Scalar>(input) {}
+
+  std::string type() const override { return "tanh"; }
+  void forward(const ConstRef& x, Mat& y) override;
+  void backward(const ConstRef& dy, Mat* dx) override;
+
+ private:
+  Mat output_;  // (B, size): cached by forward, the derivative is 1 − y²
+};
+
+}  // namespace gradflow

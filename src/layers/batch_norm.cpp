@@ -1,0 +1,91 @@
+#include "gradflow/layers/batch_norm.h"
+
+#include "gradflow/errors.h"
+#include "gradflow/layer_registry.h"
+
+namespace gradflow {
+
+template <typename Scalar>
+BatchNorm<Scalar>::BatchNorm(int64_t features, double eps, double momentum)
+    : eps_(eps), momentum_(momentum) {
+  gamma_.resize(features);
+  beta_.resize(features);
+  gamma_grad_ = Row::Zero(features);
+  beta_grad_ = Row::Zero(features);
+  running_mean_.resize(features);
+  running_var_.resize(features);
+  std::mt19937_64 unused;
+  initialize(unused);
+}
+
+template <typename Scalar>
+void BatchNorm<Scalar>::initialize(std::mt19937_64& /*rng*/) {
+  // PyTorch's reset: γ = 1, β = 0, running statistics of a standard normal
+  gamma_.setOnes();
+  beta_.setZero();
+  running_mean_.setZero();
+  running_var_.setOnes();
+  batches_tracked_ = 0;
+}
+
+template <typename Scalar>
+void BatchNorm<Scalar>::forward(const ConstRef& x, Mat& y) {
+  // x, y: (B, features)
+  const Eigen::Index batch = x.rows();
+  forward_in_training_ = this->training();
+  if (forward_in_training_) {
+    if (batch < 2) throw InputError("batch_norm needs more than 1 sample per batch in training mode");
+    const Row mean = x.colwise().mean();
+    const Row var = (x.rowwise() - mean).array().square().colwise().mean();
+    inv_std_ = (var.array() + Scalar(eps_)).rsqrt();
+    const auto m = static_cast<Scalar>(momentum_);
+    const Scalar unbiased = static_cast<Scalar>(batch) / static_cast<Scalar>(batch - 1);
+    running_mean_ = (Scalar(1) - m) * running_mean_ + m * mean;
+    running_var_ = (Scalar(1) - m) * running_var_ + m * unbiased * var;
+    batches_tracked_ += 1;
+    normalized_ = (x.rowwise() - mean).array().rowwise() * inv_std_.array();
+  } else {
+    inv_std_ = (running_var_.array() + Scalar(eps_)).rsqrt();
+    normalized_ = (x.rowwise() - running_mean_).array().rowwise() * inv_std_.array();
+  }
+  y = (normalized_.array().rowwise() * gamma_.array()).rowwise() + beta_.array();
+}
+
+template <typename Scalar>
+void BatchNorm<Scalar>::backward(const ConstRef& dy, Mat* dx) {
+  const Eigen::Index batch = dy.rows();
+  beta_grad_ = dy.colwise().sum();
+  gamma_grad_ = dy.cwiseProduct(normalized_).colwise().sum();
+  if (dx == nullptr) return;
+  const Row scale = gamma_.cwiseProduct(inv_std_);
+  if (!forward_in_training_) {
+    *dx = dy.array().rowwise() * scale.array();  // statistics are constants in eval mode
+    return;
+  }
+  // dx = γ·s/B · (B·dy − Σdy − x̂·Σ(dy·x̂))
+  const Scalar n = static_cast<Scalar>(batch);
+  *dx = ((n * dy).rowwise() - beta_grad_ - (normalized_.array().rowwise() * gamma_grad_.array()).matrix());
+  *dx = dx->array().rowwise() * (scale.array() / n);
+}
+
+template <typename Scalar>
+std::vector<TensorView<Scalar>> BatchNorm<Scalar>::parameters() {
+  return {{"weight", {gamma_.size()}, gamma_.data(), gamma_grad_.data()},
+          {"bias", {beta_.size()}, beta_.data(), beta_grad_.data()}};
+}
+
+template <typename Scalar>
+std::vector<TensorView<Scalar>> BatchNorm<Scalar>::buffers() {
+  return {{"running_mean", {running_mean_.size()}, running_mean_.data(), nullptr},
+          {"running_var", {running_var_.size()}, running_var_.data(), nullptr},
+          {"num_batches_tracked", {}, &batches_tracked_, nullptr}};
+}
+
+template class BatchNorm<float>;
+template class BatchNorm<double>;
+
+GRADFLOW_REGISTER_LAYER(BatchNorm, "batch_norm", "1-D batch normalisation with running statistics, like nn.BatchNorm1d",
+                        {{"eps", LayerParam::Number, 1e-5, {0, 1, true}, "added to the variance", {}},
+                         {"momentum", LayerParam::Number, 0.1, {0, 1}, "weight of the batch in the running statistics", {}}});
+
+}  // namespace gradflow

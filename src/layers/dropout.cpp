@@ -1,0 +1,38 @@
+#include "gradflow/layers/dropout.h"
+
+#include "gradflow/layer_registry.h"
+
+namespace gradflow {
+
+template <typename Scalar>
+void Dropout<Scalar>::forward(const ConstRef& x, Mat& y) {
+  if (!this->training() || p_ == 0.0) {
+    y = x;
+    return;
+  }
+  const Scalar keep_scale = static_cast<Scalar>(1.0 / (1.0 - p_));
+  mask_.resize(x.rows(), x.cols());
+  for (Eigen::Index i = 0; i < mask_.size(); ++i) {
+    const double u = static_cast<double>(masks_() >> 11) * 0x1.0p-53;  // uniform in [0, 1), the same everywhere
+    mask_.data()[i] = u >= p_ ? keep_scale : Scalar(0);
+  }
+  y = x.cwiseProduct(mask_);
+}
+
+template <typename Scalar>
+void Dropout<Scalar>::backward(const ConstRef& dy, Mat* dx) {
+  if (dx == nullptr) return;
+  if (!this->training() || p_ == 0.0) {
+    *dx = dy;
+  } else {
+    *dx = dy.cwiseProduct(mask_);
+  }
+}
+
+template class Dropout<float>;
+template class Dropout<double>;
+
+GRADFLOW_REGISTER_LAYER(Dropout, "dropout", "inverted dropout: zero each unit with probability p in training",
+                        {{"p", LayerParam::Number, 0.5, {0, 1, false, true}, "probability of zeroing a unit", {}}});
+
+}  // namespace gradflow

@@ -1,0 +1,25 @@
+#include "gradflow/layers/leaky_relu.h"
+
+#include "gradflow/layer_registry.h"
+
+namespace gradflow {
+
+template <typename Scalar>
+void LeakyReLU<Scalar>::forward(const ConstRef& x, Mat& y) {
+  input_ = x;
+  y = (x.array() > Scalar(0)).select(x, slope_ * x);
+}
+
+template <typename Scalar>
+void LeakyReLU<Scalar>::backward(const ConstRef& dy, Mat* dx) {
+  if (dx == nullptr) return;
+  *dx = (input_.array() > Scalar(0)).select(dy, slope_ * dy);
+}
+
+template class LeakyReLU<float>;
+template class LeakyReLU<double>;
+
+GRADFLOW_REGISTER_LAYER(LeakyReLU, "leaky_relu", "y = x for x > 0, else negative_slope·x",
+                        {{"negative_slope", LayerParam::Number, 0.01, {0, 1}, "slope for x <= 0", {}}});
+
+}  // namespace gradflow

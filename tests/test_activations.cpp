@@ -1,0 +1,149 @@
+// Known values for the layers beyond Dense and ReLU, and the head's label smoothing.
+// (Their gradients are checked for every registered layer in test_registry.cpp.)
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "gradflow/layers/batch_norm.h"
+#include "gradflow/layers/dropout.h"
+#include "gradflow/layers/gelu.h"
+#include "gradflow/layers/leaky_relu.h"
+#include "gradflow/layers/sigmoid.h"
+#include "gradflow/layers/tanh.h"
+#include "gradflow/softmax_cross_entropy.h"
+#include "gradient_check.h"
+
+using namespace gradflow;
+using gradflow::testing::MatD;
+
+namespace {
+MatD row(std::initializer_list<double> values) {
+  MatD m(1, static_cast<Eigen::Index>(values.size()));
+  Eigen::Index i = 0;
+  for (double v : values) m(0, i++) = v;
+  return m;
+}
+}  // namespace
+
+TEST(LeakyReLU, KnownValues) {
+  LeakyReLU<double> layer(3, 0.1);
+  MatD y, dx;
+  layer.forward(row({-2, 0, 3}), y);
+  EXPECT_TRUE(y.isApprox(row({-0.2, 0, 3})));
+  layer.backward(row({1, 1, 1}), &dx);
+  EXPECT_TRUE(dx.isApprox(row({0.1, 0.1, 1})));
+}
+
+TEST(Tanh, KnownValues) {
+  Tanh<double> layer(2);
+  MatD y, dx;
+  layer.forward(row({0, 1}), y);
+  EXPECT_NEAR(y(0, 1), std::tanh(1.0), 1e-15);
+  layer.backward(row({1, 1}), &dx);
+  EXPECT_NEAR(dx(0, 0), 1.0, 1e-15);
+  EXPECT_NEAR(dx(0, 1), 1 - std::tanh(1.0) * std::tanh(1.0), 1e-15);
+}
+
+TEST(Sigmoid, KnownValuesAndNoOverflow) {
+  Sigmoid<float> layer(3);
+  Matrix x(1, 3), y, dx;
+  x << 0, -1000, 1000;
+  layer.forward(x, y);
+  EXPECT_FLOAT_EQ(y(0, 0), 0.5f);
+  EXPECT_EQ(y(0, 1), 0.0f);
+  EXPECT_EQ(y(0, 2), 1.0f);
+  Matrix dy = Matrix::Ones(1, 3);
+  layer.backward(dy, &dx);
+  EXPECT_FLOAT_EQ(dx(0, 0), 0.25f);
+  EXPECT_TRUE(dx.allFinite());
+}
+
+TEST(Gelu, KnownValues) {
+  Gelu<double> layer(3);
+  MatD y, dx;
+  layer.forward(row({0, 1, -1}), y);
+  // PyTorch: gelu(1) = 0.8413447460685429, gelu(-1) = -0.15865525393145707
+  EXPECT_NEAR(y(0, 0), 0.0, 1e-15);
+  EXPECT_NEAR(y(0, 1), 0.8413447460685429, 1e-12);
+  EXPECT_NEAR(y(0, 2), -0.15865525393145707, 1e-12);
+  layer.backward(row({1, 1, 1}), &dx);
+  EXPECT_NEAR(dx(0, 0), 0.5, 1e-15);
+  EXPECT_NEAR(dx(0, 1), 0.8413447460685429 + 0.24197072451914337, 1e-12);  // Φ(1) + φ(1)
+}
+
+TEST(Dropout, InvertedMaskInTrainingIdentityInEval) {
+  Dropout<float> layer(1000, 0.25);
+  std::mt19937_64 rng(1);
+  layer.initialize(rng);
+  Matrix x = Matrix::Constant(4, 1000, 2.0f), y, dx;
+  layer.forward(x, y);
+  const double kept = (y.array() != 0.0f).cast<double>().mean();
+  EXPECT_NEAR(kept, 0.75, 0.02);
+  EXPECT_TRUE(((y.array() == 0.0f) || (y.array() == 2.0f / 0.75f)).all());
+  EXPECT_NEAR(y.mean(), 2.0, 0.06);  // inverted: the expectation is kept
+  Matrix dy = Matrix::Ones(4, 1000);
+  layer.backward(dy, &dx);
+  EXPECT_TRUE(((dx.array() != 0.0f) == (y.array() != 0.0f)).all());  // same mask as the forward
+  layer.set_training(false);
+  layer.forward(x, y);
+  EXPECT_EQ(y, x);
+  // the same seed gives the same masks
+  Dropout<float> twin(1000, 0.25);
+  std::mt19937_64 rng2(1);
+  twin.initialize(rng2);
+  Matrix y2;
+  twin.forward(x, y2);
+  layer.set_training(true);
+  std::mt19937_64 rng3(1);
+  layer.initialize(rng3);
+  layer.forward(x, y);
+  EXPECT_EQ(y, y2);
+}
+
+TEST(BatchNorm, KnownValuesAndRunningStatistics) {
+  BatchNorm<double> layer(2, 1e-5, 0.1);
+  MatD x(4, 2), y;
+  x << 1, 10, 2, 20, 3, 30, 4, 40;
+  layer.forward(x, y);
+  // column 0: mean 2.5, biased var 1.25
+  const double s = 1.0 / std::sqrt(1.25 + 1e-5);
+  EXPECT_NEAR(y(0, 0), (1 - 2.5) * s, 1e-12);
+  EXPECT_NEAR(y.col(1).mean(), 0.0, 1e-12);
+  // running: 0.9 * 0 + 0.1 * mean; 0.9 * 1 + 0.1 * unbiased var (5/3)
+  EXPECT_NEAR(layer.running_mean()[0], 0.25, 1e-12);
+  EXPECT_NEAR(layer.running_var()[0], 0.9 + 0.1 * 5.0 / 3.0, 1e-12);
+  auto buffers = layer.buffers();
+  ASSERT_EQ(buffers.size(), 3u);
+  EXPECT_EQ(buffers[0].name, "running_mean");
+  EXPECT_EQ(buffers[1].name, "running_var");
+  EXPECT_EQ(buffers[2].name, "num_batches_tracked");
+  EXPECT_TRUE(buffers[2].shape.empty());  // a scalar, as in PyTorch
+  EXPECT_EQ(*buffers[2].value, 1.0);
+  // eval mode uses the running statistics
+  layer.set_training(false);
+  layer.forward(x, y);
+  EXPECT_NEAR(y(0, 0), (1 - 0.25) / std::sqrt(layer.running_var()[0] + 1e-5), 1e-12);
+}
+
+TEST(BatchNorm, RefusesASingleSampleInTraining) {
+  BatchNorm<float> layer(3, 1e-5, 0.1);
+  Matrix x = Matrix::Ones(1, 3), y;
+  EXPECT_THROW(layer.forward(x, y), std::exception);
+}
+
+TEST(LabelSmoothing, LossAndGradientMatchTheSmoothedTarget) {
+  SoftmaxCrossEntropy<double> head(1.0, 0.1);
+  MatD z = row({1, 2, 3});
+  Labels y(1);
+  y << 0;
+  const double lse = std::log(std::exp(1.0) + std::exp(2.0) + std::exp(3.0));
+  // q = 0.9 onehot + 0.1/3: loss = sum_k q_k (lse - z_k)
+  const double expected = (0.9 + 0.1 / 3) * (lse - 1) + (0.1 / 3) * (lse - 2) + (0.1 / 3) * (lse - 3);
+  EXPECT_NEAR(head.forward(z, y), expected, 1e-12);
+  MatD dz;
+  head.backward(dz);
+  EXPECT_NEAR(dz(0, 0), head.probabilities()(0, 0) - (0.9 + 0.1 / 3), 1e-12);
+  EXPECT_NEAR(dz(0, 2), head.probabilities()(0, 2) - 0.1 / 3, 1e-12);
+  const double error = gradflow::testing::max_fd_error([&] { return head.forward(z, y); }, z.data(), dz.data(), 3);
+  EXPECT_LT(error, 1e-6);
+}

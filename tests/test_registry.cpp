@@ -1,0 +1,176 @@
+// One suite over every registered layer type, so a layer is tested the moment it is registered:
+// finite-difference checks of the input and parameter gradients (double precision, training and
+// eval mode), a save/load round trip through a checkpoint, and train/eval-mode behaviour.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "gradflow/checkpoint.h"
+#include "gradflow/gradcheck.h"
+#include "gradflow/layer_registry.h"
+#include "test_files.h"
+
+using namespace gradflow;
+using nlohmann::json;
+
+namespace {
+
+// A valid spec for `info` using defaults, and small in-range values for required parameters.
+json example_spec(const LayerInfo& info) {
+  json spec{{"type", info.type}};
+  for (const auto& p : info.params) {
+    if (!p.default_value.is_null()) continue;
+    switch (p.kind) {
+      case LayerParam::Integer: spec[p.name] = std::clamp<int64_t>(5, static_cast<int64_t>(std::max(p.range.min, -1e9)), static_cast<int64_t>(std::min(p.range.max, 1e9))); break;
+      case LayerParam::Number: spec[p.name] = std::clamp(0.5, p.range.min, p.range.max); break;
+      case LayerParam::Boolean: spec[p.name] = true; break;
+      case LayerParam::String: spec[p.name] = p.choices.empty() ? "x" : p.choices.front(); break;
+    }
+  }
+  return spec;
+}
+
+// input 6 -> dense 5 -> [the layer] -> dense 3 -> head: the layer sees and returns a real gradient
+json model_around(const LayerInfo& info) {
+  return resolve_model_spec({{"input", 6},
+                             {"layers",
+                              {json{{"type", "dense"}, {"units", 5}}, example_spec(info),
+                               json{{"type", "dense"}, {"units", 3}}}}});
+}
+
+std::vector<std::string> registered_types() {
+  std::vector<std::string> types;
+  for (const LayerInfo* info : LayerRegistry::instance().all()) {
+    if (info->type.rfind("test_", 0) != 0) types.push_back(info->type);
+  }
+  return types;
+}
+
+struct Batch {
+  Matrix x;
+  Labels y;
+};
+
+Batch batch(int64_t rows = 7) {
+  std::mt19937_64 rng(11);
+  std::normal_distribution<float> normal;
+  Batch b{Matrix(rows, 6), Labels(rows)};
+  for (Eigen::Index i = 0; i < b.x.size(); ++i) b.x.data()[i] = normal(rng);
+  for (Eigen::Index i = 0; i < rows; ++i) b.y[i] = static_cast<int>(i % 3);
+  return b;
+}
+
+class EveryLayer : public ::testing::TestWithParam<std::string> {
+ protected:
+  const LayerInfo& info() const { return *LayerRegistry::instance().find(GetParam()); }
+  Sequential<float> model() const {
+    Sequential<float> m(model_around(info()));
+    std::mt19937_64 rng(3);
+    m.initialize(rng);
+    return m;
+  }
+};
+
+}  // namespace
+
+TEST_P(EveryLayer, GradientsMatchFiniteDifferences) {
+  Sequential<float> m = model();
+  const Batch b = batch();
+  GradCheckOptions options;
+  options.entries_per_tensor = 0;  // every entry
+  const GradCheckResult result = check_gradients(m, b.x, b.y, options);
+  EXPECT_TRUE(result.passed()) << result.to_json().dump(1);
+  // every parameter tensor of the layer under test is among the checked ones
+  for (auto& p : m.layer(1).parameters()) {
+    const bool found = std::any_of(result.tensors.begin(), result.tensors.end(),
+                                   [&](const TensorCheck& t) { return t.name == "1." + p.name; });
+    EXPECT_TRUE(found) << p.name;
+  }
+}
+
+TEST_P(EveryLayer, GradientsMatchFiniteDifferencesInEvalMode) {
+  // Eval mode has its own backward for stateful layers (batch_norm's running statistics).
+  Sequential<float> m = model();
+  const Batch b = batch();
+  m.forward_loss(b.x, b.y);  // one training forward moves running statistics off their start
+  Sequential<double> twin(m.describe());
+  copy_state(m, twin);
+  twin.set_training(false);
+  MatrixT<double> x = b.x.cast<double>(), dx;
+  twin.forward_loss(x, b.y);
+  twin.backward(&dx);
+  const double h = 1e-5;
+  double worst = 0;
+  for (Eigen::Index i = 0; i < x.size(); ++i) {
+    const double saved = x.data()[i];
+    x.data()[i] = saved + h;
+    const double plus = twin.forward_loss(x, b.y);
+    x.data()[i] = saved - h;
+    const double minus = twin.forward_loss(x, b.y);
+    x.data()[i] = saved;
+    worst = std::max(worst, relative_error(dx.data()[i], (plus - minus) / (2 * h), 1e-3));
+  }
+  EXPECT_LT(worst, 1e-6);
+}
+
+TEST_P(EveryLayer, SaveLoadRoundTrip) {
+  Sequential<float> m = model();
+  const Batch b = batch();
+  m.forward_loss(b.x, b.y);  // changes running statistics where a layer keeps them
+  const std::string path = gradflow::testing::temp_dir("registry_" + GetParam()) + "/m.safetensors";
+  save_checkpoint(path, m, nullptr);
+  LoadedCheckpoint loaded = load_checkpoint(path);
+  EXPECT_EQ(loaded.model.describe(), m.describe());
+  auto a = m.parameters(), c = loaded.model.parameters();
+  auto ab = m.buffers(), cb = loaded.model.buffers();
+  a.insert(a.end(), ab.begin(), ab.end());
+  c.insert(c.end(), cb.begin(), cb.end());
+  ASSERT_EQ(a.size(), c.size());
+  for (size_t k = 0; k < a.size(); ++k) {
+    EXPECT_EQ(a[k].name, c[k].name);
+    for (int64_t i = 0; i < a[k].size(); ++i) EXPECT_EQ(a[k].value[i], c[k].value[i]) << a[k].name;
+  }
+  m.set_training(false);
+  loaded.model.set_training(false);
+  EXPECT_EQ(m.forward(b.x), loaded.model.forward(b.x));
+}
+
+TEST_P(EveryLayer, EvalModeIsDeterministicAndTrainingModeAsDeclared) {
+  Sequential<float> m = model();
+  const Batch b = batch();
+  m.set_training(false);
+  const Matrix first = m.forward(b.x);
+  const Matrix second = m.forward(b.x);
+  EXPECT_EQ(first, second);
+  EXPECT_TRUE(first.allFinite());
+  m.set_training(true);
+  const Matrix train_a = m.forward(b.x);
+  const Matrix train_b = m.forward(b.x);
+  EXPECT_TRUE(train_a.allFinite());
+  if (m.layer(1).deterministic_in_training()) {
+    EXPECT_EQ(train_a, train_b);
+  } else {
+    EXPECT_NE(train_a, train_b) << "a random layer draws a new mask every forward";
+  }
+  EXPECT_EQ(m.layer(1).input_size(), 5);
+}
+
+TEST_P(EveryLayer, RejectsUnknownParametersWithJsonPath) {
+  json spec = example_spec(info());
+  spec["no_such_parameter"] = 1;
+  try {
+    LayerRegistry::instance().resolve(spec, "/model/layers/3");
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.path(), "/model/layers/3/no_such_parameter");
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Registered, EveryLayer, ::testing::ValuesIn(registered_types()),
+                         [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
+
+TEST(Registry, HoldsTheBuiltInLayers) {
+  for (const char* type : {"dense", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "dropout", "batch_norm"}) {
+    EXPECT_NE(LayerRegistry::instance().find(type), nullptr) << type;
+  }
+}

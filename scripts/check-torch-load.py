@@ -54,6 +54,18 @@ def build(spec):
             features = layer["units"]
         elif layer["type"] == "relu":
             layers.append(torch.nn.ReLU())
+        elif layer["type"] == "leaky_relu":
+            layers.append(torch.nn.LeakyReLU(layer["negative_slope"]))
+        elif layer["type"] == "tanh":
+            layers.append(torch.nn.Tanh())
+        elif layer["type"] == "sigmoid":
+            layers.append(torch.nn.Sigmoid())
+        elif layer["type"] == "gelu":
+            layers.append(torch.nn.GELU())
+        elif layer["type"] == "dropout":
+            layers.append(torch.nn.Dropout(layer["p"]))
+        elif layer["type"] == "batch_norm":
+            layers.append(torch.nn.BatchNorm1d(features, eps=layer["eps"], momentum=layer["momentum"]))
         else:
             raise SystemExit("no PyTorch equivalent known for layer type " + layer["type"])
     return torch.nn.Sequential(*layers)
@@ -81,6 +93,7 @@ def main():
     spec = json.loads(meta["gradflow.model"])
     model = build(spec)
     model.load_state_dict(tensors, strict=True)
+    model.eval()
     result = {"checkpoint": path, "loaded": True, "tensors": sorted(tensors)}
     if len(sys.argv) > 2:
         config = json.loads(meta.get("gradflow.config", "{}"))

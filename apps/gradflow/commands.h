@@ -12,5 +12,6 @@ void add_train_command(CLI::App& app, Action& action);
 void add_eval_command(CLI::App& app, Action& action);
 void add_step_command(CLI::App& app, Action& action);
 void add_gradcheck_command(CLI::App& app, Action& action);
+void add_layers_command(CLI::App& app, Action& action);
 
 }  // namespace gradflow::cli

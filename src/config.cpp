@@ -28,7 +28,8 @@ json section(const json& root, const std::string& key, const std::vector<std::st
 Config parse_config(const json& root) {
   jc::expect_object(root, "");
   jc::reject_unknown_keys(root, "",
-                          {"name", "seed", "threads", "data", "model", "optimizer", "schedule", "training", "output"});
+                          {"name", "seed", "threads", "data", "model", "optimizer", "schedule", "training", "calibration",
+                           "output"});
   Config c;
   c.name = jc::string(root, "name", "", c.name);
   if (c.name.empty() || c.name.find('/') != std::string::npos || c.name == "." || c.name == "..") {
@@ -73,6 +74,10 @@ Config parse_config(const json& root) {
     throw ConfigError("/schedule/warmup_epochs", "warm-up is longer than /training/epochs");
   }
 
+  const json calibration = section(root, "calibration", {"method", "bins"});
+  c.calibration.method = jc::string(calibration, "method", "/calibration", c.calibration.method, {"temperature", "none"});
+  c.calibration.bins = static_cast<int>(jc::integer(calibration, "bins", "/calibration", c.calibration.bins, {1, 1000}));
+
   const json output = section(root, "output", {"dir"});
   c.output_dir = jc::string(output, "dir", "/output", c.output_dir);
   return c;
@@ -101,6 +106,7 @@ json Config::to_json() const {
             {"batch_size", training.batch_size},
             {"eval_batch_size", training.eval_batch_size},
             {"log_grad_every", training.log_grad_every}}},
+          {"calibration", {{"method", calibration.method}, {"bins", calibration.bins}}},
           {"output", {{"dir", output_dir}}}};
 }
 

@@ -24,4 +24,15 @@ EvalResult evaluate(Sequential<float>& model, const Dataset& data, int64_t batch
   return result;
 }
 
+Matrix predict_logits(Sequential<float>& model, const Matrix& images, int64_t batch_size) {
+  model.set_training(false);
+  Matrix logits(images.rows(), model.classes());
+  for (int64_t begin = 0; begin < images.rows(); begin += batch_size) {
+    const int64_t n = std::min<int64_t>(batch_size, images.rows() - begin);
+    logits.middleRows(begin, n) = model.forward(images.middleRows(begin, n));
+  }
+  model.set_training(true);
+  return logits;
+}
+
 }  // namespace gradflow

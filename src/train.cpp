@@ -4,15 +4,18 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cmath>
 #include <filesystem>
 
+#include "gradflow/calibration/calibrate.h"
 #include "gradflow/checkpoint.h"
 #include "gradflow/data/batcher.h"
 #include "gradflow/errors.h"
 #include "gradflow/files.h"
 #include "gradflow/optim/schedule.h"
 #include "gradflow/optim/sgd.h"
+#include "gradflow/report/report.h"
 
 namespace gradflow {
 
@@ -31,7 +34,7 @@ json EpochMetrics::to_json() const {
 }
 
 json TrainSummary::to_json() const {
-  return {{"run_dir", run_dir},
+  json j{{"run_dir", run_dir},
           {"epochs", last_epoch.epoch},
           {"test_accuracy", test.accuracy},
           {"test_loss", test.loss},
@@ -41,6 +44,15 @@ json TrainSummary::to_json() const {
           {"train_seconds", train_seconds},
           {"total_seconds", total_seconds},
           {"checkpoint", (std::filesystem::path(run_dir) / "model.safetensors").string()}};
+  if (!calibration.is_null()) {
+    j["temperature"] = calibration["fit"]["temperature"];
+    j["temperature_bound"] = calibration["fit"]["bound"];
+    for (const char* key : {"nll", "ece", "mce", "brier"}) {
+      j[std::string("test_") + key + "_before"] = calibration["test_before"][key];
+      j[std::string("test_") + key + "_after"] = calibration["test_after"][key];
+    }
+  }
+  return j;
 }
 
 void set_threads(int threads) {
@@ -176,10 +188,32 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     summary.last_epoch = m;
   }
 
-  save_checkpoint(model_path, model, resolved);
+  std::map<std::string, std::string> metadata;
+  const std::string calibration_path = (fs::path(run_dir) / "calibration.json").string();
+  fs::remove(calibration_path);
+  if (config.calibration.method == "temperature") {
+    if (validation_data.size() == 0) {
+      spdlog::warn("no validation split (data.validation = 0): skipping temperature scaling");
+    } else {
+      const CalibrationResult calibration =
+          calibrate(model, validation_data, test_data, config.calibration.bins, config.training.eval_batch_size);
+      char text[32];
+      std::snprintf(text, sizeof text, "%.17g", calibration.fit.temperature);
+      metadata[kTemperatureKey] = text;
+      summary.calibration = calibration.to_json();
+      write_file_atomic(calibration_path, summary.calibration.dump(1) + "\n");
+      spdlog::info("temperature scaling: T = {:.4f}{} ({} iterations); test ECE {:.4f} -> {:.4f}, NLL {:.4f} -> {:.4f}",
+                   calibration.fit.temperature,
+                   calibration.fit.bound.empty() ? "" : " (at the " + calibration.fit.bound + " bound)",
+                   calibration.fit.iterations, calibration.before.ece, calibration.after.ece, calibration.before.nll,
+                   calibration.after.nll);
+    }
+  }
+  save_checkpoint(model_path, model, resolved, metadata);
   summary.test = evaluate(model, test_data, config.training.eval_batch_size);
   summary.total_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   write_file_atomic((fs::path(run_dir) / "summary.json").string(), summary.to_json().dump(2) + "\n");
+  spdlog::info("report: {}", write_report(run_dir));
   spdlog::info("test loss {:.4f} acc {:.2f}%  ({:.1f} s training, {:.1f} s in all)", summary.test.loss,
                100 * summary.test.accuracy, summary.train_seconds, summary.total_seconds);
   return summary;

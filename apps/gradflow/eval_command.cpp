@@ -3,10 +3,12 @@
 #include <iostream>
 
 #include "commands.h"
+#include "gradflow/calibration/calibrate.h"
 #include "gradflow/checkpoint.h"
 #include "gradflow/config.h"
 #include "gradflow/errors.h"
 #include "gradflow/evaluate.h"
+#include "gradflow/npy.h"
 #include "gradflow/train.h"
 
 namespace gradflow::cli {
@@ -16,20 +18,26 @@ struct EvalArgs {
   std::string checkpoint;
   std::string data;
   std::string split = "test";
+  std::string save_logits;
   int64_t batch = 1000;
+  int bins = 15;
   int threads = 0;
+  bool no_temperature = false;
   bool json = false;
 };
 }  // namespace
 
 void add_eval_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<EvalArgs>();
-  CLI::App* cmd = app.add_subcommand("eval", "evaluate a checkpoint on a split of its dataset");
+  CLI::App* cmd = app.add_subcommand("eval", "evaluate a checkpoint on a split of its dataset, with calibration metrics");
   cmd->add_option("--checkpoint", args->checkpoint, "a model.safetensors written by gradflow train")->required();
   cmd->add_option("--data", args->data, "the dataset directory (default: the one in the checkpoint's config)");
   cmd->add_option("--split", args->split, "which split to evaluate")
       ->check(CLI::IsMember({"test", "validation", "train"}))
       ->capture_default_str();
+  cmd->add_flag("--no-temperature", args->no_temperature, "show the raw model, without the calibrated temperature");
+  cmd->add_option("--save-logits", args->save_logits, "write the raw logits of the split as a float32 [N, classes] .npy");
+  cmd->add_option("--bins", args->bins, "confidence bins for ECE and MCE")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_option("--batch", args->batch, "evaluation batch size")->check(CLI::Range(1, 1000000))->capture_default_str();
   cmd->add_option("--threads", args->threads, "threads (0: every core)")->check(CLI::Range(0, 1024))->capture_default_str();
   cmd->add_flag("--json", args->json, "print the result as one JSON object on stdout");
@@ -41,23 +49,37 @@ void add_eval_command(CLI::App& app, Action& action) {
       if (!loaded.config.is_null()) data = parse_config(loaded.config).data;
       data.classes = loaded.model.classes();
       if (!args->data.empty()) data.dir = args->data;
-      const Split split = parse_split(args->split);
-      spdlog::info("evaluating {} on the {} split of {}", args->checkpoint, args->split, data.dir);
-      const Dataset dataset = load_split(data, split);
+      const double raw_t = loaded.model.head().temperature();
+      const double calibrated_t = stored_temperature(loaded.metadata, raw_t);
+      const double t = args->no_temperature ? raw_t : calibrated_t;
+      spdlog::info("evaluating {} on the {} split of {} (T = {:.4g})", args->checkpoint, args->split, data.dir, t);
+      const Dataset dataset = load_split(data, parse_split(args->split));
       if (dataset.features() != loaded.model.input_size()) {
         throw InputError(data.dir + ": images have " + std::to_string(dataset.features()) + " features, the model in " +
                          args->checkpoint + " expects " + std::to_string(loaded.model.input_size()));
       }
-      const EvalResult result = evaluate(loaded.model, dataset, args->batch);
+      const Matrix logits = predict_logits(loaded.model, dataset.images, args->batch);
+      if (!args->save_logits.empty()) write_npy(args->save_logits, logits);
+      const CalibrationMetrics before = calibration_metrics(logits, dataset.labels, raw_t, args->bins);
+      const CalibrationMetrics after = calibration_metrics(logits, dataset.labels, calibrated_t, args->bins);
+      const CalibrationMetrics& shown = args->no_temperature ? before : after;
       if (args->json) {
-        nlohmann::json out = result.to_json();
-        out["checkpoint"] = args->checkpoint;
-        out["split"] = args->split;
-        out["data"] = data.dir;
+        nlohmann::json out{{"checkpoint", args->checkpoint}, {"split", args->split}, {"data", data.dir},
+                           {"samples", shown.count}, {"accuracy", shown.accuracy}, {"loss", shown.nll},
+                           {"temperature", t}, {"calibrated_temperature", calibrated_t},
+                           {"before", before.to_json()}, {"after", after.to_json()}};
+        if (!args->save_logits.empty()) out["logits"] = args->save_logits;
         std::cout << out.dump() << std::endl;
       } else {
-        std::cout << args->split << " accuracy " << result.accuracy * 100 << "%  loss " << result.loss << "  ("
-                  << result.count << " samples)" << std::endl;
+        std::printf("%s split, %lld samples, T = %.4g%s\n", args->split.c_str(), static_cast<long long>(shown.count), t,
+                    args->no_temperature ? " (raw model)" : "");
+        std::printf("  %-10s %10s %10s\n", "", "before T", "after T");
+        std::printf("  %-10s %10.4f %10.4f\n", "accuracy", before.accuracy, after.accuracy);
+        std::printf("  %-10s %10.4f %10.4f\n", "NLL", before.nll, after.nll);
+        std::printf("  %-10s %10.4f %10.4f\n", "Brier", before.brier, after.brier);
+        std::printf("  %-10s %10.4f %10.4f\n", "ECE", before.ece, after.ece);
+        std::printf("  %-10s %10.4f %10.4f\n", "MCE", before.mce, after.mce);
+        if (!args->save_logits.empty()) std::printf("raw logits written to %s\n", args->save_logits.c_str());
       }
       return 0;
     };

@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   gradflow::cli::add_eval_command(app, action);
   gradflow::cli::add_step_command(app, action);
   gradflow::cli::add_gradcheck_command(app, action);
+  gradflow::cli::add_calibrate_command(app, action);
+  gradflow::cli::add_predict_command(app, action);
+  gradflow::cli::add_report_command(app, action);
   gradflow::cli::add_layers_command(app, action);
 
   try {

@@ -18,6 +18,11 @@ struct TrainingOptions {
   int64_t log_grad_every = 0;  // steps between gradient-flow records in grads.jsonl; 0: off
 };
 
+struct CalibrationOptions {
+  std::string method = "temperature";  // temperature | none
+  int bins = 15;
+};
+
 struct Config {
   std::string name = "run";
   uint64_t seed = 0;
@@ -27,6 +32,7 @@ struct Config {
   SgdOptions optimizer;
   ScheduleOptions schedule;  // schedule.base_lr is the optimizer's lr
   TrainingOptions training;
+  CalibrationOptions calibration;
   std::string output_dir = "runs";  // the run directory is <output_dir>/<name>
 
   nlohmann::json to_json() const;  // the resolved config: every value, defaults included

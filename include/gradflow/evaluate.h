@@ -16,4 +16,7 @@ struct EvalResult {
 
 EvalResult evaluate(Sequential<float>& model, const Dataset& data, int64_t batch_size = 1000);
 
+// The raw logits (the last layer's output, before the head), (N, classes), in eval mode.
+Matrix predict_logits(Sequential<float>& model, const Matrix& images, int64_t batch_size = 1000);
+
 }  // namespace gradflow

@@ -36,6 +36,7 @@ struct TrainSummary {
   EvalResult test;
   double train_seconds = 0;  // summed over epochs
   double total_seconds = 0;  // wall time, data loading and evaluation included
+  nlohmann::json calibration;  // CalibrationResult::to_json(), null without calibration
   nlohmann::json to_json() const;
 };
 

@@ -1,0 +1,116 @@
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <iostream>
+#include <numeric>
+
+#include "commands.h"
+#include "gradflow/calibration/calibrate.h"
+#include "gradflow/checkpoint.h"
+#include "gradflow/config.h"
+#include "gradflow/data/idx.h"
+#include "gradflow/data/image.h"
+#include "gradflow/errors.h"
+#include "gradflow/evaluate.h"
+#include "gradflow/report/report.h"
+
+namespace gradflow::cli {
+
+namespace {
+struct PredictArgs {
+  std::string checkpoint;
+  std::vector<std::string> inputs;
+  int top = 3;
+  bool no_temperature = false;
+  bool json = false;
+};
+
+bool looks_like_idx(const std::string& path) {
+  if (path.size() > 3 && path.compare(path.size() - 3, 3, ".gz") == 0) return true;
+  std::ifstream in(path, std::ios::binary);
+  char magic[3] = {1, 1, 1};
+  in.read(magic, 3);
+  return in.gcount() == 3 && magic[0] == 0 && magic[1] == 0 && magic[2] == 0x08;
+}
+
+// Every image of an input, as rows in [0, 1]: an IDX file holds many, a picture one.
+Matrix read_input(const std::string& path, int64_t features) {
+  if (!looks_like_idx(path)) return read_digit_image(path, static_cast<int>(std::lround(std::sqrt(features))));
+  const IdxArray idx = read_idx(path);
+  const int64_t n = idx.dims.size() == 1 ? 1 : idx.dims[0];
+  if (n == 0 || static_cast<int64_t>(idx.data.size()) != n * features) {
+    throw InputError(path + ": images of " + std::to_string(n > 0 ? static_cast<int64_t>(idx.data.size()) / n : 0) +
+                     " pixels, the model expects " + std::to_string(features));
+  }
+  Matrix out(n, features);
+  for (size_t i = 0; i < idx.data.size(); ++i) out.data()[i] = static_cast<float>(idx.data[i]) / 255.0f;
+  return out;
+}
+}  // namespace
+
+void add_predict_command(CLI::App& app, Action& action) {
+  auto a = std::make_shared<PredictArgs>();
+  CLI::App* cmd = app.add_subcommand("predict", "classify digits from IDX files or PNG/PGM/JPEG images, with calibrated probabilities");
+  cmd->add_option("--checkpoint", a->checkpoint, "a model.safetensors written by gradflow train")->required();
+  cmd->add_option("inputs", a->inputs, "IDX image files or pictures of a digit")->required();
+  cmd->add_option("--top", a->top, "how many classes to show")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_flag("--no-temperature", a->no_temperature, "raw probabilities, without the calibrated temperature");
+  cmd->add_flag("--json", a->json, "print the predictions as one JSON object");
+  cmd->callback([&action, a]() {
+    action = [a]() {
+      LoadedCheckpoint loaded = load_checkpoint(a->checkpoint);
+      DataOptions data;
+      if (!loaded.config.is_null()) data = parse_config(loaded.config).data;
+      const double raw_t = loaded.model.head().temperature();
+      const double t = a->no_temperature ? raw_t : stored_temperature(loaded.metadata, raw_t);
+      nlohmann::json predictions = nlohmann::json::array();
+      for (const auto& path : a->inputs) {
+        Matrix x = read_input(path, loaded.model.input_size());
+        x = ((x.array() - static_cast<float>(data.mean)) / static_cast<float>(data.std)).matrix();  // as in training
+        const MatrixT<double> p = softmax(predict_logits(loaded.model, x), t);
+        for (Eigen::Index r = 0; r < p.rows(); ++r) {
+          std::vector<int> order(static_cast<size_t>(p.cols()));
+          std::iota(order.begin(), order.end(), 0);
+          std::stable_sort(order.begin(), order.end(), [&](int i, int j) { return p(r, i) > p(r, j); });
+          nlohmann::json top = nlohmann::json::array();
+          for (int k = 0; k < std::min<int>(a->top, static_cast<int>(order.size())); ++k) {
+            top.push_back({{"class", order[static_cast<size_t>(k)]}, {"probability", p(r, order[static_cast<size_t>(k)])}});
+          }
+          predictions.push_back({{"input", path}, {"index", r}, {"top", top}});
+        }
+      }
+      if (a->json) {
+        std::cout << nlohmann::json{{"checkpoint", a->checkpoint}, {"temperature", t}, {"predictions", predictions}}.dump()
+                  << std::endl;
+      } else {
+        for (const auto& pr : predictions) {
+          std::string line = pr["input"].get<std::string>();
+          if (pr["index"] != 0 || looks_like_idx(line)) line += "[" + pr["index"].dump() + "]";
+          line += ":";
+          for (const auto& c : pr["top"]) {
+            char b[48];
+            std::snprintf(b, sizeof b, "  %d (%.4f)", c["class"].get<int>(), c["probability"].get<double>());
+            line += b;
+          }
+          std::cout << line << "\n";
+        }
+        std::cout.flush();
+      }
+      return 0;
+    };
+  });
+}
+
+void add_report_command(CLI::App& app, Action& action) {
+  auto run_dir = std::make_shared<std::string>();
+  CLI::App* cmd = app.add_subcommand("report", "write RUN_DIR/report.html: curves, reliability, confusion, gradient norms");
+  cmd->add_option("run_dir", *run_dir, "a run directory written by gradflow train")->required();
+  cmd->callback([&action, run_dir]() {
+    action = [run_dir]() {
+      std::cout << write_report(*run_dir) << std::endl;
+      return 0;
+    };
+  });
+}
+
+}  // namespace gradflow::cli

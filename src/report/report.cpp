@@ -1,0 +1,185 @@
+#include "gradflow/report/report.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "gradflow/config.h"
+#include "gradflow/errors.h"
+#include "gradflow/files.h"
+#include "gradflow/report/svg.h"
+
+namespace gradflow {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<json> read_jsonl(const std::string& path) {
+  std::vector<json> lines;
+  std::ifstream in(path);
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty()) continue;
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) throw InputError(path + ": line " + std::to_string(number) + " is not valid JSON");
+    lines.push_back(std::move(j));
+  }
+  return lines;
+}
+
+std::string fmt(double v, const char* format = "%.4f") {
+  char b[48];
+  std::snprintf(b, sizeof b, format, v);
+  return b;
+}
+
+std::vector<svg::Bin> bins_of(const json& metrics) {
+  std::vector<svg::Bin> bins;
+  for (const auto& b : metrics.at("bins")) {
+    bins.push_back({b.at("lower").get<double>(), b.at("upper").get<double>(), b.at("confidence").get<double>(),
+                    b.at("accuracy").get<double>(), b.at("count").get<long long>()});
+  }
+  return bins;
+}
+
+std::string figure(const std::string& svg_text, const std::string& caption) {
+  return "<figure>" + svg_text + "<figcaption>" + svg::escape(caption) + "</figcaption></figure>\n";
+}
+
+std::string training_curves(const std::vector<json>& metrics) {
+  svg::Series train_loss{"train", "#4c78a8", {}, {}}, val_loss{"validation", "#f58518", {}, {}};
+  svg::Series train_acc{"train", "#4c78a8", {}, {}}, val_acc{"validation", "#f58518", {}, {}};
+  svg::Series lr{"learning rate", "#54a24b", {}, {}};
+  for (const auto& m : metrics) {
+    const double e = m.at("epoch").get<double>();
+    train_loss.x.push_back(e);
+    train_loss.y.push_back(m.at("train_loss"));
+    val_loss.x.push_back(e);
+    val_loss.y.push_back(m.at("validation_loss"));
+    train_acc.x.push_back(e);
+    train_acc.y.push_back(m.at("train_accuracy"));
+    val_acc.x.push_back(e);
+    val_acc.y.push_back(m.at("validation_accuracy"));
+    lr.x.push_back(e);
+    lr.y.push_back(m.at("lr"));
+  }
+  return "<h2>Training</h2><div class='row'>" +
+         figure(svg::line_chart("loss per epoch", "epoch", {train_loss, val_loss}, true), "mean cross-entropy (log scale)") +
+         figure(svg::line_chart("accuracy per epoch", "epoch", {train_acc, val_acc}), "fraction correct") +
+         figure(svg::line_chart("learning rate", "epoch", {lr}), "at the last step of each epoch") + "</div>\n";
+}
+
+std::string gradient_norms(const std::vector<json>& grads) {
+  if (grads.empty()) return "";
+  static const char* colors[] = {"#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#9d755d", "#bab0ac"};
+  std::map<int64_t, svg::Series> by_layer;
+  for (const auto& g : grads) {
+    for (const auto& layer : g.at("layers")) {
+      if (!layer.contains("weight_grad_norm")) continue;
+      const int64_t index = layer.at("layer");
+      auto& s = by_layer[index];
+      if (s.name.empty()) {
+        s.name = std::to_string(index) + " " + layer.at("type").get<std::string>();
+        s.color = colors[by_layer.size() % 8];
+      }
+      s.x.push_back(g.at("step").get<double>());
+      s.y.push_back(layer.at("weight_grad_norm").get<double>());
+    }
+  }
+  std::vector<svg::Series> series;
+  for (auto& item : by_layer) series.push_back(item.second);
+  return "<h2>Gradient flow</h2><div class='row'>" +
+         figure(svg::line_chart("‖∂L/∂W‖ per layer", "step", series, true), "from grads.jsonl (log scale)") + "</div>\n";
+}
+
+std::string summary_table(const json& summary, const json* calibration) {
+  std::string rows = "<table><tr><th></th><th>before T</th><th>after T</th></tr>";
+  if (calibration != nullptr) {
+    const json& before = calibration->at("test_before");
+    const json& after = calibration->at("test_after");
+    auto row = [&](const char* name, const char* key, const char* format) {
+      rows += std::string("<tr><td>") + name + "</td><td>" + fmt(before.at(key), format) + "</td><td>" +
+              fmt(after.at(key), format) + "</td></tr>";
+    };
+    row("test accuracy", "accuracy", "%.4f");
+    row("NLL", "nll", "%.4f");
+    row("ECE (15 bins)", "ece", "%.4f");
+    row("MCE", "mce", "%.4f");
+    row("Brier", "brier", "%.4f");
+    const json& fit = calibration->at("fit");
+    rows += "<tr><td>temperature T</td><td>" + fmt(calibration->at("raw_temperature"), "%.4g") + "</td><td>" +
+            fmt(fit.at("temperature"), "%.4g") + (fit.at("bound").is_null() ? "" : " (at the " + fit.at("bound").get<std::string>() + " bound)") +
+            "</td></tr>";
+  } else {
+    rows += "<tr><td>test accuracy</td><td colspan='2'>" + fmt(summary.value("test_accuracy", 0.0)) +
+            "</td></tr><tr><td>test loss</td><td colspan='2'>" + fmt(summary.value("test_loss", 0.0)) + "</td></tr>";
+  }
+  rows += "<tr><td>training time</td><td colspan='2'>" + fmt(summary.value("train_seconds", 0.0), "%.1f s") + "</td></tr>";
+  return rows + "</table>\n";
+}
+
+std::string calibration_section(const json& calibration) {
+  const auto before = bins_of(calibration.at("test_before"));
+  const auto after = bins_of(calibration.at("test_after"));
+  const double t = calibration.at("fit").at("temperature");
+  std::vector<std::vector<long long>> confusion;
+  for (const auto& row : calibration.at("confusion")) confusion.push_back(row.get<std::vector<long long>>());
+  return "<h2>Calibration (test split)</h2><div class='row'>" +
+         figure(svg::reliability_diagram("reliability before T (ECE " + fmt(calibration.at("test_before").at("ece")) + ")", before),
+                "bars: accuracy per confidence bin; red: gap to the diagonal") +
+         figure(svg::reliability_diagram("reliability after T = " + fmt(t, "%.3f") + " (ECE " +
+                                             fmt(calibration.at("test_after").at("ece")) + ")",
+                                         after),
+                "the same predictions, probabilities softmax(z / T)") +
+         figure(svg::confidence_histogram("confidence histogram", before, after), "samples per top-label confidence bin") +
+         "</div><h2>Confusion matrix (test split)</h2><div class='row'>" +
+         figure(svg::heat_map("true class vs predicted class", "true class", "predicted class", confusion),
+                "counts; temperature scaling never changes a prediction") +
+         "</div>\n";
+}
+
+}  // namespace
+
+std::string write_report(const std::string& run_dir) {
+  const fs::path dir(run_dir);
+  const std::string metrics_path = (dir / "metrics.jsonl").string();
+  if (!fs::exists(metrics_path)) throw InputError(metrics_path + ": missing; is " + run_dir + " a gradflow run directory?");
+  const json config = load_json_file((dir / "config.json").string());
+  const std::vector<json> metrics = read_jsonl(metrics_path);
+  const json summary = fs::exists(dir / "summary.json") ? load_json_file((dir / "summary.json").string()) : json::object();
+  const bool has_calibration = fs::exists(dir / "calibration.json");
+  const json calibration = has_calibration ? load_json_file((dir / "calibration.json").string()) : json();
+  const std::vector<json> grads = fs::exists(dir / "grads.jsonl") ? read_jsonl((dir / "grads.jsonl").string()) : std::vector<json>{};
+
+  std::string layers;
+  if (config.contains("model")) {
+    layers = std::to_string(config["model"].value("input", 0));
+    for (const auto& l : config["model"].value("layers", json::array())) {
+      layers += " → " + l.value("type", std::string("?")) + (l.contains("units") ? " " + l["units"].dump() : "");
+    }
+  }
+  const std::string name = config.value("name", std::string("run"));
+  std::string html =
+      "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>gradflow run " + svg::escape(name) +
+      "</title>\n<style>body{font-family:sans-serif;margin:24px;color:#222;max-width:1500px}"
+      "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}"
+      ".row{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figcaption{font-size:12px;color:#555;max-width:460px}"
+      "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
+      "td:first-child{text-align:left}code{background:#f4f4f4;padding:1px 4px}</style></head><body>\n"
+      "<h1>gradflow run <code>" + svg::escape(name) + "</code></h1>\n<p>model: " + svg::escape(layers) + " · " +
+      std::to_string(metrics.size()) + " epochs · batch " +
+      std::to_string(config.value("training", json::object()).value("batch_size", 0)) + "</p>\n<h2>Summary</h2>" +
+      summary_table(summary, has_calibration ? &calibration : nullptr) + training_curves(metrics) +
+      (has_calibration ? calibration_section(calibration) : std::string("<p>No calibration.json: run <code>gradflow calibrate</code>.</p>")) +
+      gradient_norms(grads) + "</body></html>\n";
+  const std::string path = (dir / "report.html").string();
+  write_file_atomic(path, html);
+  return path;
+}
+
+}  // namespace gradflow

@@ -186,3 +186,63 @@ TEST(Train, LogsGradientFlowEveryNSteps) {
   }
   EXPECT_EQ(steps, (std::vector<int64_t>{0, 4, 8, 12, 16}));
 }
+
+TEST(Cli, CalibrateEvalPredictAndReport) {
+  const std::string data = write_separable_dataset("cli_cal_data", 800, 200);
+  const std::string dir = temp_dir("cli_cal");
+  std::ofstream(dir + "/c.json") << synthetic_config(data).dump();
+  CliRun r = run_cli("train --config " + dir + "/c.json --out " + dir + "/run --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json summary = json::parse(r.out);
+  EXPECT_TRUE(summary.contains("temperature"));
+  EXPECT_TRUE(summary.contains("test_ece_before") && summary.contains("test_ece_after"));
+  for (const char* f : {"calibration.json", "report.html"}) EXPECT_TRUE(fs::exists(dir + "/run/" + f)) << f;
+  const std::string html = read_all(dir + "/run/report.html");
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("reliability before T"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));  // only the SVG namespace
+
+  // calibrate rewrites the checkpoint with the temperature in its metadata
+  const std::string ckpt = dir + "/run/model.safetensors";
+  r = run_cli("calibrate --checkpoint " + ckpt + " --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const double t = json::parse(r.out)["fit"]["temperature"];
+  EXPECT_NEAR(std::stod(load_checkpoint(ckpt).metadata.at("gradflow.temperature")), t, 1e-12);
+
+  r = run_cli("eval --checkpoint " + ckpt + " --json --save-logits " + dir + "/logits.npy");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json eval = json::parse(r.out);
+  EXPECT_DOUBLE_EQ(eval["temperature"], t);
+  for (const char* key : {"accuracy", "nll", "brier", "ece", "mce"}) {
+    EXPECT_TRUE(eval["before"].contains(key) && eval["after"].contains(key)) << key;
+  }
+  EXPECT_EQ(eval["before"]["accuracy"], eval["after"]["accuracy"]);
+  EXPECT_EQ(read_all(dir + "/logits.npy").size() % 4, 0u);
+  r = run_cli("eval --checkpoint " + ckpt + " --json --no-temperature");
+  EXPECT_DOUBLE_EQ(json::parse(r.out)["temperature"], 1.0);
+
+  // predict on the IDX test images and on a picture (PGM) of one of them, drawn dark on light
+  r = run_cli("predict --checkpoint " + ckpt + " --json " + data + "/t10k-images-idx3-ubyte");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json predictions = json::parse(r.out)["predictions"];
+  EXPECT_EQ(predictions.size(), 200u);
+  const Dataset test = load_split(parse_config(synthetic_config(data)).data, Split::Test);
+  int right = 0;
+  for (size_t i = 0; i < predictions.size(); ++i) right += predictions[i]["top"][0]["class"] == test.labels[static_cast<Eigen::Index>(i)];
+  EXPECT_GE(right, 195);
+  {
+    std::ofstream pgm(dir + "/digit.pgm", std::ios::binary);
+    pgm << "P5\n8 8\n255\n";
+    for (int i = 0; i < 64; ++i) pgm.put(static_cast<char>(255 - static_cast<int>(test.images(0, i) * 255.0f)));
+  }
+  r = run_cli("predict --checkpoint " + ckpt + " --json " + dir + "/digit.pgm");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["predictions"][0]["top"][0]["class"], test.labels[0]);
+
+  r = run_cli("report " + dir + "/run");
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = run_cli("report " + dir);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("metrics.jsonl: missing"), std::string::npos) << r.err;
+}

@@ -43,8 +43,13 @@ void add_train_command(CLI::App& app, Action& action) {
       } else {
         std::cout << "test accuracy " << summary.test.accuracy * 100 << "%  test loss " << summary.test.loss << "\n"
                   << "trained " << summary.last_epoch.epoch << " epochs in " << summary.train_seconds << " s\n"
-                  << "outputs in " << run_dir << "/: config.json metrics.jsonl model.safetensors summary.json"
-                  << std::endl;
+                  << "outputs in " << run_dir << "/: config.json metrics.jsonl model.safetensors summary.json";
+        if (!summary.calibration.is_null()) {
+          std::cout << " calibration.json\ntemperature T = " << summary.calibration["fit"]["temperature"].get<double>()
+                    << "  test ECE " << summary.calibration["test_before"]["ece"].get<double>() << " -> "
+                    << summary.calibration["test_after"]["ece"].get<double>();
+        }
+        std::cout << "\nreport: " << run_dir << "/report.html" << std::endl;
       }
       return 0;
     };

@@ -10,7 +10,7 @@ namespace gradflow::svg {
 namespace {
 
 constexpr double kWidth = 460, kHeight = 300;
-constexpr double kLeft = 60, kRight = 20, kTop = 34, kBottom = 46;
+constexpr double kLeft = 60, kRight = 20, kTop = 48, kBottom = 46;
 
 std::string num(double v) {
   char b[32];
@@ -34,9 +34,9 @@ struct Frame {
   double py(double y) const { return kHeight - kBottom - (y - y0) / (y1 - y0) * (kHeight - kTop - kBottom); }
 };
 
-std::string open_svg(const std::string& title) {
-  return "<svg xmlns='http://www.w3.org/2000/svg' width='" + num(kWidth) + "' height='" + num(kHeight) +
-         "' viewBox='0 0 " + num(kWidth) + " " + num(kHeight) + "' font-family='sans-serif' font-size='11'>" +
+std::string open_svg(const std::string& title, double height = kHeight) {
+  return "<svg xmlns='http://www.w3.org/2000/svg' width='" + num(kWidth) + "' height='" + num(height) +
+         "' viewBox='0 0 " + num(kWidth) + " " + num(height) + "' font-family='sans-serif' font-size='11'>" +
          "<rect width='100%' height='100%' fill='white'/>" + "<text x='" + num(kWidth / 2) +
          "' y='18' text-anchor='middle' font-size='13' font-weight='bold'>" + escape(title) + "</text>";
 }
@@ -64,13 +64,14 @@ std::string axes(const Frame& f, const std::string& x_label, const std::string& 
   return s;
 }
 
+// One row of legend entries between the title and the plot.
 std::string legend(const std::vector<std::pair<std::string, std::string>>& items) {
   std::string s;
-  double y = kTop + 4;
+  double x = kLeft;
   for (const auto& [name, color] : items) {
-    s += "<rect x='" + num(kWidth - kRight - 130) + "' y='" + num(y) + "' width='10' height='10' fill='" + color +
-         "'/><text x='" + num(kWidth - kRight - 116) + "' y='" + num(y + 9) + "'>" + escape(name) + "</text>";
-    y += 14;
+    s += "<rect x='" + num(x) + "' y='26' width='10' height='10' fill='" + color + "'/><text x='" + num(x + 14) +
+         "' y='35'>" + escape(name) + "</text>";
+    x += 24 + 6.5 * static_cast<double>(name.size());
   }
   return s;
 }
@@ -110,7 +111,9 @@ std::string line_chart(const std::string& title, const std::string& x_label, con
   if (x1 == x0) x1 = x0 + 1;
   if (y1 == y0) y1 = y0 + (y0 == 0 ? 1 : std::fabs(y0) * 0.1);
   const double pad = (y1 - y0) * 0.05;
-  const Frame f{x0, x1, y0 - pad, y1 + pad};
+  // a non-negative quantity keeps its axis at 0 or above
+  const double bottom = (!log_y && y0 >= 0) ? std::max(0.0, y0 - pad) : y0 - pad;
+  const Frame f{x0, x1, bottom, y1 + pad};
   std::string s = open_svg(title) + axes(f, x_label, "", log_y);
   std::vector<std::pair<std::string, std::string>> items;
   for (const auto& line : series) {
@@ -179,13 +182,14 @@ std::string confidence_histogram(const std::string& title, const std::vector<Bin
 std::string heat_map(const std::string& title, const std::string& row_label, const std::string& col_label,
                      const std::vector<std::vector<long long>>& counts) {
   const size_t n = counts.size();
-  const double size = std::min(kWidth - kLeft - kRight, kHeight - kTop - kBottom);
+  const double height = kWidth;  // square
+  const double size = std::min(kWidth - kLeft - kRight, height - kTop - kBottom);
   const double cell = n > 0 ? size / static_cast<double>(n) : size;
   long long most = 1;
   for (const auto& row : counts) {
     for (long long c : row) most = std::max(most, c);
   }
-  std::string s = open_svg(title);
+  std::string s = open_svg(title, height);
   const double x0 = kLeft + (kWidth - kLeft - kRight - size) / 2;
   for (size_t r = 0; r < n; ++r) {
     for (size_t c = 0; c < n; ++c) {
@@ -209,7 +213,7 @@ std::string heat_map(const std::string& title, const std::string& row_label, con
     s += "<text x='" + num(x0 + (static_cast<double>(r) + 0.5) * cell) + "' y='" + num(kTop + size + 12) +
          "' text-anchor='middle'>" + std::to_string(r) + "</text>";
   }
-  s += "<text x='" + num(x0 + size / 2) + "' y='" + num(kHeight - 10) + "' text-anchor='middle'>" + escape(col_label) +
+  s += "<text x='" + num(x0 + size / 2) + "' y='" + num(height - 10) + "' text-anchor='middle'>" + escape(col_label) +
        "</text>";
   s += "<text transform='translate(" + num(x0 - 24) + " " + num(kTop + size / 2) + ") rotate(-90)' text-anchor='middle'>" +
        escape(row_label) + "</text>";

@@ -18,4 +18,8 @@ cmake -S . -B "$build" "${flags[@]}"
 cmake --build "$build" -j "$(nproc)"
 scripts/fetch-mnist.sh datasets/mnist
 cd "$build"
+if [ "$build" = build-sanitize ]; then
+  # leak checks stay on; OpenMP's thread pool lives until exit by design
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
 ctest --output-on-failure -j "$(nproc)"

@@ -38,6 +38,10 @@ SafetensorsFile read_safetensors(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path + ": cannot open checkpoint");
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return parse_safetensors(bytes, path);
+}
+
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& path) {
   auto bad = [&](const std::string& why) { return InputError(path + ": invalid safetensors checkpoint: " + why); };
   if (bytes.size() < 8) throw bad("file of " + std::to_string(bytes.size()) + " bytes is too short for a header");
   uint64_t length = 0;
@@ -108,7 +112,10 @@ void save_checkpoint(const std::string& path, Sequential<float>& model, const js
 }
 
 LoadedCheckpoint load_checkpoint(const std::string& path) {
-  SafetensorsFile file = read_safetensors(path);
+  return load_checkpoint(read_safetensors(path), path);
+}
+
+LoadedCheckpoint load_checkpoint(SafetensorsFile file, const std::string& path) {
   auto bad = [&](const std::string& why) { return InputError(path + ": " + why); };
   auto meta = file.metadata.find("gradflow.model");
   if (meta == file.metadata.end()) throw bad("not a gradflow checkpoint (no gradflow.model metadata)");

@@ -46,7 +46,7 @@ Config parse_config(const json& root) {
 
   if (!root.contains("model")) throw ConfigError("/model", "missing required value");
   c.model = resolve_model_spec(root.at("model"), "/model");
-  c.data.classes = Sequential<float>(c.model).classes();
+  c.data.classes = model_output_size(c.model);
 
   const json opt = section(root, "optimizer", {"type", "lr", "momentum", "nesterov", "weight_decay"});
   jc::string(opt, "type", "/optimizer", std::string("sgd"), {"sgd"});
@@ -65,11 +65,12 @@ Config parse_config(const json& root) {
   c.schedule.gamma = jc::number(sched, "gamma", "/schedule", 0.1, {0, 1, true});
   c.schedule.min_lr = jc::number(sched, "min_lr", "/schedule", 0.0, jc::at_least(0));
 
-  const json train = section(root, "training", {"epochs", "batch_size", "eval_batch_size", "log_grad_every"});
+  const json train = section(root, "training", {"epochs", "batch_size", "eval_batch_size", "log_grad_every", "checkpoint_every"});
   c.training.epochs = jc::integer(train, "epochs", "/training", c.training.epochs, jc::at_least(1));
   c.training.batch_size = jc::integer(train, "batch_size", "/training", c.training.batch_size, jc::at_least(1));
   c.training.eval_batch_size = jc::integer(train, "eval_batch_size", "/training", c.training.eval_batch_size, jc::at_least(1));
   c.training.log_grad_every = jc::integer(train, "log_grad_every", "/training", 0, jc::at_least(0));
+  c.training.checkpoint_every = jc::integer(train, "checkpoint_every", "/training", 0, jc::at_least(0));
   if (c.schedule.warmup_epochs > static_cast<double>(c.training.epochs)) {
     throw ConfigError("/schedule/warmup_epochs", "warm-up is longer than /training/epochs");
   }
@@ -105,7 +106,8 @@ json Config::to_json() const {
            {{"epochs", training.epochs},
             {"batch_size", training.batch_size},
             {"eval_batch_size", training.eval_batch_size},
-            {"log_grad_every", training.log_grad_every}}},
+            {"log_grad_every", training.log_grad_every},
+            {"checkpoint_every", training.checkpoint_every}}},
           {"calibration", {{"method", calibration.method}, {"bins", calibration.bins}}},
           {"output", {{"dir", output_dir}}}};
 }

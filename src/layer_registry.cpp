@@ -26,6 +26,10 @@ std::vector<const LayerInfo*> LayerRegistry::all() const {
   return out;
 }
 
+int64_t LayerRegistry::output_size(const nlohmann::json& resolved_spec, int64_t input) const {
+  return find(resolved_spec.at("type").get<std::string>())->output_size(resolved_spec, input);
+}
+
 nlohmann::json LayerRegistry::resolve(const nlohmann::json& spec, const std::string& path) const {
   namespace jc = json_check;
   jc::expect_object(spec, path);

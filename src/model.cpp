@@ -8,6 +8,12 @@ namespace gradflow {
 
 namespace jc = json_check;
 
+int64_t model_output_size(const nlohmann::json& resolved_spec) {
+  int64_t features = resolved_spec.at("input").get<int64_t>();
+  for (const auto& layer : resolved_spec.at("layers")) features = LayerRegistry::instance().output_size(layer, features);
+  return features;
+}
+
 nlohmann::json resolve_model_spec(const nlohmann::json& spec, const std::string& path) {
   jc::expect_object(spec, path);
   jc::reject_unknown_keys(spec, path, {"input", "layers", "head"});
@@ -20,16 +26,17 @@ nlohmann::json resolve_model_spec(const nlohmann::json& spec, const std::string&
   }
   nlohmann::json layers = nlohmann::json::array();
   int64_t features = input;
+  int64_t weights = 0;
   for (size_t i = 0; i < spec["layers"].size(); ++i) {
     const std::string layer_path = jc::join(layers_path, std::to_string(i));
     nlohmann::json resolved = LayerRegistry::instance().resolve(spec["layers"][i], layer_path);
-    try {
-      features = LayerRegistry::instance().create<float>(resolved, features)->output_size();
-    } catch (const ConfigError&) {
-      throw;
-    } catch (const InputError& e) {
-      throw ConfigError(layer_path, e.what());
+    const int64_t out = LayerRegistry::instance().output_size(resolved, features);
+    weights += features * out;  // an upper bound on what the layer allocates
+    if (weights > kMaxModelWeights) {
+      throw ConfigError(layer_path, "the model grows past " + std::to_string(kMaxModelWeights) +
+                                        " weights; gradflow trains small networks");
     }
+    features = out;
     layers.push_back(std::move(resolved));
   }
   if (features < 2) {

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "gradflow/calibration/calibrate.h"
 #include "gradflow/checkpoint.h"
@@ -16,6 +17,7 @@
 #include "gradflow/optim/schedule.h"
 #include "gradflow/optim/sgd.h"
 #include "gradflow/report/report.h"
+#include "gradflow/train_state.h"
 
 namespace gradflow {
 
@@ -97,9 +99,21 @@ json gradient_flow_record(Sequential<float>& model, const std::vector<double>& u
   return {{"epoch", epoch}, {"step", step}, {"layers", layers}};
 }
 
+// Keeps the lines of a .jsonl log whose `key` is below `limit` (a resumed run rewrites the rest).
+void truncate_log(const std::string& path, const char* key, int64_t limit) {
+  std::ifstream in(path);
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    const json record = json::parse(line, nullptr, false);
+    if (!record.is_discarded() && record.value(key, limit) < limit) kept += line + "\n";
+  }
+  write_file_atomic(path, kept);
+}
+
 }  // namespace
 
-TrainSummary train(const Config& config, const std::string& run_dir, TrainObserver* observer) {
+TrainSummary train(const Config& config, const std::string& run_dir, TrainObserver* observer,
+                   const TrainControl& control) {
   const auto start = Clock::now();
   set_threads(config.threads);
   spdlog::info("run {}: loading {}", config.name, config.data.dir);
@@ -114,66 +128,97 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   spdlog::info("train {} / validation {} / test {} samples of {} features, {} threads", train_data.size(),
                validation_data.size(), test_data.size(), train_data.features(), Eigen::nbThreads());
 
-  namespace fs = std::filesystem;
-  fs::create_directories(run_dir);
-  const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
-  const std::string model_path = (fs::path(run_dir) / "model.safetensors").string();
-  const json resolved = config.to_json();
-  write_file_atomic((fs::path(run_dir) / "config.json").string(), resolved.dump(2) + "\n");
-  write_file_atomic(metrics_path, "");
-  const std::string grads_path = (fs::path(run_dir) / "grads.jsonl").string();
-  fs::remove(grads_path);
-  std::vector<double> update_norms;
-  fs::remove(fs::path(run_dir) / "summary.json");
-
   std::mt19937_64 rng(config.seed);
   Sequential<float> model(config.model);
   model.initialize(rng);
   Sgd optimizer(model.parameters(), config.optimizer);
+  TrainPosition position;
+  position.epoch_rng = rng_state(rng);
+  if (control.resume != nullptr) {
+    TrainState& state = *control.resume;
+    copy_state(state.checkpoint.model, model);
+    if (state.momentum.size() != optimizer.momentum_buffers().size()) {
+      throw InputError("the resumed checkpoint's momentum buffers do not match /optimizer/momentum");
+    }
+    optimizer.momentum_buffers() = state.momentum;
+    for (size_t i = 0; i < model.size(); ++i) {
+      if (!state.layer_rng[i].empty()) model.layer(i).set_random_state(state.layer_rng[i]);
+    }
+    position = state.position;
+    spdlog::info("resuming at epoch {}, batch {} (step {})", position.epoch, position.batch, position.step);
+  }
+
+  namespace fs = std::filesystem;
+  fs::create_directories(run_dir);
+  const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
+  const std::string grads_path = (fs::path(run_dir) / "grads.jsonl").string();
+  const std::string model_path = (fs::path(run_dir) / "model.safetensors").string();
+  const std::string last_path = (fs::path(run_dir) / "last.safetensors").string();
+  const json resolved = config.to_json();
+  write_file_atomic((fs::path(run_dir) / "config.json").string(), resolved.dump(2) + "\n");
+  if (control.resume != nullptr) {
+    truncate_log(metrics_path, "epoch", position.epoch);
+    truncate_log(grads_path, "step", position.step);
+  } else {
+    write_file_atomic(metrics_path, "");
+    fs::remove(grads_path);
+  }
+  for (const char* stale : {"summary.json", "calibration.json", "report.html"}) fs::remove(fs::path(run_dir) / stale);
+  std::vector<double> update_norms;
+
   Batcher batcher(train_data, config.training.batch_size, rng);
   const Schedule schedule(config.schedule, batcher.batches(), config.training.epochs);
-
   Matrix x;
   Labels y;
-  int64_t step = 0;
   TrainSummary summary;
   summary.run_dir = run_dir;
-  for (int64_t epoch = 1; epoch <= config.training.epochs; ++epoch) {
+  summary.train_seconds = position.train_seconds;
+  for (int64_t epoch = position.epoch; epoch <= config.training.epochs; ++epoch) {
     if (observer) observer->on_epoch_begin(epoch, config.training.epochs, batcher.batches());
+    set_rng_state(rng, position.epoch_rng);  // the same order as an uninterrupted run
     batcher.shuffle();
     const auto epoch_start = Clock::now();
-    double loss_sum = 0.0, lr = 0.0;
-    int64_t correct = 0, seen = 0;
-    for (int64_t b = 0; b < batcher.batches(); ++b, ++step) {
+    double lr = 0.0;
+    for (int64_t b = position.batch; b < batcher.batches(); ++b) {
       batcher.gather(b, x, y);
       const double loss = model.forward_loss(x, y);
       model.backward();
       if (!std::isfinite(loss) || !std::isfinite(gradient_squared_norm(optimizer.parameters()))) {
-        throw DivergenceError("training diverged at epoch " + std::to_string(epoch) + ", step " + std::to_string(step) +
-                              ": the " + (std::isfinite(loss) ? "gradient" : "loss") +
-                              " is not finite; try a lower /optimizer/lr");
+        throw DivergenceError("training diverged at epoch " + std::to_string(epoch) + ", step " +
+                              std::to_string(position.step) + ": the " + (std::isfinite(loss) ? "gradient" : "loss") +
+                              " is not finite; try a lower /optimizer/lr" +
+                              (fs::exists(last_path) ? "; the last good checkpoint is " + last_path : ""));
       }
-      lr = schedule.learning_rate(step);
+      lr = schedule.learning_rate(position.step);
       const int64_t every = config.training.log_grad_every;
-      const bool log_grads = every > 0 && step % every == 0;
+      const bool log_grads = every > 0 && position.step % every == 0;
       optimizer.step(lr, log_grads ? &update_norms : nullptr);
-      if (log_grads) append_line(grads_path, gradient_flow_record(model, update_norms, epoch, step).dump());
-      loss_sum += loss * static_cast<double>(y.size());
-      correct += model.head().correct();
-      seen += y.size();
+      if (log_grads) append_line(grads_path, gradient_flow_record(model, update_norms, epoch, position.step).dump());
+      ++position.step;
+      position.batch = b + 1;
+      position.loss_sum += loss * static_cast<double>(y.size());
+      position.correct += model.head().correct();
+      position.seen += y.size();
       if (observer) {
         const double elapsed = std::chrono::duration<double>(Clock::now() - epoch_start).count();
-        observer->on_batch(b + 1, loss_sum / static_cast<double>(seen),
-                           elapsed > 0 ? static_cast<double>(seen) / elapsed : 0.0);
+        observer->on_batch(b + 1, position.loss_sum / static_cast<double>(position.seen),
+                           elapsed > 0 ? static_cast<double>(position.seen) / elapsed : 0.0);
+      }
+      if (control.stop != nullptr && control.stop->load() && position.batch < batcher.batches()) {
+        save_train_state(last_path, model, optimizer, position, resolved);
+        summary.interrupted = true;
+        summary.position = position;
+        spdlog::warn("interrupted at epoch {}, step {}: saved {}", epoch, position.step, last_path);
+        return summary;
       }
     }
     EpochMetrics m;
     m.epoch = epoch;
     m.seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
-    m.train_loss = loss_sum / static_cast<double>(seen);
-    m.train_accuracy = static_cast<double>(correct) / static_cast<double>(seen);
+    m.train_loss = position.loss_sum / static_cast<double>(position.seen);
+    m.train_accuracy = static_cast<double>(position.correct) / static_cast<double>(position.seen);
     m.learning_rate = lr;
-    m.samples_per_second = static_cast<double>(seen) / m.seconds;
+    m.samples_per_second = static_cast<double>(position.seen) / m.seconds;
     if (validation_data.size() > 0) {
       const EvalResult v = evaluate(model, validation_data, config.training.eval_batch_size);
       m.validation_loss = v.loss;
@@ -186,11 +231,23 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
                  100 * m.validation_accuracy, m.learning_rate, m.seconds, m.samples_per_second);
     append_line(metrics_path, m.to_json().dump());
     summary.last_epoch = m;
+
+    position = TrainPosition{epoch + 1, 0, position.step, rng_state(rng), 0, 0, 0, summary.train_seconds};
+    const int64_t every = config.training.checkpoint_every;
+    const bool stopping = control.stop != nullptr && control.stop->load();
+    if ((every > 0 && epoch % every == 0) || (stopping && epoch < config.training.epochs)) {
+      save_train_state(last_path, model, optimizer, position, resolved);
+    }
+    if (stopping && epoch < config.training.epochs) {
+      summary.interrupted = true;
+      summary.position = position;
+      spdlog::warn("interrupted after epoch {}: saved {}", epoch, last_path);
+      return summary;
+    }
   }
 
   std::map<std::string, std::string> metadata;
   const std::string calibration_path = (fs::path(run_dir) / "calibration.json").string();
-  fs::remove(calibration_path);
   if (config.calibration.method == "temperature") {
     if (validation_data.size() == 0) {
       spdlog::warn("no validation split (data.validation = 0): skipping temperature scaling");
@@ -213,9 +270,9 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   summary.test = evaluate(model, test_data, config.training.eval_batch_size);
   summary.total_seconds = std::chrono::duration<double>(Clock::now() - start).count();
   write_file_atomic((fs::path(run_dir) / "summary.json").string(), summary.to_json().dump(2) + "\n");
-  spdlog::info("report: {}", write_report(run_dir));
   spdlog::info("test loss {:.4f} acc {:.2f}%  ({:.1f} s training, {:.1f} s in all)", summary.test.loss,
                100 * summary.test.accuracy, summary.train_seconds, summary.total_seconds);
+  spdlog::info("report: {}", write_report(run_dir));
   return summary;
 }
 

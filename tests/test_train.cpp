@@ -142,7 +142,7 @@ TEST(Cli, BadInputExitsWithCodeTwoAndOneLine) {
 
   r = run_cli("train");
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("--config is required"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("give --config FILE or --resume CHECKPOINT"), std::string::npos) << r.err;
 
   r = run_cli("train --help");
   EXPECT_EQ(r.code, 0);

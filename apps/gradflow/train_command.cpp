@@ -1,11 +1,15 @@
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <filesystem>
 #include <iostream>
 
 #include "commands.h"
 #include "gradflow/config.h"
+#include "gradflow/errors.h"
 #include "gradflow/train.h"
+#include "gradflow/train_state.h"
 #include "progress_bar.h"
 
 namespace gradflow::cli {
@@ -13,31 +17,68 @@ namespace gradflow::cli {
 namespace {
 struct TrainArgs {
   std::string config;
+  std::string resume;
   std::vector<std::string> overrides;
   std::string out;
   bool json = false;
 };
+
+// SIGINT and SIGTERM ask training to stop after the current step; it then saves last.safetensors.
+std::atomic<bool> stop_requested{false};
+extern "C" void request_stop(int /*signal*/) { stop_requested.store(true); }
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = request_stop;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
 }  // namespace
 
 void add_train_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<TrainArgs>();
-  CLI::App* cmd = app.add_subcommand("train", "train a model from a JSON config");
-  cmd->add_option("--config", args->config, "the JSON config file")->required();
+  CLI::App* cmd = app.add_subcommand("train", "train a model from a JSON config, or resume an interrupted run");
+  auto* config_option = cmd->add_option("--config", args->config, "the JSON config file");
+  auto* resume_option = cmd->add_option("--resume", args->resume, "continue the run saved in this last.safetensors");
+  config_option->excludes(resume_option);
   cmd->add_option("--set", args->overrides, "override a config value: key.path=value (value parsed as JSON, else a string); repeatable")
       ->take_all()
       ->allow_extra_args(false);
-  cmd->add_option("--out", args->out, "the run directory (default: <output.dir>/<name> from the config)");
+  cmd->add_option("--out", args->out, "the run directory (default: <output.dir>/<name>, or the resumed checkpoint's directory)");
   cmd->add_flag("--json", args->json, "print the summary as one JSON object on stdout");
   cmd->callback([&action, args]() {
     action = [args]() {
-      nlohmann::json raw = load_json_file(args->config);
+      if (args->config.empty() == args->resume.empty()) throw InputError("give --config FILE or --resume CHECKPOINT");
+      std::unique_ptr<TrainState> state;
+      nlohmann::json raw;
+      if (!args->resume.empty()) {
+        state = std::make_unique<TrainState>(load_train_state(args->resume));
+        raw = state->checkpoint.config;
+      } else {
+        raw = load_json_file(args->config);
+      }
       for (const auto& assignment : args->overrides) apply_override(raw, assignment);
       const Config config = parse_config(raw);
-      const std::string run_dir =
-          args->out.empty() ? (std::filesystem::path(config.output_dir) / config.name).string() : args->out;
+      std::string run_dir = args->out;
+      if (run_dir.empty()) {
+        run_dir = state ? std::filesystem::path(args->resume).parent_path().string()
+                        : (std::filesystem::path(config.output_dir) / config.name).string();
+        if (run_dir.empty()) run_dir = ".";
+      }
 
+      install_stop_handlers();
       ProgressBar bar;
-      const TrainSummary summary = train(config, run_dir, ProgressBar::wanted() ? &bar : nullptr);
+      TrainControl control;
+      control.resume = state.get();
+      control.stop = &stop_requested;
+      const TrainSummary summary = train(config, run_dir, ProgressBar::wanted() ? &bar : nullptr, control);
+      if (summary.interrupted) {
+        std::fprintf(stderr, "gradflow: interrupted at epoch %lld, step %lld; resume with: gradflow train --resume %s/last.safetensors\n",
+                     static_cast<long long>(summary.position.epoch), static_cast<long long>(summary.position.step),
+                     run_dir.c_str());
+        return 130;
+      }
       if (args->json) {
         std::cout << summary.to_json().dump() << std::endl;
       } else {

@@ -30,6 +30,8 @@ struct SafetensorsFile {
 void write_safetensors(const std::string& path, const SafetensorsFile& file);
 // Validates everything (header length, header JSON, dtypes, shapes, offsets); InputError naming the file.
 SafetensorsFile read_safetensors(const std::string& path);
+// The same from bytes in memory; `name` appears in error messages.
+SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& name);
 
 // The model's parameters and buffers, its spec, `config` and `extra` metadata.
 void save_checkpoint(const std::string& path, Sequential<float>& model, const nlohmann::json& config,
@@ -42,5 +44,7 @@ struct LoadedCheckpoint {
 };
 // Rebuilds the model from the stored spec and loads every tensor; shapes must match.
 LoadedCheckpoint load_checkpoint(const std::string& path);
+// The same from a file already read; `path` appears in error messages.
+LoadedCheckpoint load_checkpoint(SafetensorsFile file, const std::string& path);
 
 }  // namespace gradflow

@@ -16,6 +16,7 @@ struct TrainingOptions {
   int64_t batch_size = 128;
   int64_t eval_batch_size = 1000;
   int64_t log_grad_every = 0;  // steps between gradient-flow records in grads.jsonl; 0: off
+  int64_t checkpoint_every = 0;  // epochs between resumable last.safetensors checkpoints; 0: off
 };
 
 struct CalibrationOptions {

@@ -47,6 +47,11 @@ class Layer {
   // then run in eval mode.
   virtual bool deterministic_in_training() const { return true; }
 
+  // The state of a layer's own random generator (dropout), as text, so an interrupted run can
+  // resume exactly; empty for layers without one.
+  virtual std::string random_state() const { return {}; }
+  virtual void set_random_state(const std::string& /*state*/) {}
+
   // Train or eval mode (dropout, batch norm); most layers ignore it.
   virtual void set_training(bool training) { training_ = training; }
   bool training() const { return training_; }

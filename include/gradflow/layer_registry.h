@@ -11,6 +11,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "gradflow/errors.h"
@@ -36,6 +37,8 @@ struct LayerInfo {
   // args: the validated spec with defaults filled in; input: features entering the layer
   std::function<std::unique_ptr<Layer<float>>(const nlohmann::json& args, int64_t input)> make_float;
   std::function<std::unique_ptr<Layer<double>>(const nlohmann::json& args, int64_t input)> make_double;
+  // features out, from the validated args and the features in (without building the layer)
+  std::function<int64_t(const nlohmann::json& args, int64_t input)> output_size;
 };
 
 class LayerRegistry {
@@ -48,6 +51,9 @@ class LayerRegistry {
 
   // Checks `spec` ({"type": ..., params...}) at `path`; returns it with defaults filled in.
   nlohmann::json resolve(const nlohmann::json& spec, const std::string& path) const;
+
+  // The width a resolved spec's layer outputs for `input` features in.
+  int64_t output_size(const nlohmann::json& resolved_spec, int64_t input) const;
 
   template <typename Scalar>
   std::unique_ptr<Layer<Scalar>> create(const nlohmann::json& resolved_spec, int64_t input) const {
@@ -63,11 +69,28 @@ class LayerRegistry {
   std::map<std::string, LayerInfo> layers_;
 };
 
+namespace detail {
+// A layer whose width changes defines `static int64_t output_size_for(const json& args, int64_t input)`;
+// every other layer keeps the width of its input.
+template <typename T, typename = void>
+struct HasOutputSizeFor : std::false_type {};
+template <typename T>
+struct HasOutputSizeFor<T, std::void_t<decltype(T::output_size_for(std::declval<const nlohmann::json&>(), int64_t{}))>>
+    : std::true_type {};
+}  // namespace detail
+
 template <template <typename> class L>
 LayerInfo make_layer_info(std::string type, std::string help, std::vector<LayerParam> params) {
-  LayerInfo info{std::move(type), std::move(help), std::move(params), {}, {}};
+  LayerInfo info{std::move(type), std::move(help), std::move(params), {}, {}, {}};
   info.make_float = [](const nlohmann::json& a, int64_t in) { return std::make_unique<L<float>>(a, in); };
   info.make_double = [](const nlohmann::json& a, int64_t in) { return std::make_unique<L<double>>(a, in); };
+  info.output_size = [](const nlohmann::json& a, int64_t in) {
+    if constexpr (detail::HasOutputSizeFor<L<float>>::value) {
+      return L<float>::output_size_for(a, in);
+    } else {
+      return in;
+    }
+  };
   return info;
 }
 

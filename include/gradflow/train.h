@@ -1,12 +1,15 @@
 #pragma once
 // The training loop: config -> dataset -> model -> SGD epochs -> checkpoint and metrics.
 // A run directory receives config.json (the resolved config), metrics.jsonl (one object per
-// epoch), model.safetensors and summary.json.
+// epoch), model.safetensors, summary.json, calibration.json and report.html; grads.jsonl with
+// training.log_grad_every, last.safetensors (resumable) with training.checkpoint_every.
+#include <atomic>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "gradflow/config.h"
 #include "gradflow/evaluate.h"
+#include "gradflow/train_state.h"
 
 namespace gradflow {
 
@@ -30,6 +33,13 @@ class TrainObserver {
   virtual void on_epoch_end(const EpochMetrics& /*metrics*/) {}
 };
 
+// How a run starts and stops: from a resumable checkpoint (train_state.h), and a flag (set by a
+// signal handler) that makes training finish its current step, save last.safetensors and return.
+struct TrainControl {
+  TrainState* resume = nullptr;
+  const std::atomic<bool>* stop = nullptr;
+};
+
 struct TrainSummary {
   std::string run_dir;
   EpochMetrics last_epoch;
@@ -37,6 +47,8 @@ struct TrainSummary {
   double train_seconds = 0;  // summed over epochs
   double total_seconds = 0;  // wall time, data loading and evaluation included
   nlohmann::json calibration;  // CalibrationResult::to_json(), null without calibration
+  bool interrupted = false;    // stopped early; last.safetensors holds `position`
+  TrainPosition position;
   nlohmann::json to_json() const;
 };
 
@@ -44,6 +56,9 @@ struct TrainSummary {
 void set_threads(int threads);
 
 // Trains as `config` says; writes the run directory `run_dir`.
-TrainSummary train(const Config& config, const std::string& run_dir, TrainObserver* observer = nullptr);
+// Trains as `config` says; writes the run directory `run_dir`. Throws DivergenceError on a
+// non-finite loss or gradient.
+TrainSummary train(const Config& config, const std::string& run_dir, TrainObserver* observer = nullptr,
+                   const TrainControl& control = {});
 
 }  // namespace gradflow

@@ -1,5 +1,8 @@
 #include "gradflow/layers/dropout.h"
 
+#include <sstream>
+
+#include "gradflow/errors.h"
 #include "gradflow/layer_registry.h"
 
 namespace gradflow {
@@ -27,6 +30,20 @@ void Dropout<Scalar>::backward(const ConstRef& dy, Mat* dx) {
   } else {
     *dx = dy.cwiseProduct(mask_);
   }
+}
+
+template <typename Scalar>
+std::string Dropout<Scalar>::random_state() const {
+  std::ostringstream out;
+  out << masks_;
+  return out.str();
+}
+
+template <typename Scalar>
+void Dropout<Scalar>::set_random_state(const std::string& state) {
+  std::istringstream in(state);
+  in >> masks_;
+  if (!in) throw InputError("dropout: invalid random generator state");
 }
 
 template class Dropout<float>;

@@ -19,6 +19,8 @@ class Dense : public Layer<Scalar> {
   // From a validated config spec: {"type": "dense", "units": N, "init": "kaiming_uniform"}.
   Dense(const nlohmann::json& args, int64_t input);
 
+  static int64_t output_size_for(const nlohmann::json& args, int64_t /*input*/) { return args.at("units").get<int64_t>(); }
+
   std::string type() const override { return "dense"; }
   nlohmann::json describe() const override;
   int64_t input_size() const override { return weight_.cols(); }

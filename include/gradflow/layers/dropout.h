@@ -20,6 +20,8 @@ class Dropout : public Activation<Scalar> {
   nlohmann::json describe() const override { return {{"type", type()}, {"p", p_}}; }
   bool deterministic_in_training() const override { return p_ == 0.0; }
   void initialize(std::mt19937_64& rng) override { masks_.seed(rng()); }
+  std::string random_state() const override;
+  void set_random_state(const std::string& state) override;
   void forward(const ConstRef& x, Mat& y) override;
   void backward(const ConstRef& dy, Mat* dx) override;
 

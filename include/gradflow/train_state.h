@@ -1,0 +1,42 @@
+#pragma once
+// Resumable training: last.safetensors holds the model (as every checkpoint does) plus what an
+// exact continuation needs — the optimizer's momentum buffers (tensors "optimizer.momentum.<name>"),
+// and in the metadata the position (epoch, batch, step), the random generators' states and the
+// partial sums of the interrupted epoch. Resuming from it gives bit-identical results to a run
+// that was never interrupted (same thread count).
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gradflow/checkpoint.h"
+#include "gradflow/optim/sgd.h"
+
+namespace gradflow {
+
+struct TrainPosition {
+  int64_t epoch = 1;         // the epoch to run next, 1-based
+  int64_t batch = 0;         // the next batch within it
+  int64_t step = 0;          // optimizer steps taken so far
+  std::string epoch_rng;     // the data generator's state at the start of `epoch`, before its shuffle
+  double loss_sum = 0;       // sums over the batches of `epoch` already done
+  int64_t correct = 0, seen = 0;
+  double train_seconds = 0;  // training time of the finished epochs
+};
+
+// Writes the model, the optimizer state and `position` atomically.
+void save_train_state(const std::string& path, Sequential<float>& model, Sgd& optimizer, const TrainPosition& position,
+                      const nlohmann::json& config);
+
+struct TrainState {
+  LoadedCheckpoint checkpoint;  // the model and its config
+  TrainPosition position;
+  std::vector<std::vector<float>> momentum;  // one per parameter, empty without momentum
+  std::vector<std::string> layer_rng;        // per layer, empty for layers without a generator
+};
+// InputError naming the file when it is not a resumable checkpoint.
+TrainState load_train_state(const std::string& path);
+
+std::string rng_state(const std::mt19937_64& rng);
+void set_rng_state(std::mt19937_64& rng, const std::string& state);
+
+}  // namespace gradflow

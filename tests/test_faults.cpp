@@ -1,0 +1,304 @@
+// Faults: bad input through the command line (exit 2, one line naming the file, nothing left
+// that looks complete), divergence (exit 3, last good checkpoint kept), and interrupted runs
+// that resume bit-identical to uninterrupted ones.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <thread>
+
+#include "gradflow/checkpoint.h"
+#include "gradflow/config.h"
+#include "gradflow/errors.h"
+#include "gradflow/train.h"
+#include "gradflow/train_state.h"
+#include "test_files.h"
+
+using namespace gradflow;
+using namespace gradflow::testing;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+json config_for(const std::string& data, int epochs = 4) {
+  return json{{"name", "faults"},
+              {"seed", 9},
+              {"threads", 1},
+              {"data", {{"dir", data}, {"validation", 100}}},
+              {"model",
+               {{"input", 64},
+                {"layers",
+                 {{{"type", "dense"}, {"units", 16}}, {{"type", "batch_norm"}}, {{"type", "relu"}},
+                  {{"type", "dropout"}, {"p", 0.2}}, {{"type", "dense"}, {"units", 2}}}}}},
+              {"optimizer", {{"lr", 0.05}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 1e-4}}},
+              {"schedule", {{"type", "cosine"}, {"warmup_epochs", 0.5}}},
+              {"training", {{"epochs", epochs}, {"batch_size", 32}, {"checkpoint_every", 1}, {"log_grad_every", 3}}}};
+}
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {(std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()};
+}
+
+// Every tensor of two checkpoints, bit for bit.
+void expect_same_tensors(const std::string& a, const std::string& b) {
+  const SafetensorsFile x = read_safetensors(a), y = read_safetensors(b);
+  ASSERT_EQ(x.tensors.size(), y.tensors.size());
+  for (const auto& [name, tensor] : x.tensors) {
+    ASSERT_TRUE(y.tensors.count(name)) << name;
+    EXPECT_EQ(tensor.shape, y.tensors.at(name).shape) << name;
+    EXPECT_EQ(0, std::memcmp(tensor.values.data(), y.tensors.at(name).values.data(), tensor.values.size() * sizeof(float)))
+        << name << " differs";
+  }
+}
+
+// Raises the stop flag at a chosen point, as the signal handler would.
+struct StopAt : TrainObserver {
+  std::atomic<bool>& flag;
+  int64_t epoch, batch;  // batch 0: at the end of the epoch
+  int64_t current = 0;
+  StopAt(std::atomic<bool>& f, int64_t e, int64_t b) : flag(f), epoch(e), batch(b) {}
+  void on_epoch_begin(int64_t e, int64_t, int64_t) override { current = e; }
+  void on_batch(int64_t done, double, double) override {
+    if (current == epoch && done == batch) flag = true;
+  }
+  void on_epoch_end(const EpochMetrics& m) override {
+    if (batch == 0 && m.epoch == epoch) flag = true;
+  }
+};
+
+struct CliRun {
+  int code;
+  std::string out, err;
+};
+
+CliRun run_cli(const std::string& args) {
+  const std::string dir = temp_dir("faults_io");
+  const int status = std::system((std::string(GRADFLOW_BINARY) + " " + args + " >" + dir + "/out 2>" + dir + "/err </dev/null").c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_all(dir + "/out"), read_all(dir + "/err")};
+}
+
+size_t lines(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
+
+}  // namespace
+
+class Resume : public ::testing::TestWithParam<std::pair<int64_t, int64_t>> {};
+
+TEST_P(Resume, InterruptedRunEndsBitIdentical) {
+  const std::string data = write_separable_dataset("resume_data", 500, 60);
+  const Config config = parse_config(config_for(data));
+  const std::string straight = temp_dir("resume_straight"), broken = temp_dir("resume_broken");
+  train(config, straight);
+
+  std::atomic<bool> stop{false};
+  StopAt observer(stop, GetParam().first, GetParam().second);
+  TrainControl control;
+  control.stop = &stop;
+  const TrainSummary first = train(config, broken, &observer, control);
+  ASSERT_TRUE(first.interrupted);
+  EXPECT_FALSE(fs::exists(broken + "/model.safetensors"));
+  EXPECT_FALSE(fs::exists(broken + "/summary.json"));
+
+  TrainState state = load_train_state(broken + "/last.safetensors");
+  EXPECT_EQ(state.position.step, first.position.step);
+  control.stop = nullptr;
+  control.resume = &state;
+  const TrainSummary second = train(config, broken, nullptr, control);
+  ASSERT_FALSE(second.interrupted);
+
+  expect_same_tensors(straight + "/model.safetensors", broken + "/model.safetensors");
+  EXPECT_DOUBLE_EQ(second.test.loss, json::parse(read_all(straight + "/summary.json"))["test_loss"].get<double>());
+  // the logs hold each epoch and step once, with the same losses
+  std::ifstream a(straight + "/metrics.jsonl"), b(broken + "/metrics.jsonl");
+  std::string la, lb;
+  int epochs = 0;
+  while (std::getline(a, la)) {
+    ASSERT_TRUE(std::getline(b, lb));
+    EXPECT_EQ(json::parse(la)["train_loss"], json::parse(lb)["train_loss"]);
+    EXPECT_EQ(json::parse(la)["validation_loss"], json::parse(lb)["validation_loss"]);
+    ++epochs;
+  }
+  EXPECT_EQ(epochs, 4);
+  EXPECT_FALSE(std::getline(b, lb));
+  EXPECT_EQ(read_all(straight + "/grads.jsonl"), read_all(broken + "/grads.jsonl"));
+}
+
+// (epoch, batch): mid-epoch in epoch 2, and at the end of epoch 2
+INSTANTIATE_TEST_SUITE_P(Points, Resume, ::testing::Values(std::make_pair(int64_t(2), int64_t(5)), std::make_pair(int64_t(2), int64_t(0))));
+
+TEST(Resume, RefusesACheckpointThatIsNotResumable) {
+  const std::string data = write_separable_dataset("resume_plain", 300, 40);
+  const std::string run = temp_dir("resume_plain_run");
+  json c = config_for(data, 1);
+  train(parse_config(c), run);
+  EXPECT_THROW(load_train_state(run + "/model.safetensors"), InputError);
+  const CliRun r = run_cli("train --resume " + run + "/model.safetensors");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("not a resumable checkpoint"), std::string::npos) << r.err;
+}
+
+TEST(Signals, SigintSavesAndResumeMatchesAnUninterruptedRun) {
+  const std::string data = write_separable_dataset("signal_data", 6000, 100);
+  const std::string dir = temp_dir("signal_run");
+  json c = config_for(data, 60);
+  c["training"]["checkpoint_every"] = 0;  // only the interrupt writes last.safetensors
+  std::ofstream(dir + "/c.json") << c.dump();
+
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int out = ::open((dir + "/err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(out, 2);
+    execl(GRADFLOW_BINARY, GRADFLOW_BINARY, "train", "--config", (dir + "/c.json").c_str(), "--out",
+          (dir + "/run").c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // wait until training has started, then interrupt it
+  for (int i = 0; i < 200 && read_all(dir + "/err").find("epoch 2/60") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130) << read_all(dir + "/err");
+  EXPECT_NE(read_all(dir + "/err").find("resume with: gradflow train --resume"), std::string::npos);
+  ASSERT_TRUE(fs::exists(dir + "/run/last.safetensors"));
+  EXPECT_FALSE(fs::exists(dir + "/run/model.safetensors"));
+
+  const CliRun resumed = run_cli("train --resume " + dir + "/run/last.safetensors --json");
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  const CliRun straight = run_cli("train --config " + dir + "/c.json --out " + dir + "/straight --json");
+  ASSERT_EQ(straight.code, 0) << straight.err;
+  expect_same_tensors(dir + "/straight/model.safetensors", dir + "/run/model.safetensors");
+}
+
+TEST(Divergence, StopsWithCodeThreeAndKeepsTheLastGoodCheckpoint) {
+  const std::string data = write_separable_dataset("diverge_data", 500, 60);
+  const std::string dir = temp_dir("diverge");
+  json c = config_for(data, 2);
+  std::ofstream(dir + "/c.json") << c.dump();
+  ASSERT_EQ(run_cli("train --config " + dir + "/c.json --out " + dir + "/run --set training.epochs=1").code, 0);
+  // continue the finished epoch with an absurd learning rate
+  const std::string last = dir + "/run/last.safetensors";
+  const std::string before = read_all(last);
+  const CliRun r = run_cli("train --resume " + last + " --set training.epochs=3 --set optimizer.lr=1e30");
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find("training diverged at epoch 2, step"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("try a lower /optimizer/lr"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the last good checkpoint is " + last), std::string::npos) << r.err;
+  EXPECT_EQ(lines(r.err.substr(r.err.find("gradflow: error"))), 1u);
+  EXPECT_EQ(read_all(last), before);
+  EXPECT_FALSE(fs::exists(dir + "/run/summary.json"));
+}
+
+namespace {
+// A dataset directory whose training images file is replaced by `bytes` (raw or as .gz).
+std::string dataset_with(const std::string& name, const std::vector<uint8_t>& bytes, bool gz) {
+  const std::string dir = write_separable_dataset(name, 200, 20);
+  fs::remove(dir + "/train-images-idx3-ubyte");
+  write_bytes(dir + "/train-images-idx3-ubyte" + (gz ? ".gz" : ""), bytes);
+  return dir;
+}
+}  // namespace
+
+TEST(BadInput, EveryCaseExitsTwoWithOneLineAndNoOutputs) {
+  std::vector<uint8_t> images;
+  for (int i = 0; i < 200 * 64; ++i) images.push_back(static_cast<uint8_t>(i));
+  auto good = idx_bytes({200, 8, 8}, images);
+  auto wrong_magic = good;
+  wrong_magic[2] = 0x0B;
+  auto truncated = good;
+  truncated.resize(truncated.size() - 100);
+  const auto mismatch = idx_bytes({150, 8, 8}, std::vector<uint8_t>(150 * 64, 1));
+  const std::vector<uint8_t> corrupt_gz = {0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0xde, 0xad, 0xbe, 0xef};
+
+  struct Case {
+    std::string name, data_dir, fragment, set;
+  };
+  const std::string labels_bad = write_separable_dataset("bad_labels", 200, 20);
+  write_bytes(labels_bad + "/train-labels-idx1-ubyte", idx_bytes({200}, std::vector<uint8_t>(200, 7)));
+  const std::string missing = temp_dir("bad_missing");
+  std::vector<Case> cases = {
+      {"wrong magic", dataset_with("bad_magic", wrong_magic, false), "wrong magic number", ""},
+      {"truncated", dataset_with("bad_trunc", truncated, false), "truncated", ""},
+      {"count mismatch", dataset_with("bad_count", mismatch, false), "holds 200 labels but", ""},
+      {"empty file", dataset_with("bad_empty", {}, false), "empty file", ""},
+      {"corrupt gz", dataset_with("bad_gz", corrupt_gz, true), "corrupt gzip", ""},
+      {"label out of range", labels_bad, "label 7 at index 0 is outside [0, 2)", ""},
+      {"missing file", missing, "missing data file", ""},
+      {"input size", write_separable_dataset("bad_input", 200, 20), "config error at /model/input: expected 64", "model.input=784"},
+  };
+  for (const auto& c : cases) {
+    const std::string dir = temp_dir("bad_case");
+    json config = config_for(c.data_dir, 1);
+    std::ofstream(dir + "/c.json") << config.dump();
+    const CliRun r = run_cli("train --config " + dir + "/c.json --out " + dir + "/run" +
+                             (c.set.empty() ? "" : " --set " + c.set));
+    EXPECT_EQ(r.code, 2) << c.name << ": " << r.err;
+    // logs may come first; the run ends with exactly one error line
+    const auto at = r.err.find("gradflow: error: ");
+    ASSERT_NE(at, std::string::npos) << c.name << ": " << r.err;
+    EXPECT_EQ(lines(r.err.substr(at)), 1u) << c.name << ": " << r.err;
+    EXPECT_NE(r.err.find(c.fragment), std::string::npos) << c.name << ": " << r.err;
+    EXPECT_FALSE(fs::exists(dir + "/run/model.safetensors")) << c.name;
+    EXPECT_FALSE(fs::exists(dir + "/run/summary.json")) << c.name;
+  }
+
+  // config values
+  const std::string data = write_separable_dataset("bad_config", 200, 20);
+  const std::string dir = temp_dir("bad_config_run");
+  std::ofstream(dir + "/c.json") << config_for(data, 1).dump();
+  std::ofstream(dir + "/broken.json") << "{\"name\": \"x\",";
+  for (const auto& [args, fragment] : std::vector<std::pair<std::string, std::string>>{
+           {"--config " + dir + "/broken.json", "broken.json: malformed JSON"},
+           {"--config " + dir + "/c.json --set optimizer.lr=-1", "config error at /optimizer/lr: expected a number > 0, got -1"},
+           {"--config " + dir + "/c.json --set training.batch_size=0", "config error at /training/batch_size"},
+           {"--config " + dir + "/c.json --set training.epochs=0", "config error at /training/epochs"},
+           {"--config " + dir + "/c.json --set model.layers.0.units=0", "config error at /model/layers/0/units"},
+           {"--config " + dir + "/c.json --set training.speed=3", "config error at /training/speed: unknown key"},
+           {"--config " + dir + "/c.json --set seed=\"x\"", "config error at /seed: expected an integer"},
+       }) {
+    const CliRun r = run_cli("train " + args);
+    EXPECT_EQ(r.code, 2) << args << ": " << r.err;
+    EXPECT_EQ(lines(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find(fragment), std::string::npos) << r.err;
+  }
+}
+
+TEST(BadInput, DamagedCheckpointsExitTwo) {
+  const std::string data = write_separable_dataset("bad_ckpt_data", 300, 40);
+  const std::string dir = temp_dir("bad_ckpt");
+  std::ofstream(dir + "/c.json") << config_for(data, 1).dump();
+  ASSERT_EQ(run_cli("train --config " + dir + "/c.json --out " + dir + "/run").code, 0);
+  const std::string good = read_all(dir + "/run/model.safetensors");
+  uint64_t n = 0;
+  std::memcpy(&n, good.data(), 8);
+  std::string bad_length = good;
+  const uint64_t huge = 1ull << 50;
+  std::memcpy(bad_length.data(), &huge, 8);
+  std::string bad_json = good;
+  bad_json[8] = 'x';
+  for (const auto& [name, bytes, fragment] : std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"truncated", good.substr(0, good.size() / 2), "fall outside"},
+           {"header length", bad_length, "header length"},
+           {"header json", bad_json, "header is not a JSON object"},
+           {"empty", "", "too short"},
+       }) {
+    const std::string path = dir + "/" + name + ".safetensors";
+    std::ofstream(path, std::ios::binary) << bytes;
+    for (const char* command : {"eval", "calibrate", "step"}) {
+      const CliRun r = run_cli(std::string(command) + " --checkpoint '" + path + "'");
+      EXPECT_EQ(r.code, 2) << command << " " << name << ": " << r.err;
+      EXPECT_EQ(lines(r.err), 1u) << r.err;
+      EXPECT_NE(r.err.find(path), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find(fragment), std::string::npos) << r.err;
+    }
+  }
+}

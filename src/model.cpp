@@ -155,8 +155,10 @@ std::vector<TensorView<Scalar>> Sequential<Scalar>::buffers() {
 
 template <typename To, typename From>
 void copy_state(Sequential<From>& from, Sequential<To>& to) {
-  auto source = from.parameters(), target = to.parameters();
-  auto source_buffers = from.buffers(), target_buffers = to.buffers();
+  auto source = from.parameters();
+  auto target = to.parameters();
+  auto source_buffers = from.buffers();
+  auto target_buffers = to.buffers();
   source.insert(source.end(), source_buffers.begin(), source_buffers.end());
   target.insert(target.end(), target_buffers.begin(), target_buffers.end());
   if (source.size() != target.size()) throw InputError("copy_state: models have different tensors");

@@ -17,7 +17,7 @@ namespace gradflow {
 // Validates a model spec at `path` (layers through the registry); returns it with defaults filled.
 // Nothing is allocated; a model past kMaxModelWeights is refused.
 nlohmann::json resolve_model_spec(const nlohmann::json& spec, const std::string& path = "/model");
-inline constexpr int64_t kMaxModelWeights = int64_t(1) << 28;
+inline constexpr int64_t kMaxModelWeights = int64_t(1) << 26;  // 64 Mi: 256 MB of float weights
 // The number of classes a resolved spec outputs.
 int64_t model_output_size(const nlohmann::json& resolved_spec);
 

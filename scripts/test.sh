@@ -10,7 +10,7 @@ build=build
 flags=(-DGRADFLOW_BUILD_TESTS=ON -DGRADFLOW_SANITIZE=OFF)
 if [ "${1:-}" = "--sanitize" ]; then
   build=build-sanitize
-  flags=(-DGRADFLOW_BUILD_TESTS=ON -DGRADFLOW_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+  flags=(-DGRADFLOW_BUILD_TESTS=ON -DGRADFLOW_SANITIZE=ON -DGRADFLOW_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo)
 fi
 
 scripts/install-deps.sh

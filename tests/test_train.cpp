@@ -246,3 +246,21 @@ TEST(Cli, CalibrateEvalPredictAndReport) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("metrics.jsonl: missing"), std::string::npos) << r.err;
 }
+
+TEST(Cli, BenchReportsThroughputAndTheMatmulReference) {
+  const std::string data = write_separable_dataset("cli_bench", 300, 50);
+  const std::string dir = temp_dir("cli_bench_cfg");
+  std::ofstream(dir + "/c.json") << synthetic_config(data).dump();
+  const CliRun r = run_cli("bench --config " + dir + "/c.json --synthetic --epochs 2 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json b = json::parse(r.out);
+  EXPECT_EQ(b["epoch_seconds"].size(), 2u);
+  EXPECT_GT(b["samples_per_second"].get<double>(), 0.0);
+  EXPECT_GT(b["matmul_gflops"].get<double>(), 0.0);
+  EXPECT_GT(b["step_gflops"].get<double>(), 0.0);
+  // 64-16-2 at batch 32: forward 2·32·(64·16 + 16·2) FLOPs, backward twice that, less the first
+  // layer's input gradient
+  EXPECT_NEAR(b["model_gflop_per_step"].get<double>(), 3 * 2 * 32 * (64 * 16 + 16 * 2) / 1e9, 1e-12);
+  EXPECT_NEAR(b["executed_gflop_per_step"].get<double>(), (2 * 2 * 32 * 64 * 16 + 3 * 2 * 32 * 16 * 2) / 1e9, 1e-12);
+  EXPECT_EQ(b["eval_samples"], 10000);
+}

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "gradflow/errors.h"
+#include "gradflow/layers/gemm.h"
 #include "gradflow/layer_registry.h"
 
 namespace gradflow {
@@ -62,20 +63,16 @@ template <typename Scalar>
 void Dense<Scalar>::forward(const ConstRef& x, Mat& y) {
   // x: (B, in), W: (out, in), y: (B, out)
   input_ = x;  // for dW = dy^T x
-  y.resize(x.rows(), weight_.rows());
-  y.noalias() = x * weight_.transpose();
+  gemm<Scalar>(false, true, x, weight_, y);
   y.rowwise() += bias_;
 }
 
 template <typename Scalar>
 void Dense<Scalar>::backward(const ConstRef& dy, Mat* dx) {
   // dy: (B, out), dW: (out, in), db: (out), dx: (B, in)
-  weight_grad_.noalias() = dy.transpose() * input_;
+  gemm<Scalar>(true, false, dy, input_, weight_grad_);
   bias_grad_.noalias() = dy.colwise().sum();
-  if (dx != nullptr) {
-    dx->resize(dy.rows(), weight_.cols());
-    dx->noalias() = dy * weight_;
-  }
+  if (dx != nullptr) gemm<Scalar>(false, false, dy, weight_, *dx);
 }
 
 template <typename Scalar>

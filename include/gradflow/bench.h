@@ -1,0 +1,38 @@
+#pragma once
+// Timing the training step against what this machine's matrix multiply can do.
+//   model FLOPs per step: forward 2·B·in·out per dense layer, backward twice that
+//   executed FLOPs: the same, less the first layer's input gradient, which nothing needs
+// The reference is a plain matrix product of the largest dense layer's shape, (B, in) x (in, out),
+// through the same product routine the layers use (layers/gemm.h: Eigen, or OpenBLAS's sgemm for
+// large products), with the same thread count, measured in the same run.
+#include <nlohmann/json.hpp>
+
+#include "gradflow/config.h"
+#include "gradflow/data/dataset.h"
+
+namespace gradflow {
+
+struct BenchResult {
+  int threads = 1;
+  int64_t batch = 0, train_samples = 0, epochs = 0;
+  std::vector<double> epoch_seconds;  // every epoch, the first one included
+  double seconds_per_epoch = 0;       // median of the epochs after the first (all if only one)
+  double samples_per_second = 0;
+  double model_gflop_per_step = 0, executed_gflop_per_step = 0;
+  double step_gflops = 0;             // executed FLOPs / step time
+  double matmul_gflops = 0;           // plain product, largest layer shape
+  double eval_seconds = 0;            // forward over the test split, batches of eval_batch_size
+  int64_t eval_samples = 0;
+  nlohmann::json to_json() const;
+};
+
+// Trains `epochs` epochs of `config` on `train` (no files written) and times it; evaluates `test`.
+BenchResult benchmark_training(const Config& config, const Dataset& train, const Dataset& test, int64_t epochs);
+
+// A dataset of `n` random images of `features` pixels in [0, 1] with random labels in [0, classes).
+Dataset random_dataset(int64_t n, int64_t features, int64_t classes, uint64_t seed);
+
+// GFLOP/s of out(B, o) = x(B, i) · w(o, i)^T, best of several timed repetitions.
+double matmul_gflops(int64_t batch, int64_t in, int64_t out);
+
+}  // namespace gradflow

@@ -1,0 +1,129 @@
+#include "gradflow/bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include "gradflow/data/batcher.h"
+#include "gradflow/evaluate.h"
+#include "gradflow/layers/gemm.h"
+#include "gradflow/optim/schedule.h"
+#include "gradflow/optim/sgd.h"
+#include "gradflow/train.h"
+
+namespace gradflow {
+
+using Clock = std::chrono::steady_clock;
+
+nlohmann::json BenchResult::to_json() const {
+  return {{"threads", threads},
+          {"batch", batch},
+          {"train_samples", train_samples},
+          {"epochs", epochs},
+          {"epoch_seconds", epoch_seconds},
+          {"seconds_per_epoch", seconds_per_epoch},
+          {"samples_per_second", samples_per_second},
+          {"model_gflop_per_step", model_gflop_per_step},
+          {"executed_gflop_per_step", executed_gflop_per_step},
+          {"step_gflops", step_gflops},
+          {"matmul_gflops", matmul_gflops},
+          {"step_to_matmul", matmul_gflops > 0 ? step_gflops / matmul_gflops : 0.0},
+          {"eval_seconds", eval_seconds},
+          {"eval_samples", eval_samples}};
+}
+
+Dataset random_dataset(int64_t n, int64_t features, int64_t classes, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  Dataset d;
+  d.images.resize(n, features);
+  d.labels.resize(n);
+  for (Eigen::Index i = 0; i < d.images.size(); ++i) d.images.data()[i] = static_cast<float>(rng() >> 40) / 16777216.0f;
+  for (int64_t i = 0; i < n; ++i) d.labels[i] = static_cast<int>(rng() % static_cast<uint64_t>(classes));
+  return d;
+}
+
+double matmul_gflops(int64_t batch, int64_t in, int64_t out) {
+  Matrix x = Matrix::Random(batch, in), w = Matrix::Random(out, in), y(batch, out);
+  // the same product the dense layer's forward runs (gemm: OpenBLAS at this size when built with it)
+  const double flop = 2.0 * static_cast<double>(batch * in * out);
+  // enough repetitions for ~0.2 s per round; the best of 5 rounds
+  int reps = 1;
+  for (;;) {
+    const auto t0 = Clock::now();
+    for (int r = 0; r < reps; ++r) gemm<float>(false, true, x, w, y);
+    if (std::chrono::duration<double>(Clock::now() - t0).count() > 0.05 || reps > (1 << 20)) break;
+    reps *= 2;
+  }
+  reps *= 4;
+  double best = 1e30;
+  for (int round = 0; round < 5; ++round) {
+    const auto t0 = Clock::now();
+    for (int r = 0; r < reps; ++r) gemm<float>(false, true, x, w, y);
+    best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count() / reps);
+  }
+  return flop / best / 1e9;
+}
+
+BenchResult benchmark_training(const Config& config, const Dataset& train, const Dataset& test, int64_t epochs) {
+  set_threads(config.threads);
+  BenchResult r;
+  r.threads = Eigen::nbThreads();
+  r.batch = config.training.batch_size;
+  r.train_samples = train.size();
+  r.epochs = epochs;
+
+  std::mt19937_64 rng(config.seed);
+  Sequential<float> model(config.model);
+  model.initialize(rng);
+  Sgd optimizer(model.parameters(), config.optimizer);
+  Batcher batcher(train, config.training.batch_size, rng);
+  const Schedule schedule(config.schedule, batcher.batches(), epochs);
+
+  // FLOPs of a full batch, and the largest dense layer's shape
+  int64_t largest_in = 0, largest_out = 0;
+  double model_flop = 0, executed_flop = 0;
+  for (size_t i = 0; i < model.size(); ++i) {
+    if (model.layer(i).type() != "dense") continue;
+    const double in = static_cast<double>(model.layer(i).input_size()), out = static_cast<double>(model.layer(i).output_size());
+    const double forward = 2.0 * static_cast<double>(r.batch) * in * out;
+    model_flop += 3 * forward;
+    executed_flop += (i == 0 ? 2 : 3) * forward;
+    if (in * out > static_cast<double>(largest_in * largest_out)) {
+      largest_in = model.layer(i).input_size();
+      largest_out = model.layer(i).output_size();
+    }
+  }
+  r.model_gflop_per_step = model_flop / 1e9;
+  r.executed_gflop_per_step = executed_flop / 1e9;
+
+  Matrix x;
+  Labels y;
+  int64_t step = 0;
+  for (int64_t epoch = 0; epoch < epochs; ++epoch) {
+    batcher.shuffle();
+    const auto t0 = Clock::now();
+    for (int64_t b = 0; b < batcher.batches(); ++b, ++step) {
+      batcher.gather(b, x, y);
+      model.forward_loss(x, y);
+      model.backward();
+      optimizer.step(schedule.learning_rate(step));
+    }
+    r.epoch_seconds.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  std::vector<double> later(r.epoch_seconds.begin() + (epochs > 1 ? 1 : 0), r.epoch_seconds.end());
+  std::sort(later.begin(), later.end());
+  r.seconds_per_epoch = later[later.size() / 2];
+  r.samples_per_second = static_cast<double>(train.size()) / r.seconds_per_epoch;
+  const double steps = static_cast<double>(train.size()) / static_cast<double>(r.batch);
+  r.step_gflops = r.executed_gflop_per_step * steps / r.seconds_per_epoch;
+  if (largest_in > 0) r.matmul_gflops = matmul_gflops(r.batch, largest_in, largest_out);
+
+  evaluate(model, test, config.training.eval_batch_size);  // warm up
+  const auto e0 = Clock::now();
+  evaluate(model, test, config.training.eval_batch_size);
+  r.eval_seconds = std::chrono::duration<double>(Clock::now() - e0).count();
+  r.eval_samples = test.size();
+  return r;
+}
+
+}  // namespace gradflow

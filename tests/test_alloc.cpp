@@ -1,0 +1,89 @@
+// A single-threaded training step allocates nothing once its workspaces exist: this executable
+// counts every operator new and every malloc (all libraries' included, OpenBLAS and OpenMP too),
+// and runs steps at a fixed batch size after a first one. (A batch of another size — the last,
+// smaller batch of an epoch — resizes the workspaces once. With 2 threads, Eigen's parallel
+// products and the OpenMP runtime still allocate per step: not yet covered here.)
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+#include "gradflow/data/batcher.h"
+#include "gradflow/model.h"
+#include "gradflow/optim/sgd.h"
+#include "gradflow/train.h"
+
+extern "C" void* __libc_malloc(size_t);
+extern "C" void* __libc_calloc(size_t, size_t);
+extern "C" void* __libc_realloc(void*, size_t);
+
+namespace {
+std::atomic<long> allocations{0};
+}  // namespace
+
+extern "C" void* malloc(size_t size) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_malloc(size);
+}
+extern "C" void* calloc(size_t n, size_t size) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_calloc(n, size);
+}
+extern "C" void* realloc(void* p, size_t size) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  return __libc_realloc(p, size);
+}
+void* operator new(size_t size) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = __libc_malloc(size == 0 ? 1 : size)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+
+using namespace gradflow;
+
+namespace {
+long allocations_in_steps(const nlohmann::json& layers, int64_t batch, int threads) {
+  set_threads(threads);
+  Sequential<float> model(resolve_model_spec({{"input", 784}, {"layers", layers}}));
+  std::mt19937_64 rng(1);
+  model.initialize(rng);
+  Sgd sgd(model.parameters(), {0.9, 1e-4, true});
+  Dataset data;
+  data.images = Matrix::Random(batch * 8, 784);
+  data.labels = Labels::Zero(batch * 8);
+  Batcher batcher(data, batch, rng);
+  batcher.shuffle();
+  Matrix x;
+  Labels y;
+  auto step = [&](int64_t b) {
+    batcher.gather(b, x, y);
+    model.forward_loss(x, y);
+    model.backward();
+    sgd.step(0.01);
+  };
+  step(0);  // the first step sizes every workspace
+  step(1);
+  const long before = allocations.load();
+  for (int64_t b = 2; b < 8; ++b) step(b);
+  return allocations.load() - before;
+}
+}  // namespace
+
+TEST(Allocations, NoneInASingleThreadedTrainingStepAfterTheFirst) {
+  const nlohmann::json big = {{{"type", "dense"}, {"units", 512}}, {{"type", "relu"}}, {{"type", "dense"}, {"units", 256}},
+                              {{"type", "relu"}}, {{"type", "dense"}, {"units", 10}}};
+  const nlohmann::json small = {{{"type", "dense"}, {"units", 128}}, {{"type", "relu"}}, {{"type", "dense"}, {"units", 10}}};
+  EXPECT_EQ(allocations_in_steps(big, 128, 1), 0) << "784-512-256-10";
+  EXPECT_EQ(allocations_in_steps(small, 64, 1), 0) << "784-128-10";
+}
+
+TEST(Allocations, TheCounterSeesAllocations) {
+  const long before = allocations.load();
+  std::vector<float>* v = new std::vector<float>(100);
+  Matrix m(10, 10);
+  EXPECT_GE(allocations.load() - before, 3);
+  delete v;
+}

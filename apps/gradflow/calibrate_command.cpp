@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "model_source.h"
 #include "gradflow/calibration/calibrate.h"
 #include "gradflow/checkpoint.h"
 #include "gradflow/config.h"
@@ -36,10 +37,7 @@ void add_calibrate_command(CLI::App& app, Action& action) {
     action = [a]() {
       set_threads(a->threads);
       LoadedCheckpoint loaded = load_checkpoint(a->checkpoint);
-      DataOptions data;
-      if (!loaded.config.is_null()) data = parse_config(loaded.config).data;
-      data.classes = loaded.model.classes();
-      if (!a->data.empty()) data.dir = a->data;
+      const DataOptions data = data_of(loaded, a->data);
       auto [train, validation] = load_train_validation(data);
       const Dataset test = load_split(data, Split::Test);
       const CalibrationResult result = calibrate(loaded.model, validation, test, a->bins);

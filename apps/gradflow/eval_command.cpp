@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "model_source.h"
 #include "gradflow/calibration/calibrate.h"
 #include "gradflow/checkpoint.h"
 #include "gradflow/config.h"
@@ -45,10 +46,7 @@ void add_eval_command(CLI::App& app, Action& action) {
     action = [args]() {
       set_threads(args->threads);
       LoadedCheckpoint loaded = load_checkpoint(args->checkpoint);
-      DataOptions data;
-      if (!loaded.config.is_null()) data = parse_config(loaded.config).data;
-      data.classes = loaded.model.classes();
-      if (!args->data.empty()) data.dir = args->data;
+      const DataOptions data = data_of(loaded, args->data);
       const double raw_t = loaded.model.head().temperature();
       const double calibrated_t = stored_temperature(loaded.metadata, raw_t);
       const double t = args->no_temperature ? raw_t : calibrated_t;

@@ -28,4 +28,12 @@ SourcedModel load_model(const ModelSource& source) {
   return {std::move(model), std::move(config)};
 }
 
+DataOptions data_of(const LoadedCheckpoint& checkpoint, const std::string& data_dir) {
+  DataOptions data;
+  if (!checkpoint.config.is_null()) data = parse_config(checkpoint.config).data;
+  data.classes = checkpoint.model.classes();
+  if (!data_dir.empty()) data.dir = data_dir;
+  return data;
+}
+
 }  // namespace gradflow::cli

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "gradflow/checkpoint.h"
 #include "gradflow/config.h"
 #include "gradflow/model.h"
 
@@ -22,5 +23,9 @@ struct SourcedModel {
 
 // Throws InputError when neither or both of checkpoint and config are given.
 SourcedModel load_model(const ModelSource& source);
+
+// The data a checkpoint was trained on (its stored config, or the defaults), with `data_dir`
+// replacing the directory when not empty.
+DataOptions data_of(const LoadedCheckpoint& checkpoint, const std::string& data_dir);
 
 }  // namespace gradflow::cli

@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "commands.h"
+#include "model_source.h"
 #include "gradflow/calibration/calibrate.h"
 #include "gradflow/checkpoint.h"
 #include "gradflow/config.h"
@@ -59,8 +60,7 @@ void add_predict_command(CLI::App& app, Action& action) {
   cmd->callback([&action, a]() {
     action = [a]() {
       LoadedCheckpoint loaded = load_checkpoint(a->checkpoint);
-      DataOptions data;
-      if (!loaded.config.is_null()) data = parse_config(loaded.config).data;
+      const DataOptions data = data_of(loaded, "");
       const double raw_t = loaded.model.head().temperature();
       const double t = a->no_temperature ? raw_t : stored_temperature(loaded.metadata, raw_t);
       nlohmann::json predictions = nlohmann::json::array();

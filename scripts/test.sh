@@ -19,7 +19,8 @@ cmake --build "$build" -j "$(nproc)"
 scripts/fetch-mnist.sh datasets/mnist
 cd "$build"
 if [ "$build" = build-sanitize ]; then
-  # leak checks stay on; OpenMP's thread pool lives until exit by design
+  # leak checks stay on; the OpenMP and OpenBLAS thread pools live until exit by design
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  export LSAN_OPTIONS=suppressions=$PWD/../scripts/lsan.supp
 fi
 ctest --output-on-failure -j "$(nproc)"

@@ -27,10 +27,7 @@ void add_gradcheck_command(CLI::App& app, Action& action) {
   auto a = std::make_shared<GradcheckArgs>();
   CLI::App* cmd = app.add_subcommand(
       "gradcheck", "check every parameter gradient and the input gradient against finite differences (double precision)");
-  cmd->add_option("--checkpoint", a->source.checkpoint, "the model to check");
-  cmd->add_option("--config", a->source.config, "or a fresh, seeded model from this config");
-  cmd->add_option("--set", a->source.overrides, "override a config value: key.path=value; repeatable")->take_all()->allow_extra_args(false);
-  cmd->add_option("--data", a->source.data, "the dataset directory (default: the config's)");
+  add_model_source_options(*cmd, a->source);
   cmd->add_option("--count", a->count, "mini-batch size")->check(CLI::Range(int64_t(1), int64_t(10000)))->capture_default_str();
   cmd->add_option("--entries", a->entries, "entries checked per tensor, always including the largest (0: all)")->capture_default_str();
   cmd->add_option("--tolerance", a->tolerance, "largest relative error accepted")->capture_default_str();

@@ -5,6 +5,15 @@
 
 namespace gradflow::cli {
 
+void add_model_source_options(CLI::App& command, ModelSource& source) {
+  command.add_option("--checkpoint", source.checkpoint, "the model (a gradflow checkpoint)");
+  command.add_option("--config", source.config, "or a fresh, seeded model from this config");
+  command.add_option("--set", source.overrides, "override a config value: key.path=value; repeatable")
+      ->take_all()
+      ->allow_extra_args(false);
+  command.add_option("--data", source.data, "the dataset directory (default: the config's)");
+}
+
 SourcedModel load_model(const ModelSource& source) {
   if (source.checkpoint.empty() == source.config.empty()) {
     throw InputError("give exactly one of --checkpoint FILE and --config FILE");

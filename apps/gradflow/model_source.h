@@ -1,5 +1,6 @@
 #pragma once
 // Where step and gradcheck get their model: a checkpoint, or a fresh seeded model from a config.
+#include <CLI/CLI.hpp>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,9 @@ struct SourcedModel {
   Sequential<float> model;
   Config config;  // the config the model came with (data, optimizer), overrides applied
 };
+
+// Adds --checkpoint, --config, --set and --data to a subcommand.
+void add_model_source_options(CLI::App& command, ModelSource& source);
 
 // Throws InputError when neither or both of checkpoint and config are given.
 SourcedModel load_model(const ModelSource& source);

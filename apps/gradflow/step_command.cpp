@@ -31,10 +31,7 @@ void add_step_command(CLI::App& app, Action& action) {
   auto a = std::make_shared<StepArgs>();
   CLI::App* cmd = app.add_subcommand(
       "step", "walk one training step stage by stage: forward, ŷ, loss, δ = ŷ − y, backward, saliency, update");
-  cmd->add_option("--checkpoint", a->source.checkpoint, "the model to study (a gradflow checkpoint)");
-  cmd->add_option("--config", a->source.config, "or a fresh, seeded model from this config");
-  cmd->add_option("--set", a->source.overrides, "override a config value: key.path=value; repeatable")->take_all()->allow_extra_args(false);
-  cmd->add_option("--data", a->source.data, "the dataset directory (default: the config's)");
+  add_model_source_options(*cmd, a->source);
   cmd->add_option("--split", a->split, "where the samples come from")
       ->check(CLI::IsMember({"test", "validation", "train"}))
       ->capture_default_str();

@@ -4,7 +4,10 @@
 #include <chrono>
 #include <random>
 
+#include <omp.h>
+
 #include "gradflow/data/batcher.h"
+#include "gradflow/errors.h"
 #include "gradflow/evaluate.h"
 #include "gradflow/layers/gemm.h"
 #include "gradflow/optim/schedule.h"
@@ -67,7 +70,7 @@ double matmul_gflops(int64_t batch, int64_t in, int64_t out) {
 BenchResult benchmark_training(const Config& config, const Dataset& train, const Dataset& test, int64_t epochs) {
   set_threads(config.threads);
   BenchResult r;
-  r.threads = Eigen::nbThreads();
+  r.threads = omp_get_max_threads();
   r.batch = config.training.batch_size;
   r.train_samples = train.size();
   r.epochs = epochs;
@@ -104,9 +107,10 @@ BenchResult benchmark_training(const Config& config, const Dataset& train, const
     const auto t0 = Clock::now();
     for (int64_t b = 0; b < batcher.batches(); ++b, ++step) {
       batcher.gather(b, x, y);
-      model.forward_loss(x, y);
-      model.backward();
-      optimizer.step(schedule.learning_rate(step));
+      if (!train_step(model, optimizer, x, y, schedule.learning_rate(step)).finite()) {
+        throw DivergenceError("training diverged at step " + std::to_string(step) +
+                              ": the loss or a gradient is not finite; try a lower /optimizer/lr");
+      }
     }
     r.epoch_seconds.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
   }

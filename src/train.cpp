@@ -57,21 +57,22 @@ json TrainSummary::to_json() const {
   return j;
 }
 
+StepOutcome train_step(Sequential<float>& model, Sgd& optimizer, const Eigen::Ref<const Matrix>& x,
+                       const Eigen::Ref<const Labels>& y, double lr, std::vector<double>* update_norms) {
+  StepOutcome outcome;
+  outcome.loss = model.forward_loss(x, y);
+  outcome.loss_finite = std::isfinite(outcome.loss);
+  model.backward();
+  outcome.gradient_finite = optimizer.step(lr, update_norms);
+  return outcome;
+}
+
 void set_threads(int threads) {
   const int n = threads > 0 ? threads : omp_get_num_procs();
-  omp_set_num_threads(n);
-  Eigen::setNbThreads(n);
+  omp_set_num_threads(n);  // gradflow splits its own products (layers/gemm.h); Eigen never threads
 }
 
 namespace {
-
-double gradient_squared_norm(const std::vector<TensorView<float>>& params) {
-  double sum = 0.0;
-  for (const auto& p : params) {
-    sum += Eigen::Map<const Eigen::ArrayXf>(p.gradient, p.size()).matrix().squaredNorm();
-  }
-  return sum;
-}
 
 // Per layer: ||dL/dW||, ||delta|| entering it, ||update|| / ||W||, and for ReLU the fraction of
 // units that are 0 for every sample of the batch (dead on this batch).
@@ -117,8 +118,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   const auto start = Clock::now();
   set_threads(config.threads);
   spdlog::info("run {}: loading {}", config.name, config.data.dir);
-  auto [train_data, validation_data] = load_train_validation(config.data);
-  const Dataset test_data = load_split(config.data, Split::Test);
+  auto [train_data, validation_data, test_data] = load_mnist(config.data);
   const int64_t input = config.model.at("input").get<int64_t>();
   if (train_data.features() != input) {
     throw ConfigError("/model/input", "expected " + std::to_string(train_data.features()) +
@@ -126,7 +126,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
                                           std::to_string(input));
   }
   spdlog::info("train {} / validation {} / test {} samples of {} features, {} threads", train_data.size(),
-               validation_data.size(), test_data.size(), train_data.features(), Eigen::nbThreads());
+               validation_data.size(), test_data.size(), train_data.features(), omp_get_max_threads());
 
   std::mt19937_64 rng(config.seed);
   Sequential<float> model(config.model);
@@ -181,18 +181,17 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     double lr = 0.0;
     for (int64_t b = position.batch; b < batcher.batches(); ++b) {
       batcher.gather(b, x, y);
-      const double loss = model.forward_loss(x, y);
-      model.backward();
-      if (!std::isfinite(loss) || !std::isfinite(gradient_squared_norm(optimizer.parameters()))) {
-        throw DivergenceError("training diverged at epoch " + std::to_string(epoch) + ", step " +
-                              std::to_string(position.step) + ": the " + (std::isfinite(loss) ? "gradient" : "loss") +
-                              " is not finite; try a lower /optimizer/lr" +
-                              (fs::exists(last_path) ? "; the last good checkpoint is " + last_path : ""));
-      }
       lr = schedule.learning_rate(position.step);
       const int64_t every = config.training.log_grad_every;
       const bool log_grads = every > 0 && position.step % every == 0;
-      optimizer.step(lr, log_grads ? &update_norms : nullptr);
+      const StepOutcome outcome = train_step(model, optimizer, x, y, lr, log_grads ? &update_norms : nullptr);
+      if (!outcome.finite()) {
+        throw DivergenceError("training diverged at epoch " + std::to_string(epoch) + ", step " +
+                              std::to_string(position.step) + ": the " + (outcome.loss_finite ? "gradient" : "loss") +
+                              " is not finite; try a lower /optimizer/lr" +
+                              (fs::exists(last_path) ? "; the last good checkpoint is " + last_path : ""));
+      }
+      const double loss = outcome.loss;
       if (log_grads) append_line(grads_path, gradient_flow_record(model, update_norms, epoch, position.step).dump());
       ++position.step;
       position.batch = b + 1;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
 #include "gradflow/errors.h"
 #include "gradflow/model.h"
@@ -125,6 +126,28 @@ TEST(Sgd, PlainStepWithoutMomentum) {
   sgd.step(0.2);
   EXPECT_FLOAT_EQ(s.value, 0.9f);
   EXPECT_TRUE(sgd.momentum_buffers().empty());
+}
+
+TEST(Sgd, ReportsANonFiniteGradientInTheSamePass) {
+  for (const bool momentum : {false, true}) {
+    // large enough for the threaded pass; one bad gradient in the middle
+    std::vector<float> value(200000, 1.0f), gradient(200000, 0.5f);
+    Sgd sgd({{"w", {200000}, value.data(), gradient.data()}}, {momentum ? 0.9 : 0.0, 0.0, false});
+    std::vector<double> norms;
+    EXPECT_TRUE(sgd.step(0.1, &norms));
+    EXPECT_NEAR(norms[0], 0.05 * std::sqrt(200000.0), 1e-3);
+    for (const float bad : {std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::quiet_NaN()}) {
+      gradient[123457] = bad;
+      EXPECT_FALSE(sgd.step(0.1)) << bad;
+      EXPECT_FALSE(sgd.step(0.1, &norms)) << bad;
+      gradient[123457] = 0.5f;
+    }
+    // a huge but finite gradient is not divergence
+    gradient[7] = 3e38f;
+    std::fill(value.begin(), value.end(), 1.0f);
+    EXPECT_TRUE(Sgd({{"w", {200000}, value.data(), gradient.data()}}, {}).step(1e-40));
+  }
 }
 
 TEST(Schedule, ConstantStepCosineAndWarmup) {

@@ -46,8 +46,8 @@ double gz_load_seconds(DataOptions data) {
     data.dir = copy.string();
   }
   const auto t0 = std::chrono::steady_clock::now();
-  auto split = load_train_validation(data);
-  const Dataset test = load_split(data, Split::Test);
+  const MnistSplits splits = load_mnist(data);
+  if (splits.train.size() == 0) throw InputError(data.dir + ": no training samples");
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 }  // namespace
@@ -73,8 +73,9 @@ void add_bench_command(CLI::App& app, Action& action) {
         test = random_dataset(10000, features, config.data.classes, config.seed + 1);
       } else {
         gz_seconds = gz_load_seconds(config.data);
-        train = load_split(config.data, Split::Train);
-        test = load_split(config.data, Split::Test);
+        MnistSplits splits = load_mnist(config.data);
+        train = std::move(splits.train);
+        test = std::move(splits.test);
         if (train.features() != features) {
           throw ConfigError("/model/input", "expected " + std::to_string(train.features()) + ", got " + std::to_string(features));
         }

@@ -38,8 +38,9 @@ void add_calibrate_command(CLI::App& app, Action& action) {
       set_threads(a->threads);
       LoadedCheckpoint loaded = load_checkpoint(a->checkpoint);
       const DataOptions data = data_of(loaded, a->data);
-      auto [train, validation] = load_train_validation(data);
-      const Dataset test = load_split(data, Split::Test);
+      const MnistSplits splits = load_mnist(data);
+      const Dataset& validation = splits.validation;
+      const Dataset& test = splits.test;
       const CalibrationResult result = calibrate(loaded.model, validation, test, a->bins);
       store_temperature(a->checkpoint, result.fit.temperature);
 

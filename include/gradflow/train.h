@@ -9,6 +9,8 @@
 
 #include "gradflow/config.h"
 #include "gradflow/evaluate.h"
+#include "gradflow/model.h"
+#include "gradflow/optim/sgd.h"
 #include "gradflow/train_state.h"
 
 namespace gradflow {
@@ -52,10 +54,20 @@ struct TrainSummary {
   nlohmann::json to_json() const;
 };
 
+// One training step on a gathered batch: forward, backward and the SGD update at `lr` (with
+// `update_norms`, the per-parameter ||update|| too). train() and `gradflow bench` both run it.
+struct StepOutcome {
+  double loss = 0;             // the batch's mean loss
+  bool loss_finite = true;
+  bool gradient_finite = true;  // false: the update has made the parameters non-finite
+  bool finite() const { return loss_finite && gradient_finite; }
+};
+StepOutcome train_step(Sequential<float>& model, Sgd& optimizer, const Eigen::Ref<const Matrix>& x,
+                       const Eigen::Ref<const Labels>& y, double lr, std::vector<double>* update_norms = nullptr);
+
 // Sets the number of threads used by Eigen and OpenMP (0: every core).
 void set_threads(int threads);
 
-// Trains as `config` says; writes the run directory `run_dir`.
 // Trains as `config` says; writes the run directory `run_dir`. Throws DivergenceError on a
 // non-finite loss or gradient.
 TrainSummary train(const Config& config, const std::string& run_dir, TrainObserver* observer = nullptr,

@@ -1,6 +1,8 @@
 #include "gradflow/data/dataset.h"
 
 #include <filesystem>
+#include <future>
+#include <tuple>
 
 #include "gradflow/data/idx.h"
 #include "gradflow/errors.h"
@@ -33,9 +35,19 @@ std::string find_data_file(const std::string& dir, const std::string& stem) {
                    " downloads MNIST");
 }
 
-Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path, const DataOptions& options) {
-  const IdxArray images = read_idx(images_path);
-  const IdxArray labels = read_idx(labels_path);
+namespace {
+
+// An image file and its label file, read and checked: counts agree, labels lie in [0, classes).
+struct IdxPair {
+  IdxArray images, labels;
+  int64_t size() const { return images.dims[0]; }
+  int64_t features() const { return size() > 0 ? static_cast<int64_t>(images.data.size()) / size() : 0; }
+};
+
+IdxPair read_idx_pair(const std::string& images_path, const std::string& labels_path, const DataOptions& options) {
+  IdxPair pair{read_idx(images_path), read_idx(labels_path)};
+  const IdxArray& images = pair.images;
+  const IdxArray& labels = pair.labels;
   if (images.dims.size() < 2) throw InputError(images_path + ": expected images with at least 2 dimensions");
   if (labels.dims.size() != 1) throw InputError(labels_path + ": expected labels with 1 dimension");
   const int64_t n = images.dims[0];
@@ -44,48 +56,77 @@ Dataset load_idx_pair(const std::string& images_path, const std::string& labels_
                      " holds " + std::to_string(n) + " images");
   }
   if (n == 0) throw InputError(images_path + ": holds no images");
-  const int64_t features = static_cast<int64_t>(images.data.size()) / n;
-
-  Dataset data;
-  data.labels.resize(n);
-  for (int64_t i = 0; i < n; ++i) {
-    const int label = labels.data[static_cast<size_t>(i)];
-    if (label >= options.classes) {
-      throw InputError(labels_path + ": label " + std::to_string(label) + " at index " + std::to_string(i) +
+  for (size_t i = 0; i < labels.data.size(); ++i) {
+    if (labels.data[i] >= options.classes) {
+      throw InputError(labels_path + ": label " + std::to_string(labels.data[i]) + " at index " + std::to_string(i) +
                        " is outside [0, " + std::to_string(options.classes) + ")");
     }
-    data.labels[i] = label;
   }
-  // x = (pixel / 255 - mean) / std
+  return pair;
+}
+
+// Samples [begin, end) of a pair as floats: x = (pixel / 255 - mean) / std.
+Dataset to_dataset(const IdxPair& pair, int64_t begin, int64_t end, const DataOptions& options) {
+  const int64_t n = end - begin, features = pair.features();
+  Dataset data;
+  data.labels.resize(n);
+  for (int64_t i = 0; i < n; ++i) data.labels[i] = pair.labels.data[static_cast<size_t>(begin + i)];
   const float scale = static_cast<float>(1.0 / (255.0 * options.std));
   const float shift = static_cast<float>(options.mean / options.std);
   data.images.resize(n, features);
+  const uint8_t* in = pair.images.data.data() + begin * features;
   float* out = data.images.data();
-  for (size_t i = 0; i < images.data.size(); ++i) out[i] = static_cast<float>(images.data[i]) * scale - shift;
+  const int64_t count = n * features;
+#pragma omp parallel for schedule(static) if (count >= (int64_t(1) << 20))
+  for (int64_t i = 0; i < count; ++i) out[i] = static_cast<float>(in[i]) * scale - shift;
   return data;
 }
 
-std::pair<Dataset, Dataset> load_train_validation(const DataOptions& options) {
+IdxPair read_training_files(const DataOptions& options) {
   const std::string images = find_data_file(options.dir, "train-images-idx3-ubyte");
-  Dataset all = load_idx_pair(images, find_data_file(options.dir, "train-labels-idx1-ubyte"), options);
-  if (options.validation < 0 || options.validation >= all.size()) {
+  IdxPair pair = read_idx_pair(images, find_data_file(options.dir, "train-labels-idx1-ubyte"), options);
+  if (options.validation < 0 || options.validation >= pair.size()) {
     throw InputError(options.dir + ": validation size " + std::to_string(options.validation) +
-                     " must be below the " + std::to_string(all.size()) + " training samples");
+                     " must be below the " + std::to_string(pair.size()) + " training samples");
   }
-  const int64_t n_train = all.size() - options.validation;
-  Dataset validation;
-  validation.images = all.images.bottomRows(options.validation);
-  validation.labels = all.labels.tail(options.validation);
-  all.images.conservativeResize(n_train, Eigen::NoChange);
-  all.labels.conservativeResize(n_train);
-  return {std::move(all), std::move(validation)};
+  return pair;
+}
+
+Dataset load_test(const DataOptions& options) {
+  const std::string images = find_data_file(options.dir, "t10k-images-idx3-ubyte");
+  const IdxPair pair = read_idx_pair(images, find_data_file(options.dir, "t10k-labels-idx1-ubyte"), options);
+  return to_dataset(pair, 0, pair.size(), options);
+}
+
+}  // namespace
+
+Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path, const DataOptions& options) {
+  const IdxPair pair = read_idx_pair(images_path, labels_path, options);
+  return to_dataset(pair, 0, pair.size(), options);
+}
+
+std::pair<Dataset, Dataset> load_train_validation(const DataOptions& options) {
+  const IdxPair pair = read_training_files(options);
+  const int64_t n_train = pair.size() - options.validation;
+  return {to_dataset(pair, 0, n_train, options), to_dataset(pair, n_train, pair.size(), options)};
+}
+
+MnistSplits load_mnist(const DataOptions& options) {
+  // the test files decompress on a second thread while this one reads the training files
+  std::future<Dataset> test = std::async(std::launch::async, load_test, std::cref(options));
+  MnistSplits splits;
+  try {
+    std::tie(splits.train, splits.validation) = load_train_validation(options);
+  } catch (...) {
+    test.wait();
+    throw;
+  }
+  splits.test = test.get();
+  return splits;
 }
 
 Dataset load_split(const DataOptions& options, Split split) {
-  if (split == Split::Test) {
-    const std::string images = find_data_file(options.dir, "t10k-images-idx3-ubyte");
-    return load_idx_pair(images, find_data_file(options.dir, "t10k-labels-idx1-ubyte"), options);
-  }
+  if (split == Split::Test) return load_test(options);
   auto [train, validation] = load_train_validation(options);
   return split == Split::Train ? std::move(train) : std::move(validation);
 }

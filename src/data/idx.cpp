@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 
@@ -15,15 +16,31 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// The uncompressed size the gzip trailer records (modulo 2^32): a hint for one allocation.
+size_t gzip_size_hint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in || in.tellg() < 18) return 0;
+  in.seekg(-4, std::ios::end);
+  unsigned char t[4] = {};
+  in.read(reinterpret_cast<char*>(t), 4);
+  if (!in) return 0;
+  const size_t size = size_t(t[0]) | size_t(t[1]) << 8 | size_t(t[2]) << 16 | size_t(t[3]) << 24;
+  return std::min<size_t>(size, size_t(1) << 30);
+}
+
 std::vector<uint8_t> read_gzip(const std::string& path) {
   gzFile file = gzopen(path.c_str(), "rb");
   if (file == nullptr) throw InputError(path + ": cannot open");
-  std::vector<uint8_t> out;
-  std::vector<uint8_t> chunk(1 << 20);
+  gzbuffer(file, 1 << 18);
+  // decompress straight into the result, grown only if the trailer's hint was short
+  std::vector<uint8_t> out(std::max<size_t>(gzip_size_hint(path), 1 << 16));
+  size_t size = 0;
   bool direct = false;
   std::string error;
   for (;;) {
-    const int n = gzread(file, chunk.data(), static_cast<unsigned>(chunk.size()));
+    if (size == out.size()) out.resize(out.size() * 2);
+    const unsigned want = static_cast<unsigned>(std::min<size_t>(out.size() - size, size_t(1) << 30));
+    const int n = gzread(file, out.data() + size, want);
     if (n < 0) {
       int code = 0;
       error = gzerror(file, &code);
@@ -36,26 +53,30 @@ std::vector<uint8_t> read_gzip(const std::string& path) {
       break;
     }
     direct = direct || gzdirect(file) == 1;
-    out.insert(out.end(), chunk.begin(), chunk.begin() + n);
+    size += static_cast<size_t>(n);
   }
   direct = direct || gzdirect(file) == 1;
   gzclose(file);
   if (!error.empty()) throw InputError(path + ": corrupt gzip data (" + error + ")");
-  if (direct && !out.empty()) throw InputError(path + ": not a gzip file, though its name ends in .gz");
+  if (direct && size > 0) throw InputError(path + ": not a gzip file, though its name ends in .gz");
+  out.resize(size);
   return out;
 }
 
 std::vector<uint8_t> read_raw(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw InputError(path + ": cannot open");
-  std::vector<uint8_t> out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw InputError(path + ": read error");
+  const std::streamoff size = in.tellg();
+  if (size < 0 || size > (std::streamoff(1) << 32)) throw InputError(path + ": not a readable file of at most 4 GiB");
+  std::vector<uint8_t> out(static_cast<size_t>(size));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(out.data()), size);
+  if (!in) throw InputError(path + ": read error");
   return out;
 }
 
 }  // namespace
-
-IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& name) {
+IdxArray parse_idx(std::vector<uint8_t> bytes, const std::string& name) {
   if (bytes.empty()) throw InputError(name + ": empty file, expected an IDX file");
   if (bytes.size() < 4) throw InputError(name + ": truncated IDX header (" + std::to_string(bytes.size()) + " bytes)");
   if (bytes[0] != 0 || bytes[1] != 0 || bytes[2] != 0x08 || bytes[3] == 0 || bytes[3] > 4) {
@@ -84,7 +105,8 @@ IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& name) {
   if (available > count) {
     throw InputError(name + ": " + std::to_string(available - count) + " unexpected bytes after the data");
   }
-  array.data.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
+  bytes.erase(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(header));
+  array.data = std::move(bytes);
   return array;
 }
 

@@ -12,14 +12,21 @@ Sgd::Sgd(std::vector<TensorView<float>> parameters, SgdOptions options)
 }
 
 namespace {
+struct Pass {
+  double squared_update = 0.0;  // ||update||^2, when asked for
+  bool finite = true;           // every gradient finite
+};
+
 // One fused pass over a tensor: memory traffic, not arithmetic, bounds this update, so every
-// quantity is read and written once. Returns ||update||^2. The OpenMP split only changes the
-// order of the (logged) norm's summation, never a parameter.
-template <bool kMomentum, bool kNesterov>
-double update(float* p, const float* g, float* v, int64_t n, float rate, float decay, float mu) {
+// quantity is read and written once. The OpenMP split only changes the order of the (logged)
+// norm's summation, never a parameter.
+template <bool kMomentum, bool kNesterov, bool kNorm>
+Pass update(float* p, const float* g, float* v, int64_t n, float rate, float decay, float mu) {
   double squared = 0.0;
-#pragma omp parallel for simd reduction(+ : squared) schedule(static) if (n >= (int64_t(1) << 16))
+  float poison = 0.0f;  // stays 0 unless some g is inf or NaN (then g * 0 is NaN)
+#pragma omp parallel for simd reduction(+ : squared, poison) schedule(static) if (n >= (int64_t(1) << 16))
   for (int64_t i = 0; i < n; ++i) {
+    poison += g[i] * 0.0f;
     const float gi = g[i] + decay * p[i];  // coupled weight decay
     float step = gi;
     if constexpr (kMomentum) {
@@ -29,29 +36,36 @@ double update(float* p, const float* g, float* v, int64_t n, float rate, float d
     }
     step *= rate;
     p[i] -= step;
-    squared += static_cast<double>(step) * static_cast<double>(step);
+    if constexpr (kNorm) squared += static_cast<double>(step) * static_cast<double>(step);
   }
-  return squared;
+  return {squared, poison == 0.0f};
+}
+
+template <bool kNorm>
+Pass update(const TensorView<float>& view, float* velocity, float rate, float decay, float mu, bool nesterov) {
+  if (velocity == nullptr) return update<false, false, kNorm>(view.value, view.gradient, nullptr, view.size(), rate, decay, mu);
+  if (nesterov) return update<true, true, kNorm>(view.value, view.gradient, velocity, view.size(), rate, decay, mu);
+  return update<true, false, kNorm>(view.value, view.gradient, velocity, view.size(), rate, decay, mu);
 }
 }  // namespace
 
-void Sgd::step(double lr, std::vector<double>* update_norms) {
+bool Sgd::step(double lr, std::vector<double>* update_norms) {
   if (update_norms) update_norms->assign(parameters_.size(), 0.0);
   const float rate = static_cast<float>(lr);
   const float decay = static_cast<float>(options_.weight_decay);
   const float mu = static_cast<float>(options_.momentum);
+  bool finite = true;
   for (size_t k = 0; k < parameters_.size(); ++k) {
-    const auto& view = parameters_[k];
-    double squared = 0.0;
-    if (mu == 0.0f) {
-      squared = update<false, false>(view.value, view.gradient, nullptr, view.size(), rate, decay, mu);
-    } else if (options_.nesterov) {
-      squared = update<true, true>(view.value, view.gradient, velocity_[k].data(), view.size(), rate, decay, mu);
+    float* velocity = mu == 0.0f ? nullptr : velocity_[k].data();
+    if (update_norms) {
+      const Pass pass = update<true>(parameters_[k], velocity, rate, decay, mu, options_.nesterov);
+      (*update_norms)[k] = std::sqrt(pass.squared_update);
+      finite = finite && pass.finite;
     } else {
-      squared = update<true, false>(view.value, view.gradient, velocity_[k].data(), view.size(), rate, decay, mu);
+      finite = update<false>(parameters_[k], velocity, rate, decay, mu, options_.nesterov).finite && finite;
     }
-    if (update_norms) (*update_norms)[k] = std::sqrt(squared);
   }
+  return finite;
 }
 
 }  // namespace gradflow

@@ -33,6 +33,12 @@ Dataset load_idx_pair(const std::string& images_path, const std::string& labels_
 
 // Loads the training file once and splits it: {train, validation}.
 std::pair<Dataset, Dataset> load_train_validation(const DataOptions& options);
+// All three splits, the training and the test files read concurrently.
+struct MnistSplits {
+  Dataset train, validation, test;
+};
+MnistSplits load_mnist(const DataOptions& options);
+
 // Loads one split of the dataset directory.
 Dataset load_split(const DataOptions& options, Split split);
 

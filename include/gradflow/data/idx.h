@@ -17,6 +17,6 @@ struct IdxArray {
 // Reads `path`; a name ending in ".gz" is decompressed with zlib.
 IdxArray read_idx(const std::string& path);
 // Reads raw IDX bytes already in memory; `name` appears in error messages.
-IdxArray parse_idx(const std::vector<uint8_t>& bytes, const std::string& name);
+IdxArray parse_idx(std::vector<uint8_t> bytes, const std::string& name);
 
 }  // namespace gradflow

@@ -1,14 +1,22 @@
 #pragma once
 // The matrix products of dense layers, row-major:  c = op(a) · op(b),  op = identity or transpose.
-// Large float products go to the system BLAS (OpenBLAS's sgemm, when gradflow is built with
-// GRADFLOW_BLAS); small ones, and every double product, stay in Eigen, whose own kernels win
-// where a BLAS call's threading overhead would dominate. Both write into c's existing storage.
+//   op(a): (m, k)   op(b): (k, n)   c: (m, n), written into c's existing storage when the shape fits.
+//
+// Threads: a product large enough to pay for it is split by rows of c into one contiguous block
+// per thread, and each thread runs one single-threaded product on its block. No thread waits
+// on another inside a product (the BLAS's and Eigen's own parallel products synchronise per
+// panel), and the same thread count always gives the same result. Each block goes to the system BLAS (OpenBLAS's sgemm, when
+// gradflow is built with GRADFLOW_BLAS) if it is a float block large enough; Eigen computes the
+// rest, and every double product.
 #include "gradflow/tensor.h"
 
 namespace gradflow {
 
-// m·n·k at and above which a float product is handed to BLAS.
-inline constexpr int64_t kBlasMinimumWork = int64_t(1) << 24;
+// m·n·k at and above which a product is split across threads (below it, one thread is faster
+// than waking a second one).
+inline constexpr int64_t kParallelMinimumWork = int64_t(1) << 18;
+// m·n·k of one thread's block at and above which a float block is handed to BLAS.
+inline constexpr int64_t kBlasMinimumWork = int64_t(1) << 20;
 
 template <typename Scalar>
 void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,

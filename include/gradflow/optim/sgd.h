@@ -19,9 +19,11 @@ class Sgd {
  public:
   Sgd(std::vector<TensorView<float>> parameters, SgdOptions options);
 
-  // One update at learning rate `lr` from the gradients currently held by the parameters.
-  // With `update_norms`, also records ||update|| per parameter (for gradient-flow logs).
-  void step(double lr, std::vector<double>* update_norms = nullptr);
+  // One update at learning rate `lr` from the gradients currently held by the parameters, in a
+  // single pass over each tensor. Returns false when some gradient was not finite (inf or NaN):
+  // the parameters are then not finite either, and training has diverged. With `update_norms`,
+  // also records ||update|| per parameter (for gradient-flow logs).
+  bool step(double lr, std::vector<double>* update_norms = nullptr);
 
   const std::vector<TensorView<float>>& parameters() const { return parameters_; }
   // One momentum buffer per parameter, same size; empty before the first step.

@@ -20,7 +20,8 @@ struct BenchResult {
   double samples_per_second = 0;
   double model_gflop_per_step = 0, executed_gflop_per_step = 0;
   double step_gflops = 0;             // executed FLOPs / step time
-  double matmul_gflops = 0;           // plain product, largest layer shape
+  double matmul_gflops = 0;           // plain product (B, in) x (in, out) of the largest dense layer,
+                                      // a round after every epoch, median of the rounds
   double eval_seconds = 0;            // forward over the test split, batches of eval_batch_size
   int64_t eval_samples = 0;
   nlohmann::json to_json() const;
@@ -31,8 +32,5 @@ BenchResult benchmark_training(const Config& config, const Dataset& train, const
 
 // A dataset of `n` random images of `features` pixels in [0, 1] with random labels in [0, classes).
 Dataset random_dataset(int64_t n, int64_t features, int64_t classes, uint64_t seed);
-
-// GFLOP/s of out(B, o) = x(B, i) · w(o, i)^T, best of several timed repetitions.
-double matmul_gflops(int64_t batch, int64_t in, int64_t out);
 
 }  // namespace gradflow

@@ -12,34 +12,36 @@ namespace gradflow {
 
 namespace {
 
-// Rows [row, row + rows) of c = op(a) · op(b), on the calling thread alone.
+// The block rows [row, row + rows) x columns [col, col + cols) of c = op(a) · op(b), on the
+// calling thread alone.
 template <typename Scalar>
-void product_rows(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,
-                  const Eigen::Ref<const MatrixT<Scalar>>& b, MatrixT<Scalar>& c, Eigen::Index row, Eigen::Index rows) {
-  const Eigen::Index n = c.cols();
+void product_block(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,
+                   const Eigen::Ref<const MatrixT<Scalar>>& b, MatrixT<Scalar>& c, Eigen::Index row, Eigen::Index rows,
+                   Eigen::Index col, Eigen::Index cols) {
   const Eigen::Index k = transpose_a ? a.rows() : a.cols();
 #ifdef GRADFLOW_USE_BLAS
   if constexpr (std::is_same_v<Scalar, float>) {
-    if (static_cast<int64_t>(rows) * n * k >= kBlasMinimumWork) {
-      // rows of op(a) are rows of a, or columns of a when it is transposed
+    if (static_cast<int64_t>(rows) * cols * k >= kBlasMinimumWork) {
+      // rows of op(a) are rows of a, or columns of a when it is transposed; likewise columns of op(b)
       const float* a_rows = transpose_a ? a.data() + row : a.data() + row * a.outerStride();
+      const float* b_cols = transpose_b ? b.data() + col * b.outerStride() : b.data() + col;
       cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
-                  static_cast<int>(rows), static_cast<int>(n), static_cast<int>(k), 1.0f, a_rows,
-                  static_cast<int>(a.outerStride()), b.data(), static_cast<int>(b.outerStride()), 0.0f,
-                  c.data() + row * c.outerStride(), static_cast<int>(c.outerStride()));
+                  static_cast<int>(rows), static_cast<int>(cols), static_cast<int>(k), 1.0f, a_rows,
+                  static_cast<int>(a.outerStride()), b_cols, static_cast<int>(b.outerStride()), 0.0f,
+                  c.data() + row * c.outerStride() + col, static_cast<int>(c.outerStride()));
       return;
     }
   }
 #endif
-  auto out = c.middleRows(row, rows);
+  auto out = c.block(row, col, rows, cols);
   if (transpose_a && transpose_b) {
-    out.noalias() = a.middleCols(row, rows).transpose() * b.transpose();
+    out.noalias() = a.middleCols(row, rows).transpose() * b.middleRows(col, cols).transpose();
   } else if (transpose_a) {
-    out.noalias() = a.middleCols(row, rows).transpose() * b;
+    out.noalias() = a.middleCols(row, rows).transpose() * b.middleCols(col, cols);
   } else if (transpose_b) {
-    out.noalias() = a.middleRows(row, rows) * b.transpose();
+    out.noalias() = a.middleRows(row, rows) * b.middleRows(col, cols).transpose();
   } else {
-    out.noalias() = a.middleRows(row, rows) * b;
+    out.noalias() = a.middleRows(row, rows) * b.middleCols(col, cols);
   }
 }
 
@@ -57,22 +59,31 @@ void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Sca
     c.setZero();
     return;
   }
-  // blocks of whole register tiles (16 rows), at most one per thread
+  // Split the longer side of c: each thread packs all of the operand along the other side, so
+  // this packs the least. Blocks are whole register tiles (16 rows or columns), one per thread.
   constexpr Eigen::Index kTile = 16;
+  const bool by_rows = m >= n;
+  const Eigen::Index side = by_rows ? m : n;
+  const Eigen::Index tiles = (side + kTile - 1) / kTile;
   const int threads = omp_in_parallel() ? 1 : std::max(1, omp_get_max_threads());
   const int64_t work = static_cast<int64_t>(m) * n * k;
-  const Eigen::Index tiles = (m + kTile - 1) / kTile;
   const int blocks = work >= kParallelMinimumWork ? static_cast<int>(std::min<Eigen::Index>(threads, tiles)) : 1;
   if (blocks == 1) {
-    product_rows<Scalar>(transpose_a, transpose_b, a, b, c, 0, m);
+    product_block<Scalar>(transpose_a, transpose_b, a, b, c, 0, m, 0, n);
     return;
   }
 #pragma omp parallel num_threads(blocks)
   {
     const Eigen::Index t = omp_get_thread_num();
-    const Eigen::Index first = std::min(m, tiles * t / blocks * kTile);
-    const Eigen::Index last = std::min(m, tiles * (t + 1) / blocks * kTile);
-    if (last > first) product_rows<Scalar>(transpose_a, transpose_b, a, b, c, first, last - first);
+    const Eigen::Index first = std::min(side, tiles * t / blocks * kTile);
+    const Eigen::Index last = std::min(side, tiles * (t + 1) / blocks * kTile);
+    if (last > first) {
+      if (by_rows) {
+        product_block<Scalar>(transpose_a, transpose_b, a, b, c, first, last - first, 0, n);
+      } else {
+        product_block<Scalar>(transpose_a, transpose_b, a, b, c, 0, m, first, last - first);
+      }
+    }
   }
 }
 

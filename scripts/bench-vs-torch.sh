@@ -1,51 +1,72 @@
 #!/usr/bin/env bash
 # gradflow against PyTorch on the same MLPs, side by side in one run, as ratios.
-#   scripts/bench-vs-torch.sh [ROUNDS]   (default 3; needs build/, datasets/mnist and python3-torch)
-# Each round runs gradflow bench and ../shared/bench/torch_mlp.py (or $TORCH_MLP) back to back
-# with the same architecture, batch, learning rate, momentum and threads; the medians over the
-# rounds of the later epochs are compared per sample (PyTorch trains on all 60,000 images,
-# gradflow on 55,000 after holding out validation). Also: 1 -> 2 thread scaling, evaluation
-# and .gz loading times, and the step's share of the plain matrix product.
+#   scripts/bench-vs-torch.sh [ROUNDS]   (default 5; needs build/, datasets/mnist and python3-torch)
+#   KEEP=1 keeps the raw JSON lines of every run and prints where.
+# Each round runs gradflow bench on 2 threads, ../shared/bench/torch_mlp.py (or $TORCH_MLP) on 2
+# threads and gradflow bench on 1 thread back to back, with the same architecture, batch, learning
+# rate and momentum; each run's speed is the median of its epochs after the first, compared per
+# sample (PyTorch trains on all 60,000 images, gradflow on 55,000 after holding out validation).
+# Also: evaluation and .gz loading times, and the step's share of the plain matrix product.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${1:-3}
+rounds=${1:-5}
 torch_mlp=${TORCH_MLP:-../shared/bench/torch_mlp.py}
 python=/usr/bin/python3
 "$python" -c "import torch" 2>/dev/null || { echo "needs PyTorch: apt-get install python3-torch python3-numpy" >&2; exit 1; }
 [ -x build/bin/gradflow ] || { echo "build first: cmake -S . -B build && cmake --build build -j" >&2; exit 1; }
 out=$(mktemp -d)
-trap 'rm -rf "$out"' EXIT
+[ -n "${KEEP:-}" ] && echo "raw results in $out" >&2
+[ -n "${KEEP:-}" ] || trap 'rm -rf "$out"' EXIT
 
 plain=(--set optimizer.nesterov=false --set optimizer.weight_decay=0 --set schedule.type=constant --set schedule.warmup_epochs=0)
 run() {  # name config hidden batch lr
   local name=$1 config=$2 hidden=$3 batch=$4 lr=$5
-  for r in $(seq "$rounds"); do
+  gradflow() {  # threads
     build/bin/gradflow --log-level warn bench --config "$config" "${plain[@]}" --set optimizer.momentum=0.9 \
-      --set optimizer.lr="$lr" --set training.batch_size="$batch" --set threads=2 --epochs 3 --json >> "$out/$name.gradflow"
+      --set optimizer.lr="$lr" --set training.batch_size="$batch" --set threads="$1" --epochs 3 --json
+  }
+  torch() {  # the median of the 2 epochs after the first, as one JSON line
     "$python" "$torch_mlp" datasets/mnist --hidden "$hidden" --batch "$batch" --epochs 3 --threads 2 --lr "$lr" \
-      --momentum 0.9 | tail -n 2 >> "$out/$name.torch"
-    build/bin/gradflow --log-level warn bench --config "$config" "${plain[@]}" --set optimizer.momentum=0.9 \
-      --set optimizer.lr="$lr" --set training.batch_size="$batch" --set threads=1 --epochs 3 --json >> "$out/$name.one"
+      --momentum 0.9 | tail -n 2 | "$python" -c 'import json, sys, statistics
+e = [json.loads(l) for l in sys.stdin]
+print(json.dumps({"samples_per_s": statistics.median(x["samples_per_s"] for x in e)}))'
+  }
+  for r in $(seq "$rounds"); do
+    echo "round $r/$rounds: $name" >&2
+    # the order alternates, so that neither side always runs first after the other
+    if [ $((r % 2)) = 1 ]; then
+      gradflow 2 >> "$out/$name.gradflow"; torch >> "$out/$name.torch"; gradflow 1 >> "$out/$name.one"
+    else
+      gradflow 1 >> "$out/$name.one"; torch >> "$out/$name.torch"; gradflow 2 >> "$out/$name.gradflow"
+    fi
   done
 }
 run big configs/mnist_mlp.json 512,256 128 0.05
 run small configs/mnist_small.json 128 64 0.1
 
+# Every ratio is paired: taken within one round, between runs seconds apart, then the median
+# over the rounds (with the lowest and highest) is reported. Absolute speeds drift between rounds.
 "$python" - "$out" <<'PY'
 import json, statistics, sys, os
 out = sys.argv[1]
 def lines(name): return [json.loads(l) for l in open(os.path.join(out, name)) if l.strip()]
-print("| MLP | batch | gradflow samples/s | PyTorch samples/s | time ratio gradflow/PyTorch | step / matmul | 2 threads vs 1 |")
+def spread(values, fmt):
+    values = sorted(values)
+    return f"{fmt(statistics.median(values))} ({fmt(values[0])} to {fmt(values[-1])})"
+print("| MLP | batch | gradflow samples/s | PyTorch samples/s | time ratio gradflow/PyTorch | step / plain matmul | 2 threads vs 1 |")
 print("|---|---|---|---|---|---|---|")
 for name, label in (("big", "784-512-256-10"), ("small", "784-128-10")):
     g = lines(name + ".gradflow"); t = lines(name + ".torch"); one = lines(name + ".one")
-    gs = statistics.median(x["samples_per_second"] for x in g)
-    ts = statistics.median(x["samples_per_s"] for x in t)
-    os1 = statistics.median(x["samples_per_second"] for x in one)
-    share = statistics.median(x["step_to_matmul"] for x in g)
-    print(f"| {label} | {g[0]['batch']} | {gs:,.0f} | {ts:,.0f} | {ts / gs:.2f} | {share:.0%} | {gs / os1:.2f}x |")
+    gs = [x["samples_per_second"] for x in g]
+    ts = [x["samples_per_s"] for x in t]
+    os1 = [x["samples_per_second"] for x in one]
+    print(f"| {label} | {g[0]['batch']} | {statistics.median(gs):,.0f} | {statistics.median(ts):,.0f} | "
+          f"{spread([b / a for a, b in zip(gs, ts)], lambda v: f'{v:.2f}')} | "
+          f"{spread([x['step_to_matmul'] for x in g], lambda v: f'{v:.0%}')} | "
+          f"{spread([a / b for a, b in zip(gs, os1)], lambda v: f'{v:.2f}x')} |")
 g = lines("big.gradflow")
 print()
 print(f"evaluating 10,000 test images (784-512-256-10): {statistics.median(x['eval_seconds'] for x in g):.3f} s; "
-      f"loading MNIST from .gz: {statistics.median(x['load_gz_seconds'] for x in g):.3f} s")
+      f"loading MNIST from .gz: {statistics.median(x['load_gz_seconds'] for x in g):.3f} s "
+      f"(medians over {len(g)} rounds)")
 PY

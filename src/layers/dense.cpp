@@ -63,8 +63,9 @@ template <typename Scalar>
 void Dense<Scalar>::forward(const ConstRef& x, Mat& y) {
   // x: (B, in), W: (out, in), y: (B, out)
   input_ = x;  // for dW = dy^T x
-  gemm<Scalar>(false, true, x, weight_, y);
-  y.rowwise() += bias_;
+  y.resize(x.rows(), weight_.rows());
+  y.rowwise() = bias_;
+  gemm<Scalar>(false, true, x, weight_, y, /*accumulate=*/true);
 }
 
 template <typename Scalar>

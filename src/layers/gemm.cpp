@@ -17,7 +17,7 @@ namespace {
 template <typename Scalar>
 void product_block(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,
                    const Eigen::Ref<const MatrixT<Scalar>>& b, MatrixT<Scalar>& c, Eigen::Index row, Eigen::Index rows,
-                   Eigen::Index col, Eigen::Index cols) {
+                   Eigen::Index col, Eigen::Index cols, bool accumulate) {
   const Eigen::Index k = transpose_a ? a.rows() : a.cols();
 #ifdef GRADFLOW_USE_BLAS
   if constexpr (std::is_same_v<Scalar, float>) {
@@ -27,21 +27,22 @@ void product_block(bool transpose_a, bool transpose_b, const Eigen::Ref<const Ma
       const float* b_cols = transpose_b ? b.data() + col * b.outerStride() : b.data() + col;
       cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
                   static_cast<int>(rows), static_cast<int>(cols), static_cast<int>(k), 1.0f, a_rows,
-                  static_cast<int>(a.outerStride()), b_cols, static_cast<int>(b.outerStride()), 0.0f,
+                  static_cast<int>(a.outerStride()), b_cols, static_cast<int>(b.outerStride()), accumulate ? 1.0f : 0.0f,
                   c.data() + row * c.outerStride() + col, static_cast<int>(c.outerStride()));
       return;
     }
   }
 #endif
   auto out = c.block(row, col, rows, cols);
+  if (!accumulate) out.setZero();
   if (transpose_a && transpose_b) {
-    out.noalias() = a.middleCols(row, rows).transpose() * b.middleRows(col, cols).transpose();
+    out.noalias() += a.middleCols(row, rows).transpose() * b.middleRows(col, cols).transpose();
   } else if (transpose_a) {
-    out.noalias() = a.middleCols(row, rows).transpose() * b.middleCols(col, cols);
+    out.noalias() += a.middleCols(row, rows).transpose() * b.middleCols(col, cols);
   } else if (transpose_b) {
-    out.noalias() = a.middleRows(row, rows) * b.middleRows(col, cols).transpose();
+    out.noalias() += a.middleRows(row, rows) * b.middleRows(col, cols).transpose();
   } else {
-    out.noalias() = a.middleRows(row, rows) * b.middleCols(col, cols);
+    out.noalias() += a.middleRows(row, rows) * b.middleCols(col, cols);
   }
 }
 
@@ -49,14 +50,18 @@ void product_block(bool transpose_a, bool transpose_b, const Eigen::Ref<const Ma
 
 template <typename Scalar>
 void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,
-          const Eigen::Ref<const MatrixT<Scalar>>& b, MatrixT<Scalar>& c) {
+          const Eigen::Ref<const MatrixT<Scalar>>& b, MatrixT<Scalar>& c, bool accumulate) {
   const Eigen::Index m = transpose_a ? a.cols() : a.rows();
   const Eigen::Index k = transpose_a ? a.rows() : a.cols();
   const Eigen::Index n = transpose_b ? b.rows() : b.cols();
-  c.resize(m, n);
+  if (accumulate) {
+    eigen_assert(c.rows() == m && c.cols() == n && "gemm: accumulating into a matrix of another shape");
+  } else {
+    c.resize(m, n);
+  }
   if (m == 0 || n == 0) return;
   if (k == 0) {
-    c.setZero();
+    if (!accumulate) c.setZero();
     return;
   }
   // Split the longer side of c: each thread packs all of the operand along the other side, so
@@ -69,7 +74,7 @@ void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Sca
   const int64_t work = static_cast<int64_t>(m) * n * k;
   const int blocks = work >= kParallelMinimumWork ? static_cast<int>(std::min<Eigen::Index>(threads, tiles)) : 1;
   if (blocks == 1) {
-    product_block<Scalar>(transpose_a, transpose_b, a, b, c, 0, m, 0, n);
+    product_block<Scalar>(transpose_a, transpose_b, a, b, c, 0, m, 0, n, accumulate);
     return;
   }
 #pragma omp parallel num_threads(blocks)
@@ -79,17 +84,17 @@ void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Sca
     const Eigen::Index last = std::min(side, tiles * (t + 1) / blocks * kTile);
     if (last > first) {
       if (by_rows) {
-        product_block<Scalar>(transpose_a, transpose_b, a, b, c, first, last - first, 0, n);
+        product_block<Scalar>(transpose_a, transpose_b, a, b, c, first, last - first, 0, n, accumulate);
       } else {
-        product_block<Scalar>(transpose_a, transpose_b, a, b, c, 0, m, first, last - first);
+        product_block<Scalar>(transpose_a, transpose_b, a, b, c, 0, m, first, last - first, accumulate);
       }
     }
   }
 }
 
 template void gemm<float>(bool, bool, const Eigen::Ref<const MatrixT<float>>&, const Eigen::Ref<const MatrixT<float>>&,
-                          MatrixT<float>&);
+                          MatrixT<float>&, bool);
 template void gemm<double>(bool, bool, const Eigen::Ref<const MatrixT<double>>&, const Eigen::Ref<const MatrixT<double>>&,
-                           MatrixT<double>&);
+                           MatrixT<double>&, bool);
 
 }  // namespace gradflow

@@ -1,5 +1,6 @@
 #pragma once
-// The matrix products of dense layers, row-major:  c = op(a) · op(b),  op = identity or transpose.
+// The matrix products of dense layers, row-major:  c = op(a) · op(b),  op = identity or transpose,
+// or with `accumulate`  c += op(a) · op(b)  (c must then already be (m, n)).
 //   op(a): (m, k)   op(b): (k, n)   c: (m, n), written into c's existing storage when the shape fits.
 //
 // Threads: a product large enough to pay for it is split along the longer side of c into one
@@ -20,6 +21,6 @@ inline constexpr int64_t kBlasMinimumWork = int64_t(1) << 20;
 
 template <typename Scalar>
 void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,
-          const Eigen::Ref<const MatrixT<Scalar>>& b, MatrixT<Scalar>& c);
+          const Eigen::Ref<const MatrixT<Scalar>>& b, MatrixT<Scalar>& c, bool accumulate = false);
 
 }  // namespace gradflow

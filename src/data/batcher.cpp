@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <numeric>
 
+#include "gradflow/parallel.h"
+
 namespace gradflow {
 
 Batcher::Batcher(const Dataset& data, int64_t batch_size, std::mt19937_64& rng)
@@ -25,12 +27,13 @@ void Batcher::gather(int64_t b, Matrix& x, Labels& y) const {
   x.resize(n, data_.features());
   y.resize(n);
   // rows scattered over the whole dataset: memory latency bounds this copy, so two threads help
-#pragma omp parallel for schedule(static) if (n * data_.features() >= (int64_t(1) << 15))
-  for (int64_t r = 0; r < n; ++r) {
-    const int64_t src = order_[static_cast<size_t>(begin + r)];
-    x.row(r) = data_.images.row(src);
-    y[r] = data_.labels[src];
-  }
+  for_row_blocks(n, data_.features(), [&](int64_t first, int64_t last) {
+    for (int64_t r = first; r < last; ++r) {
+      const int64_t src = order_[static_cast<size_t>(begin + r)];
+      x.row(r) = data_.images.row(src);
+      y[r] = data_.labels[src];
+    }
+  });
 }
 
 }  // namespace gradflow

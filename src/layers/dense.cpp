@@ -5,6 +5,7 @@
 #include "gradflow/errors.h"
 #include "gradflow/layers/gemm.h"
 #include "gradflow/layer_registry.h"
+#include "gradflow/parallel.h"
 
 namespace gradflow {
 
@@ -62,9 +63,12 @@ void Dense<Scalar>::initialize(std::mt19937_64& rng) {
 template <typename Scalar>
 void Dense<Scalar>::forward(const ConstRef& x, Mat& y) {
   // x: (B, in), W: (out, in), y: (B, out)
-  input_ = x;  // for dW = dy^T x
+  input_.resize(x.rows(), x.cols());
   y.resize(x.rows(), weight_.rows());
-  y.rowwise() = bias_;
+  for_row_blocks(x.rows(), x.cols(), [&](int64_t begin, int64_t end) {
+    input_.middleRows(begin, end - begin) = x.middleRows(begin, end - begin);  // for dW = dy^T x
+    y.middleRows(begin, end - begin).rowwise() = bias_;
+  });
   gemm<Scalar>(false, true, x, weight_, y, /*accumulate=*/true);
 }
 

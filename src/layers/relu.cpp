@@ -1,21 +1,30 @@
 #include "gradflow/layers/relu.h"
 
 #include "gradflow/layer_registry.h"
+#include "gradflow/parallel.h"
 
 namespace gradflow {
 
 template <typename Scalar>
 void ReLU<Scalar>::forward(const ConstRef& x, Mat& y) {
   // x, y: (B, size)
-  output_ = x.cwiseMax(Scalar(0));
-  y = output_;
+  output_.resize(x.rows(), x.cols());
+  y.resize(x.rows(), x.cols());
+  for_row_blocks(x.rows(), x.cols(), [&](int64_t begin, int64_t end) {
+    output_.middleRows(begin, end - begin) = x.middleRows(begin, end - begin).cwiseMax(Scalar(0));
+    y.middleRows(begin, end - begin) = output_.middleRows(begin, end - begin);
+  });
 }
 
 template <typename Scalar>
 void ReLU<Scalar>::backward(const ConstRef& dy, Mat* dx) {
   // dx = dy * 1[y > 0]
   if (dx == nullptr) return;
-  *dx = (output_.array() > Scalar(0)).select(dy, Scalar(0));
+  dx->resize(dy.rows(), dy.cols());
+  for_row_blocks(dy.rows(), dy.cols(), [&](int64_t begin, int64_t end) {
+    dx->middleRows(begin, end - begin) =
+        (output_.middleRows(begin, end - begin).array() > Scalar(0)).select(dy.middleRows(begin, end - begin), Scalar(0));
+  });
 }
 
 template class ReLU<float>;

@@ -1,0 +1,31 @@
+#pragma once
+// Element-wise work over the rows of a batch, split into one contiguous block of rows per
+// thread when there is enough of it to pay for waking a second thread. `f(begin, end)` handles
+// rows [begin, end) and must not throw. Inside another parallel region it runs on one thread.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+
+namespace gradflow {
+
+// rows · cols at and above which the rows are split across threads
+inline constexpr int64_t kParallelMinimumElements = int64_t(1) << 15;
+
+template <typename F>
+void for_row_blocks(int64_t rows, int64_t cols, F&& f) {
+  const int64_t threads = rows * cols >= kParallelMinimumElements && !omp_in_parallel()
+                              ? std::min<int64_t>(omp_get_max_threads(), rows)
+                              : 1;
+  if (threads <= 1) {
+    f(int64_t(0), rows);
+    return;
+  }
+#pragma omp parallel num_threads(static_cast<int>(threads))
+  {
+    const int64_t t = omp_get_thread_num();
+    f(rows * t / threads, rows * (t + 1) / threads);
+  }
+}
+
+}  // namespace gradflow

@@ -4,7 +4,7 @@
 #   KEEP=1 keeps the raw JSON lines of every run and prints where.
 # Each round runs gradflow bench on 2 threads, ../shared/bench/torch_mlp.py (or $TORCH_MLP) on 2
 # threads and gradflow bench on 1 thread back to back, with the same architecture, batch, learning
-# rate and momentum; each run's speed is the median of its epochs after the first, compared per
+# rate and momentum; each run's speed is the median of its 4 epochs after the first, compared per
 # sample (PyTorch trains on all 60,000 images, gradflow on 55,000 after holding out validation).
 # Also: evaluation and .gz loading times, and the step's share of the plain matrix product.
 set -euo pipefail
@@ -23,11 +23,11 @@ run() {  # name config hidden batch lr
   local name=$1 config=$2 hidden=$3 batch=$4 lr=$5
   gradflow() {  # threads
     build/bin/gradflow --log-level warn bench --config "$config" "${plain[@]}" --set optimizer.momentum=0.9 \
-      --set optimizer.lr="$lr" --set training.batch_size="$batch" --set threads="$1" --epochs 3 --json
+      --set optimizer.lr="$lr" --set training.batch_size="$batch" --set threads="$1" --epochs 5 --json
   }
-  torch() {  # the median of the 2 epochs after the first, as one JSON line
-    "$python" "$torch_mlp" datasets/mnist --hidden "$hidden" --batch "$batch" --epochs 3 --threads 2 --lr "$lr" \
-      --momentum 0.9 | tail -n 2 | "$python" -c 'import json, sys, statistics
+  torch() {  # the median of the 4 epochs after the first, as one JSON line
+    "$python" "$torch_mlp" datasets/mnist --hidden "$hidden" --batch "$batch" --epochs 5 --threads 2 --lr "$lr" \
+      --momentum 0.9 | tail -n 4 | "$python" -c 'import json, sys, statistics
 e = [json.loads(l) for l in sys.stdin]
 print(json.dumps({"samples_per_s": statistics.median(x["samples_per_s"] for x in e)}))'
   }

@@ -65,7 +65,7 @@ struct StepOutcome {
 StepOutcome train_step(Sequential<float>& model, Sgd& optimizer, const Eigen::Ref<const Matrix>& x,
                        const Eigen::Ref<const Labels>& y, double lr, std::vector<double>* update_norms = nullptr);
 
-// Sets the number of threads used by Eigen and OpenMP (0: every core).
+// Sets the number of threads that products and parallel loops are split over (0: every core).
 void set_threads(int threads);
 
 // Trains as `config` says; writes the run directory `run_dir`. Throws DivergenceError on a

@@ -1,6 +1,9 @@
 // The IDX reader on crafted files, the dataset splits and the batcher.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "gradflow/data/batcher.h"
 #include "gradflow/data/dataset.h"
 #include "gradflow/data/idx.h"
@@ -40,6 +43,25 @@ TEST(Idx, ReadsGoodGzipFile) {
   const IdxArray a = read_idx(dir + "/a.gz");
   EXPECT_EQ(a.dims, (std::vector<int64_t>{3}));
   EXPECT_EQ(a.data, (std::vector<uint8_t>{7, 8, 9}));
+}
+
+TEST(Idx, ReadsAGzipFileOfSeveralMembers) {
+  // the first member's trailer records only its own size: the buffer must grow past that hint
+  const std::string dir = temp_dir("idx_gz_members");
+  std::vector<uint8_t> values(200000);
+  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<uint8_t>(i * 7);
+  const std::vector<uint8_t> whole = idx_bytes({200000}, values);
+  write_gzip(dir + "/first.gz", {whole.begin(), whole.begin() + 100});
+  write_gzip(dir + "/second.gz", {whole.begin() + 100, whole.end()});
+  std::vector<uint8_t> joined;
+  for (const char* part : {"/first.gz", "/second.gz"}) {
+    std::ifstream in(dir + part, std::ios::binary);
+    joined.insert(joined.end(), std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  write_bytes(dir + "/a.gz", joined);
+  const IdxArray a = read_idx(dir + "/a.gz");
+  EXPECT_EQ(a.dims, (std::vector<int64_t>{200000}));
+  EXPECT_EQ(a.data, values);
 }
 
 TEST(Idx, RejectsWrongMagic) {
@@ -113,6 +135,20 @@ TEST(Dataset, ScalesNormalisesAndSplits) {
   const Dataset normalised = load_split(options, Split::Train);
   EXPECT_FLOAT_EQ(normalised.images(0, 1), 2.0f);  // (1 - 0.5) / 0.25
   expect_input_error([&] { load_split(options, Split::Test); }, dir + "/t10k-images-idx3-ubyte", "missing data file");
+  expect_input_error([&] { load_mnist(options); }, dir + "/t10k-images-idx3-ubyte", "missing data file");
+  const Dataset held_out = load_split(options, Split::Validation);
+  ASSERT_EQ(held_out.size(), 3);
+  EXPECT_FLOAT_EQ(held_out.images(0, 0), (175.0f / 255.0f - 0.5f) / 0.25f);
+
+  // all three splits at once, the test files read on a second thread
+  write_gzip(dir + "/t10k-images-idx3-ubyte.gz", idx_bytes({2, 1, 2}, {0, 51, 102, 255}));
+  write_bytes(dir + "/t10k-labels-idx1-ubyte", idx_bytes({2}, {4, 2}));
+  const MnistSplits all = load_mnist(options);
+  EXPECT_EQ(all.train.size(), 7);
+  EXPECT_TRUE((all.validation.images.array() == held_out.images.array()).all());
+  ASSERT_EQ(all.test.size(), 2);
+  EXPECT_FLOAT_EQ(all.test.images(1, 1), (1.0f - 0.5f) / 0.25f);
+  EXPECT_EQ(all.test.labels[0], 4);
 }
 
 TEST(Batcher, ShufflesReproduciblyAndCoversEverySample) {

@@ -127,8 +127,9 @@ MnistSplits load_mnist(const DataOptions& options) {
 
 Dataset load_split(const DataOptions& options, Split split) {
   if (split == Split::Test) return load_test(options);
-  auto [train, validation] = load_train_validation(options);
-  return split == Split::Train ? std::move(train) : std::move(validation);
+  const IdxPair pair = read_training_files(options);
+  const int64_t n_train = pair.size() - options.validation;
+  return split == Split::Train ? to_dataset(pair, 0, n_train, options) : to_dataset(pair, n_train, pair.size(), options);
 }
 
 }  // namespace gradflow

@@ -67,6 +67,15 @@ StepOutcome train_step(Sequential<float>& model, Sgd& optimizer, const Eigen::Re
   return outcome;
 }
 
+void check_model_input(const Config& config, const Dataset& data) {
+  const int64_t input = config.model.at("input").get<int64_t>();
+  if (data.features() != input) {
+    throw ConfigError("/model/input", "expected " + std::to_string(data.features()) +
+                                          " (the features of the images in " + config.data.dir + "), got " +
+                                          std::to_string(input));
+  }
+}
+
 void set_threads(int threads) {
   const int n = threads > 0 ? threads : omp_get_num_procs();
   omp_set_num_threads(n);  // gradflow splits its own products (layers/gemm.h); Eigen never threads
@@ -119,12 +128,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   set_threads(config.threads);
   spdlog::info("run {}: loading {}", config.name, config.data.dir);
   auto [train_data, validation_data, test_data] = load_mnist(config.data);
-  const int64_t input = config.model.at("input").get<int64_t>();
-  if (train_data.features() != input) {
-    throw ConfigError("/model/input", "expected " + std::to_string(train_data.features()) +
-                                          " (the features of the images in " + config.data.dir + "), got " +
-                                          std::to_string(input));
-  }
+  check_model_input(config, train_data);
   spdlog::info("train {} / validation {} / test {} samples of {} features, {} threads", train_data.size(),
                validation_data.size(), test_data.size(), train_data.features(), omp_get_max_threads());
 

@@ -264,3 +264,26 @@ TEST(Cli, BenchReportsThroughputAndTheMatmulReference) {
   EXPECT_NEAR(b["executed_gflop_per_step"].get<double>(), (2 * 2 * 32 * 64 * 16 + 3 * 2 * 32 * 16 * 2) / 1e9, 1e-12);
   EXPECT_EQ(b["eval_samples"], 10000);
 }
+
+TEST(Cli, BenchTrainsOnTheDatasetItTimedLoadingFromGz) {
+  // raw files: bench times a gzip copy of them and trains on what that load returned; .gz files
+  // are timed and used as they are
+  for (const bool gz : {false, true}) {
+    const std::string data = write_separable_dataset(gz ? "cli_bench_gz" : "cli_bench_raw", 300, 50, 8, gz);
+    const std::string dir = temp_dir("cli_bench_data_cfg");
+    std::ofstream(dir + "/c.json") << synthetic_config(data).dump();
+    CliRun r = run_cli("bench --config " + dir + "/c.json --epochs 1 --json");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const json b = json::parse(r.out);
+    EXPECT_EQ(b["train_samples"], 100) << "300 training images less 200 for validation";
+    EXPECT_EQ(b["eval_samples"], 50);
+    EXPECT_GT(b["load_gz_seconds"].get<double>(), 0.0);
+
+    json wrong = synthetic_config(data);
+    wrong["model"]["input"] = 63;
+    std::ofstream(dir + "/wrong.json") << wrong.dump();
+    r = run_cli("bench --config " + dir + "/wrong.json --epochs 1");
+    EXPECT_EQ(r.code, 2);
+    EXPECT_NE(r.err.find("/model/input"), std::string::npos) << r.err;
+  }
+}

@@ -4,12 +4,14 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 
 #include "commands.h"
 #include "gradflow/bench.h"
 #include "gradflow/config.h"
 #include "gradflow/errors.h"
+#include "gradflow/train.h"
 
 namespace gradflow::cli {
 
@@ -22,33 +24,43 @@ struct BenchArgs {
   bool json = false;
 };
 
-// Seconds to load the dataset from .gz files: the directory's own, or a gzip copy made once in
-// the system's temporary directory.
-double gz_load_seconds(DataOptions data) {
+// The dataset loaded from .gz files — the directory's own, or a gzip copy of the same bytes,
+// made once in the system's temporary directory under a name derived from the source files'
+// paths, sizes and times — and the seconds that took.
+MnistSplits load_timed_from_gz(DataOptions data, double& seconds) {
   namespace fs = std::filesystem;
   const char* names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
                          "t10k-labels-idx1-ubyte"};
   bool all_gz = true;
   for (const char* n : names) all_gz = all_gz && fs::exists(fs::path(data.dir) / (std::string(n) + ".gz"));
   if (!all_gz) {
-    const fs::path copy = fs::temp_directory_path() / "gradflow_bench_gz";
+    std::string sources;
+    for (const char* n : names) {
+      const fs::path source = fs::canonical(find_data_file(data.dir, n));
+      sources += source.string() + ":" + std::to_string(fs::file_size(source)) + ":" +
+                 std::to_string(fs::last_write_time(source).time_since_epoch().count()) + "\n";
+    }
+    const fs::path copy =
+        fs::temp_directory_path() / ("gradflow_bench_gz_" + std::to_string(std::hash<std::string>{}(sources)));
     fs::create_directories(copy);
     for (const char* n : names) {
       const fs::path target = copy / (std::string(n) + ".gz");
       if (fs::exists(target)) continue;
       std::ifstream in(find_data_file(data.dir, n), std::ios::binary);
       const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-      gzFile out = gzopen((target.string() + ".tmp").c_str(), "wb6");
-      gzwrite(out, bytes.data(), static_cast<unsigned>(bytes.size()));
-      gzclose(out);
-      fs::rename(target.string() + ".tmp", target);
+      const std::string partial = target.string() + ".tmp";
+      gzFile out = gzopen(partial.c_str(), "wb6");
+      if (out == nullptr) throw InputError(partial + ": cannot write the gzip copy");
+      const bool written = bytes.empty() || gzwrite(out, bytes.data(), static_cast<unsigned>(bytes.size())) > 0;
+      if (gzclose(out) != Z_OK || !written) throw InputError(partial + ": cannot write the gzip copy");
+      fs::rename(partial, target);
     }
     data.dir = copy.string();
   }
   const auto t0 = std::chrono::steady_clock::now();
-  const MnistSplits splits = load_mnist(data);
-  if (splits.train.size() == 0) throw InputError(data.dir + ": no training samples");
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  MnistSplits splits = load_mnist(data);
+  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return splits;
 }
 }  // namespace
 
@@ -72,13 +84,10 @@ void add_bench_command(CLI::App& app, Action& action) {
         train = random_dataset(60000 - config.data.validation, features, config.data.classes, config.seed);
         test = random_dataset(10000, features, config.data.classes, config.seed + 1);
       } else {
-        gz_seconds = gz_load_seconds(config.data);
-        MnistSplits splits = load_mnist(config.data);
+        MnistSplits splits = load_timed_from_gz(config.data, gz_seconds);
         train = std::move(splits.train);
         test = std::move(splits.test);
-        if (train.features() != features) {
-          throw ConfigError("/model/input", "expected " + std::to_string(train.features()) + ", got " + std::to_string(features));
-        }
+        check_model_input(config, train);
       }
       spdlog::info("timing {} epochs of {} on {} samples", a->epochs, config.name, train.size());
       const BenchResult r = benchmark_training(config, train, test, a->epochs);

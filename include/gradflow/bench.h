@@ -3,8 +3,8 @@
 //   model FLOPs per step: forward 2·B·in·out per dense layer, backward twice that
 //   executed FLOPs: the same, less the first layer's input gradient, which nothing needs
 // The reference is a plain matrix product of the largest dense layer's shape, (B, in) x (in, out),
-// through the same product routine the layers use (layers/gemm.h: Eigen, or OpenBLAS's sgemm for
-// large products), with the same thread count, measured in the same run.
+// through the same product routine the layers use (layers/gemm.h), with the same thread count,
+// one round after every epoch of the same run.
 #include <nlohmann/json.hpp>
 
 #include "gradflow/config.h"

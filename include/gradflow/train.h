@@ -65,6 +65,9 @@ struct StepOutcome {
 StepOutcome train_step(Sequential<float>& model, Sgd& optimizer, const Eigen::Ref<const Matrix>& x,
                        const Eigen::Ref<const Labels>& y, double lr, std::vector<double>* update_norms = nullptr);
 
+// Throws ConfigError at /model/input unless the model takes as many features as `data` holds.
+void check_model_input(const Config& config, const Dataset& data);
+
 // Sets the number of threads that products and parallel loops are split over (0: every core).
 void set_threads(int threads);
 

@@ -92,10 +92,15 @@ IdxPair read_training_files(const DataOptions& options) {
   return pair;
 }
 
+// The training files hold train then validation: the last options.validation samples.
+Dataset training_split(const IdxPair& pair, Split split, const DataOptions& options) {
+  const int64_t n_train = pair.size() - options.validation;
+  return split == Split::Train ? to_dataset(pair, 0, n_train, options) : to_dataset(pair, n_train, pair.size(), options);
+}
+
 Dataset load_test(const DataOptions& options) {
   const std::string images = find_data_file(options.dir, "t10k-images-idx3-ubyte");
-  const IdxPair pair = read_idx_pair(images, find_data_file(options.dir, "t10k-labels-idx1-ubyte"), options);
-  return to_dataset(pair, 0, pair.size(), options);
+  return load_idx_pair(images, find_data_file(options.dir, "t10k-labels-idx1-ubyte"), options);
 }
 
 }  // namespace
@@ -107,29 +112,22 @@ Dataset load_idx_pair(const std::string& images_path, const std::string& labels_
 
 std::pair<Dataset, Dataset> load_train_validation(const DataOptions& options) {
   const IdxPair pair = read_training_files(options);
-  const int64_t n_train = pair.size() - options.validation;
-  return {to_dataset(pair, 0, n_train, options), to_dataset(pair, n_train, pair.size(), options)};
+  return {training_split(pair, Split::Train, options), training_split(pair, Split::Validation, options)};
 }
 
 MnistSplits load_mnist(const DataOptions& options) {
-  // the test files decompress on a second thread while this one reads the training files
+  // The test files decompress on a second thread while this one reads the training files. If
+  // the training files fail, the future's destructor still waits for that thread.
   std::future<Dataset> test = std::async(std::launch::async, load_test, std::cref(options));
   MnistSplits splits;
-  try {
-    std::tie(splits.train, splits.validation) = load_train_validation(options);
-  } catch (...) {
-    test.wait();
-    throw;
-  }
+  std::tie(splits.train, splits.validation) = load_train_validation(options);
   splits.test = test.get();
   return splits;
 }
 
 Dataset load_split(const DataOptions& options, Split split) {
   if (split == Split::Test) return load_test(options);
-  const IdxPair pair = read_training_files(options);
-  const int64_t n_train = pair.size() - options.validation;
-  return split == Split::Train ? to_dataset(pair, 0, n_train, options) : to_dataset(pair, n_train, pair.size(), options);
+  return training_split(read_training_files(options), split, options);
 }
 
 }  // namespace gradflow

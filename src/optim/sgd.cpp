@@ -57,13 +57,10 @@ bool Sgd::step(double lr, std::vector<double>* update_norms) {
   bool finite = true;
   for (size_t k = 0; k < parameters_.size(); ++k) {
     float* velocity = mu == 0.0f ? nullptr : velocity_[k].data();
-    if (update_norms) {
-      const Pass pass = update<true>(parameters_[k], velocity, rate, decay, mu, options_.nesterov);
-      (*update_norms)[k] = std::sqrt(pass.squared_update);
-      finite = finite && pass.finite;
-    } else {
-      finite = update<false>(parameters_[k], velocity, rate, decay, mu, options_.nesterov).finite && finite;
-    }
+    const Pass pass = update_norms ? update<true>(parameters_[k], velocity, rate, decay, mu, options_.nesterov)
+                                   : update<false>(parameters_[k], velocity, rate, decay, mu, options_.nesterov);
+    if (update_norms) (*update_norms)[k] = std::sqrt(pass.squared_update);
+    finite = finite && pass.finite;
   }
   return finite;
 }

@@ -4,11 +4,11 @@
 //   op(a): (m, k)   op(b): (k, n)   c: (m, n), written into c's existing storage when the shape fits.
 //
 // Threads: a product large enough to pay for it is split along the longer side of c into one
-// contiguous block per thread, and each thread runs one single-threaded product on its block. No thread waits
-// on another inside a product (the BLAS's and Eigen's own parallel products synchronise per
-// panel), and the same thread count always gives the same result. Each block goes to the system BLAS (OpenBLAS's sgemm, when
-// gradflow is built with GRADFLOW_BLAS) if it is a float block large enough; Eigen computes the
-// rest, and every double product.
+// contiguous block per thread, and each thread runs one single-threaded product on its block.
+// No thread waits on another inside a product (the BLAS's and Eigen's own parallel products
+// synchronise per panel), and the same thread count always gives the same result. A float block
+// large enough goes to the system BLAS (OpenBLAS's sgemm, when gradflow is built with
+// GRADFLOW_BLAS); Eigen computes the rest, and every double product.
 #include "gradflow/tensor.h"
 
 namespace gradflow {

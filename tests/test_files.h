@@ -3,12 +3,36 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace gradflow::testing {
+
+// The directories temp_dir() made, removed when the test process exits; GRADFLOW_KEEP_TEST_FILES=1
+// keeps them for a look after a failure. Only the process that made them removes them (not a
+// forked death-test child).
+class TempDirs {
+ public:
+  static TempDirs& instance() {
+    static TempDirs dirs;
+    return dirs;
+  }
+  void add(const std::filesystem::path& dir) { dirs_.push_back(dir); }
+  ~TempDirs() {
+    if (::getpid() != owner_ || std::getenv("GRADFLOW_KEEP_TEST_FILES") != nullptr) return;
+    std::error_code ignored;
+    for (const auto& dir : dirs_) std::filesystem::remove_all(dir, ignored);
+  }
+
+ private:
+  TempDirs() = default;
+  pid_t owner_ = ::getpid();
+  std::vector<std::filesystem::path> dirs_;
+};
 
 inline std::string temp_dir(const std::string& name) {
   // ctest runs tests in parallel processes: the pid keeps their directories apart
@@ -16,6 +40,7 @@ inline std::string temp_dir(const std::string& name) {
       std::filesystem::temp_directory_path() / ("gradflow_test_" + std::to_string(::getpid()) + "_" + name);
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  TempDirs::instance().add(dir);
   return dir.string();
 }
 

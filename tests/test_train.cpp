@@ -41,8 +41,9 @@ struct CliRun {
 
 CliRun run_cli(const std::string& args) {
   const std::string dir = temp_dir("cli_io");
-  const std::string command =
-      std::string(GRADFLOW_BINARY) + " " + args + " >" + dir + "/out 2>" + dir + "/err </dev/null";
+  // TMPDIR: what the command keeps in the temp directory (bench's gzip copy) goes with the test's files
+  const std::string command = "TMPDIR=" + dir + " " + std::string(GRADFLOW_BINARY) + " " + args + " >" + dir +
+                              "/out 2>" + dir + "/err </dev/null";
   const int status = std::system(command.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_all(dir + "/out"), read_all(dir + "/err")};
 }

@@ -27,7 +27,7 @@ struct Shape {
 
 template <typename Scalar>
 void check_all(double tolerance) {
-  // tiny (one thread, Eigen), split by rows (m >= n), split by columns (n > m), large enough for
+  // tiny (one thread, Eigen), split by rows (m >= n, or a transposed), split by columns (n > m), large enough for
   // BLAS blocks, and sizes that are not multiples of the 16-wide tiles
   const Shape shapes[] = {{3, 5, 7}, {200, 70, 40}, {37, 300, 50}, {130, 260, 140}, {300, 130, 140}, {17, 33, 1}};
   for (const int threads : {1, 2}) {

@@ -65,9 +65,11 @@ void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Sca
     return;
   }
   // Split the longer side of c: each thread packs all of the operand along the other side, so
-  // this packs the least. Blocks are whole register tiles (16 rows or columns), one per thread.
+  // this packs the least. With a transposed (the weight gradients dy^T x), the rows: splitting
+  // its columns made the dense layers' dW products 2 to 5% slower. Blocks are whole register
+  // tiles (16 rows or columns), one per thread.
   constexpr Eigen::Index kTile = 16;
-  const bool by_rows = m >= n;
+  const bool by_rows = transpose_a || m >= n;
   const Eigen::Index side = by_rows ? m : n;
   const Eigen::Index tiles = (side + kTile - 1) / kTile;
   const int threads = omp_in_parallel() ? 1 : std::max(1, omp_get_max_threads());

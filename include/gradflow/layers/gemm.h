@@ -3,8 +3,8 @@
 // or with `accumulate`  c += op(a) · op(b)  (c must then already be (m, n)).
 //   op(a): (m, k)   op(b): (k, n)   c: (m, n), written into c's existing storage when the shape fits.
 //
-// Threads: a product large enough to pay for it is split along the longer side of c into one
-// contiguous block per thread, and each thread runs one single-threaded product on its block.
+// Threads: a product large enough to pay for it is split along the longer side of c (along its
+// rows when a is transposed) into one contiguous block per thread, and each thread runs one single-threaded product on its block.
 // No thread waits on another inside a product (the BLAS's and Eigen's own parallel products
 // synchronise per panel), and the same thread count always gives the same result. A float block
 // large enough goes to the system BLAS (OpenBLAS's sgemm, when gradflow is built with

@@ -6,7 +6,9 @@
 # threads and gradflow bench on 1 thread back to back, with the same architecture, batch, learning
 # rate and momentum; each run's speed is the median of its 4 epochs after the first, compared per
 # sample (PyTorch trains on all 60,000 images, gradflow on 55,000 after holding out validation).
-# Also: evaluation and .gz loading times, and the step's share of the plain matrix product.
+# Also: evaluation and .gz loading times, the step's share of the plain matrix product, and how
+# much the plain product itself gains from the second thread in the same runs (the ceiling for
+# "2 threads vs 1" on a machine whose second core is shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -53,8 +55,8 @@ def lines(name): return [json.loads(l) for l in open(os.path.join(out, name)) if
 def spread(values, fmt):
     values = sorted(values)
     return f"{fmt(statistics.median(values))} ({fmt(values[0])} to {fmt(values[-1])})"
-print("| MLP | batch | gradflow samples/s | PyTorch samples/s | time ratio gradflow/PyTorch | step / plain matmul | 2 threads vs 1 |")
-print("|---|---|---|---|---|---|---|")
+print("| MLP | batch | gradflow samples/s | PyTorch samples/s | time ratio gradflow/PyTorch | step / plain matmul | 2 threads vs 1 | plain matmul 2 threads vs 1 |")
+print("|---|---|---|---|---|---|---|---|")
 for name, label in (("big", "784-512-256-10"), ("small", "784-128-10")):
     g = lines(name + ".gradflow"); t = lines(name + ".torch"); one = lines(name + ".one")
     gs = [x["samples_per_second"] for x in g]
@@ -63,7 +65,8 @@ for name, label in (("big", "784-512-256-10"), ("small", "784-128-10")):
     print(f"| {label} | {g[0]['batch']} | {statistics.median(gs):,.0f} | {statistics.median(ts):,.0f} | "
           f"{spread([b / a for a, b in zip(gs, ts)], lambda v: f'{v:.2f}')} | "
           f"{spread([x['step_to_matmul'] for x in g], lambda v: f'{v:.0%}')} | "
-          f"{spread([a / b for a, b in zip(gs, os1)], lambda v: f'{v:.2f}x')} |")
+          f"{spread([a / b for a, b in zip(gs, os1)], lambda v: f'{v:.2f}x')} | "
+          f"{spread([a['matmul_gflops'] / b['matmul_gflops'] for a, b in zip(g, one)], lambda v: f'{v:.2f}x')} |")
 g = lines("big.gradflow")
 print()
 print(f"evaluating 10,000 test images (784-512-256-10): {statistics.median(x['eval_seconds'] for x in g):.3f} s; "

@@ -20,7 +20,7 @@ namespace gradflow {
 using Clock = std::chrono::steady_clock;
 
 nlohmann::json BenchResult::to_json() const {
-  return {{"threads", threads},
+  nlohmann::json j = {{"threads", threads},
           {"batch", batch},
           {"train_samples", train_samples},
           {"epochs", epochs},
@@ -34,6 +34,20 @@ nlohmann::json BenchResult::to_json() const {
           {"step_to_matmul", matmul_gflops > 0 ? step_gflops / matmul_gflops : 0.0},
           {"eval_seconds", eval_seconds},
           {"eval_samples", eval_samples}};
+  if (stage_steps > 0) {
+    double total = 0;  // the sum of the medians
+    for (const StageTime& st : stages) total += st.microseconds;
+    nlohmann::json list = nlohmann::json::array();
+    for (const StageTime& st : stages) {
+      list.push_back({{"stage", st.stage},
+                      {"microseconds", st.microseconds},
+                      {"share", total > 0 ? st.microseconds / total : 0.0},
+                      {"gflops", st.gflops}});
+    }
+    j["stages"] = list;
+    j["stage_steps"] = stage_steps;
+  }
+  return j;
 }
 
 Dataset random_dataset(int64_t n, int64_t features, int64_t classes, uint64_t seed) {
@@ -80,9 +94,68 @@ double median(std::vector<double> v) {
   const size_t h = v.size() / 2;
   return v.size() % 2 == 1 ? v[h] : (v[h - 1] + v[h]) / 2;
 }
+
+// Times the first `steps` batches of a new epoch (all full, of `batch` rows) stage by stage,
+// through the model's stage hook: the time from one mark to the next is the stage between them.
+std::vector<StageTime> time_stages(Sequential<float>& model, Sgd& optimizer, Batcher& batcher, int64_t batch,
+                                   double lr, int64_t steps) {
+  std::vector<StageTime> stages{{"gather batch"}};
+  auto flop = [&](size_t i) {  // one dense layer's forward
+    Layer<float>& layer = model.layer(i);
+    return layer.type() == "dense" ? 2.0 * static_cast<double>(batch * layer.input_size() * layer.output_size()) : 0.0;
+  };
+  std::vector<double> stage_flop{0};
+  auto add = [&](std::string name, double f) {
+    stages.push_back({std::move(name)});
+    stage_flop.push_back(f);
+  };
+  const size_t layers = model.size();
+  for (size_t i = 0; i < layers; ++i) add(std::to_string(i) + " " + model.layer(i).type() + " forward", flop(i));
+  add("head forward", 0);
+  add("head backward", 0);
+  // backward: dW, and dx except for the first layer, whose input gradient nothing needs
+  for (size_t i = layers; i-- > 0;) add(std::to_string(i) + " " + model.layer(i).type() + " backward", (i == 0 ? 1 : 2) * flop(i));
+  add("sgd update", 0);
+
+  std::vector<std::vector<double>> samples(stages.size());
+  for (auto& s : samples) s.reserve(static_cast<size_t>(steps));
+  Clock::time_point last;
+  size_t k = 0;
+  auto mark = [&] {
+    const auto now = Clock::now();
+    samples[k++].push_back(std::chrono::duration<double, std::micro>(now - last).count());
+    last = now;
+  };
+  struct Unhook {
+    Sequential<float>& model;
+    ~Unhook() { model.set_stage_hook(nullptr); }
+  } unhook{model};
+  model.set_stage_hook([&](size_t, Sequential<float>::Pass) { mark(); });
+
+  batcher.shuffle();
+  Matrix x;
+  Labels y;
+  for (int64_t b = 0; b < steps; ++b) {
+    k = 0;
+    last = Clock::now();
+    batcher.gather(b, x, y);
+    mark();
+    if (!train_step(model, optimizer, x, y, lr).finite()) {
+      throw DivergenceError("training diverged while timing the step's stages: the loss or a gradient is not finite; "
+                            "try a lower /optimizer/lr");
+    }
+    mark();
+  }
+  for (size_t i = 0; i < stages.size(); ++i) {
+    stages[i].microseconds = median(samples[i]);
+    stages[i].gflops = stage_flop[i] > 0 ? stage_flop[i] / stages[i].microseconds / 1e3 : 0.0;
+  }
+  return stages;
+}
 }  // namespace
 
-BenchResult benchmark_training(const Config& config, const Dataset& train, const Dataset& test, int64_t epochs) {
+BenchResult benchmark_training(const Config& config, const Dataset& train, const Dataset& test, int64_t epochs,
+                               int64_t stage_steps) {
   set_threads(config.threads);
   BenchResult r;
   r.threads = omp_get_max_threads();
@@ -141,6 +214,13 @@ BenchResult benchmark_training(const Config& config, const Dataset& train, const
   const double steps = static_cast<double>(train.size()) / static_cast<double>(r.batch);
   r.step_gflops = r.executed_gflop_per_step * steps / r.seconds_per_epoch;
   if (plain) r.matmul_gflops = median(plain_gflops);
+
+  if (stage_steps > 0 && train.size() > 0) {
+    // full batches only (one smaller batch when the data is smaller than a batch)
+    const int64_t rows = std::min(r.batch, train.size());
+    r.stage_steps = std::min(stage_steps, train.size() / rows);
+    r.stages = time_stages(model, optimizer, batcher, rows, schedule.learning_rate(step - 1), r.stage_steps);
+  }
 
   evaluate(model, test, config.training.eval_batch_size);  // warm up
   const auto e0 = Clock::now();

@@ -110,22 +110,27 @@ const typename Sequential<Scalar>::Mat& Sequential<Scalar>::forward(const Eigen:
     } else {
       layers_[i]->forward(outputs_[i - 1], outputs_[i]);
     }
+    if (stage_hook_) stage_hook_(i, Pass::Forward);
   }
   return outputs_.back();
 }
 
 template <typename Scalar>
 double Sequential<Scalar>::forward_loss(const Eigen::Ref<const Mat>& x, const Eigen::Ref<const Labels>& labels) {
-  return head_.forward(forward(x), labels);
+  const double loss = head_.forward(forward(x), labels);
+  if (stage_hook_) stage_hook_(layers_.size(), Pass::Forward);
+  return loss;
 }
 
 template <typename Scalar>
 void Sequential<Scalar>::backward(Mat* input_gradient) {
   head_.backward(gradients_.back());
+  if (stage_hook_) stage_hook_(layers_.size(), Pass::Backward);
   for (size_t i = layers_.size(); i-- > 0;) {
     // dL/d(input of layer i) is dL/d(output of layer i-1)
     Mat* dx = i > 0 ? &gradients_[i - 1] : input_gradient;
     layers_[i]->backward(gradients_[i], dx);
+    if (stage_hook_) stage_hook_(i, Pass::Backward);
   }
 }
 

@@ -31,6 +31,41 @@ TEST(Sequential, NamesTensorsLikePyTorchStateDict) {
   EXPECT_EQ(model.classes(), 3);
 }
 
+TEST(Sequential, StageHookSeesEveryLayerAndTheHeadInOrder) {
+  Sequential<float> model(mlp_spec());
+  std::mt19937_64 rng(7);
+  model.initialize(rng);
+  using Pass = Sequential<float>::Pass;
+  std::vector<std::pair<size_t, Pass>> seen;
+  model.set_stage_hook([&](size_t layer, Pass pass) {
+    // each stage has run when it is reported: a layer's output, or the gradient into it
+    if (layer < model.size() && pass == Pass::Forward) {
+      EXPECT_EQ(model.output(layer).rows(), 2);
+    }
+    if (layer < model.size() && layer > 0 && pass == Pass::Backward) {
+      EXPECT_EQ(model.gradient_into(layer - 1).rows(), 2);
+    }
+    seen.emplace_back(layer, pass);
+  });
+  std::srand(8);
+  const Matrix x = Matrix::Random(2, 5);
+  Labels y(2);
+  y << 0, 2;
+  model.forward_loss(x, y);
+  model.backward();
+  const std::vector<std::pair<size_t, Pass>> expected{
+      {0, Pass::Forward},  {1, Pass::Forward},  {2, Pass::Forward},  {3, Pass::Forward},  {4, Pass::Forward},
+      {5, Pass::Forward},  {5, Pass::Backward}, {4, Pass::Backward}, {3, Pass::Backward}, {2, Pass::Backward},
+      {1, Pass::Backward}, {0, Pass::Backward}};
+  EXPECT_EQ(seen, expected);
+
+  model.set_stage_hook(nullptr);
+  seen.clear();
+  model.forward_loss(x, y);
+  model.backward();
+  EXPECT_TRUE(seen.empty());
+}
+
 TEST(Sequential, WholeModelGradientsMatchFiniteDifferences) {
   Sequential<double> model(mlp_spec());
   std::mt19937_64 rng(31);

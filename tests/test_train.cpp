@@ -264,6 +264,36 @@ TEST(Cli, BenchReportsThroughputAndTheMatmulReference) {
   EXPECT_NEAR(b["model_gflop_per_step"].get<double>(), 3 * 2 * 32 * (64 * 16 + 16 * 2) / 1e9, 1e-12);
   EXPECT_NEAR(b["executed_gflop_per_step"].get<double>(), (2 * 2 * 32 * 64 * 16 + 3 * 2 * 32 * 16 * 2) / 1e9, 1e-12);
   EXPECT_EQ(b["eval_samples"], 10000);
+  EXPECT_FALSE(b.contains("stages"));
+}
+
+TEST(Cli, BenchStagesTimeEveryStageOfTheStep) {
+  const std::string data = write_separable_dataset("cli_bench_stages", 300, 50);
+  const std::string dir = temp_dir("cli_bench_stages_cfg");
+  std::ofstream(dir + "/c.json") << synthetic_config(data).dump();
+  CliRun r = run_cli("bench --config " + dir + "/c.json --epochs 1 --stages --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json b = json::parse(r.out);
+  EXPECT_EQ(b["stage_steps"], 3) << "100 training images hold 3 full batches of 32";
+  std::vector<std::string> names;
+  double shares = 0;
+  for (const json& st : b["stages"]) {
+    names.push_back(st["stage"]);
+    EXPECT_GT(st["microseconds"].get<double>(), 0.0) << st.dump();
+    // the dense layers' FLOPs over their time; nothing for the other stages
+    const bool dense = st["stage"].get<std::string>().find("dense") != std::string::npos;
+    EXPECT_EQ(st["gflops"].get<double>() > 0, dense) << st.dump();
+    shares += st["share"].get<double>();
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"gather batch", "0 dense forward", "1 relu forward", "2 dense forward",
+                                             "head forward", "head backward", "2 dense backward", "1 relu backward",
+                                             "0 dense backward", "sgd update"}));
+  EXPECT_NEAR(shares, 1.0, 1e-9);
+
+  r = run_cli("bench --config " + dir + "/c.json --epochs 1 --stages");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("where a step goes (median of 3 steps"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 dense backward"), std::string::npos) << r.out;
 }
 
 TEST(Cli, BenchTrainsOnTheDatasetItTimedLoadingFromGz) {

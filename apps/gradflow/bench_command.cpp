@@ -21,8 +21,12 @@ struct BenchArgs {
   std::vector<std::string> overrides;
   int64_t epochs = 3;
   bool synthetic = false;
+  bool stages = false;
   bool json = false;
 };
+
+// Steps `--stages` times stage by stage (at most one epoch's full batches).
+constexpr int64_t kStageSteps = 300;
 
 // The dataset loaded from .gz files — the directory's own, or a gzip copy of the same bytes,
 // made once in the system's temporary directory under a name derived from the source files'
@@ -71,6 +75,10 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_option("--set", a->overrides, "override a config value: key.path=value; repeatable")->take_all()->allow_extra_args(false);
   cmd->add_option("--epochs", a->epochs, "epochs to time (the first is a warm-up)")->check(CLI::Range(int64_t(1), int64_t(1000)))->capture_default_str();
   cmd->add_flag("--synthetic", a->synthetic, "random data of the configured shape instead of the dataset");
+  cmd->add_flag("--stages", a->stages,
+                "then time " + std::to_string(kStageSteps) +
+                    " more steps stage by stage: gathering the batch, every layer's forward and backward, the head, "
+                    "the SGD update");
   cmd->add_flag("--json", a->json, "print the result as one JSON object");
   cmd->callback([&action, a]() {
     action = [a]() {
@@ -90,7 +98,7 @@ void add_bench_command(CLI::App& app, Action& action) {
         check_model_input(config, train);
       }
       spdlog::info("timing {} epochs of {} on {} samples", a->epochs, config.name, train.size());
-      const BenchResult r = benchmark_training(config, train, test, a->epochs);
+      const BenchResult r = benchmark_training(config, train, test, a->epochs, a->stages ? kStageSteps : 0);
       nlohmann::json out = r.to_json();
       out["config"] = config.name;
       out["synthetic"] = a->synthetic;
@@ -110,6 +118,17 @@ void add_bench_command(CLI::App& app, Action& action) {
       std::printf("  step / matmul    %.0f%%\n", 100 * r.step_gflops / r.matmul_gflops);
       std::printf("  evaluation       %.4f s for %lld samples\n", r.eval_seconds, static_cast<long long>(r.eval_samples));
       if (gz_seconds >= 0) std::printf("  load from .gz    %.3f s (train, validation and test)\n", gz_seconds);
+      if (!r.stages.empty()) {
+        double total = 0;
+        for (const StageTime& st : r.stages) total += st.microseconds;
+        std::printf("  where a step goes (median of %lld steps; %.0f us in all):\n", static_cast<long long>(r.stage_steps),
+                    total);
+        for (const StageTime& st : r.stages) {
+          std::printf("    %-22s %9.1f us %6.1f%%", st.stage.c_str(), st.microseconds, 100 * st.microseconds / total);
+          if (st.gflops > 0) std::printf("  %6.1f GFLOP/s", st.gflops);
+          std::printf("\n");
+        }
+      }
       return 0;
     };
   });

@@ -12,6 +12,13 @@
 
 namespace gradflow {
 
+// One stage of the training step, timed apart: its median over the timed steps.
+struct StageTime {
+  std::string stage;          // "gather batch", "0 dense forward", "head backward", "sgd update", ...
+  double microseconds = 0;
+  double gflops = 0;          // dense layers: executed FLOPs / time; 0 for the other stages
+};
+
 struct BenchResult {
   int threads = 1;
   int64_t batch = 0, train_samples = 0, epochs = 0;
@@ -24,11 +31,17 @@ struct BenchResult {
                                       // a round after every epoch, median of the rounds
   double eval_seconds = 0;            // forward over the test split, batches of eval_batch_size
   int64_t eval_samples = 0;
+  std::vector<StageTime> stages;      // with stage_steps > 0: the step's stages, in the order they run
+  int64_t stage_steps = 0;            // steps the stages were timed over
   nlohmann::json to_json() const;
 };
 
 // Trains `epochs` epochs of `config` on `train` (no files written) and times it; evaluates `test`.
-BenchResult benchmark_training(const Config& config, const Dataset& train, const Dataset& test, int64_t epochs);
+// With stage_steps > 0, then times that many more steps (at most an epoch's full batches) stage by
+// stage: gathering the batch, every layer's forward, the head's forward and backward, every
+// layer's backward, and the SGD update.
+BenchResult benchmark_training(const Config& config, const Dataset& train, const Dataset& test, int64_t epochs,
+                               int64_t stage_steps = 0);
 
 // A dataset of `n` random images of `features` pixels in [0, 1] with random labels in [0, classes).
 Dataset random_dataset(int64_t n, int64_t features, int64_t classes, uint64_t seed);

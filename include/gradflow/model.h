@@ -5,6 +5,7 @@
 // A model spec is JSON:
 //   {"input": 784, "layers": [{"type": "dense", "units": 512}, {"type": "relu"}, ...],
 //    "head": {"type": "softmax_cross_entropy", "temperature": 1.0}}
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <vector>
@@ -49,6 +50,13 @@ class Sequential {
   // parameter gradients; writes dL/dx: (B, input) when `input_gradient` is not null.
   void backward(Mat* input_gradient = nullptr);
 
+  // Observes forward and backward stage by stage (gradflow bench --stages times the step with
+  // it): called after each layer's forward and backward, and after the head's, which counts as
+  // layer size(). Unset (the default), it costs one branch per layer.
+  enum class Pass { Forward, Backward };
+  using StageHook = std::function<void(size_t layer, Pass pass)>;
+  void set_stage_hook(StageHook hook) { stage_hook_ = std::move(hook); }
+
   const Mat& output(size_t i) const { return outputs_[i]; }            // layer i's output
   const Mat& gradient_into(size_t i) const { return gradients_[i]; }  // dL/d(output of layer i)
 
@@ -62,6 +70,7 @@ class Sequential {
   SoftmaxCrossEntropy<Scalar> head_;
   std::vector<Mat> outputs_;    // outputs_[i]: (B, out_i)
   std::vector<Mat> gradients_;  // gradients_[i]: dL/d outputs_[i]
+  StageHook stage_hook_;
 };
 
 // Copies values (parameters and buffers, matched by name) from one model to another, across

@@ -2,8 +2,10 @@
 //   build/bin/micro_layers [--benchmark_filter=Dense]
 // Counters: GFLOP/s of the products each kernel performs.
 #include <benchmark/benchmark.h>
+#include <omp.h>
 
 #include "gradflow/layers/dense.h"
+#include "gradflow/layers/gemm.h"
 #include "gradflow/layers/relu.h"
 #include "gradflow/softmax_cross_entropy.h"
 
@@ -65,8 +67,40 @@ void BM_SoftmaxCrossEntropy(benchmark::State& state) {
   }
 }
 
+double product_flop(const benchmark::State& state) {
+  return 2.0 * static_cast<double>(state.range(0) * state.range(1) * state.range(2));
+}
+
+// The plain product gradflow bench measures the step against, x (B, in) · W^T (in, out), through
+// gradflow's gemm (args: batch, in, out, threads) ...
+void BM_GemmProduct(benchmark::State& state) {
+  const int threads_before = omp_get_max_threads();
+  omp_set_num_threads(static_cast<int>(state.range(3)));
+  Matrix x = Matrix::Random(state.range(0), state.range(1)), w = Matrix::Random(state.range(2), state.range(1)), y;
+  for (auto _ : state) {
+    gemm<float>(false, true, x, w, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  omp_set_num_threads(threads_before);
+  state.counters["GFLOP/s"] = benchmark::Counter(product_flop(state) * static_cast<double>(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
+// ... and through Eigen's own product, on one thread (gradflow builds Eigen without its threading)
+void BM_EigenProduct(benchmark::State& state) {
+  Matrix x = Matrix::Random(state.range(0), state.range(1)), w = Matrix::Random(state.range(2), state.range(1)), y;
+  for (auto _ : state) {
+    y.noalias() = x * w.transpose();
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["GFLOP/s"] = benchmark::Counter(product_flop(state) * static_cast<double>(state.iterations()) / 1e9,
+                                                 benchmark::Counter::kIsRate);
+}
+
 }  // namespace
 
+BENCHMARK(BM_GemmProduct)->Args({128, 784, 512, 1})->Args({128, 784, 512, 2})->Args({64, 784, 128, 1})->Args({64, 784, 128, 2});
+BENCHMARK(BM_EigenProduct)->Args({128, 784, 512})->Args({64, 784, 128});
 BENCHMARK(BM_DenseForward)->Args({128, 784, 512})->Args({128, 512, 256})->Args({128, 256, 10})->Args({64, 784, 128})->Args({64, 128, 10});
 BENCHMARK(BM_DenseBackward)->Args({128, 784, 512})->Args({128, 512, 256})->Args({128, 256, 10})->Args({64, 784, 128})->Args({64, 128, 10});
 BENCHMARK(BM_ReluForwardBackward)->Args({128, 512})->Args({64, 128});

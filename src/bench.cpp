@@ -21,19 +21,19 @@ using Clock = std::chrono::steady_clock;
 
 nlohmann::json BenchResult::to_json() const {
   nlohmann::json j = {{"threads", threads},
-          {"batch", batch},
-          {"train_samples", train_samples},
-          {"epochs", epochs},
-          {"epoch_seconds", epoch_seconds},
-          {"seconds_per_epoch", seconds_per_epoch},
-          {"samples_per_second", samples_per_second},
-          {"model_gflop_per_step", model_gflop_per_step},
-          {"executed_gflop_per_step", executed_gflop_per_step},
-          {"step_gflops", step_gflops},
-          {"matmul_gflops", matmul_gflops},
-          {"step_to_matmul", matmul_gflops > 0 ? step_gflops / matmul_gflops : 0.0},
-          {"eval_seconds", eval_seconds},
-          {"eval_samples", eval_samples}};
+                      {"batch", batch},
+                      {"train_samples", train_samples},
+                      {"epochs", epochs},
+                      {"epoch_seconds", epoch_seconds},
+                      {"seconds_per_epoch", seconds_per_epoch},
+                      {"samples_per_second", samples_per_second},
+                      {"model_gflop_per_step", model_gflop_per_step},
+                      {"executed_gflop_per_step", executed_gflop_per_step},
+                      {"step_gflops", step_gflops},
+                      {"matmul_gflops", matmul_gflops},
+                      {"step_to_matmul", matmul_gflops > 0 ? step_gflops / matmul_gflops : 0.0},
+                      {"eval_seconds", eval_seconds},
+                      {"eval_samples", eval_samples}};
   if (stage_steps > 0) {
     double total = 0;  // the sum of the medians
     for (const StageTime& st : stages) total += st.microseconds;

@@ -4,7 +4,8 @@
 //   op(a): (m, k)   op(b): (k, n)   c: (m, n), written into c's existing storage when the shape fits.
 //
 // Threads: a product large enough to pay for it is split along the longer side of c (along its
-// rows when a is transposed) into one contiguous block per thread, and each thread runs one single-threaded product on its block.
+// rows when a is transposed) into one contiguous block per thread, and each thread runs one
+// single-threaded product on its block.
 // No thread waits on another inside a product (the BLAS's and Eigen's own parallel products
 // synchronise per panel), and the same thread count always gives the same result. A float block
 // large enough goes to the system BLAS (OpenBLAS's sgemm, when gradflow is built with

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Loads a gradflow checkpoint into the equivalent PyTorch nn.Sequential and compares outputs.
 
 Usage: check-torch-load.py CHECKPOINT [MNIST_DIR]

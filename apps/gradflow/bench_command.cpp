@@ -121,8 +121,8 @@ void add_bench_command(CLI::App& app, Action& action) {
       if (!r.stages.empty()) {
         double total = 0;
         for (const StageTime& st : r.stages) total += st.microseconds;
-        std::printf("  where a step goes (median of %lld steps; %.0f us in all):\n", static_cast<long long>(r.stage_steps),
-                    total);
+        std::printf("  where a step goes (median of %lld step%s; %.0f us in all):\n", static_cast<long long>(r.stage_steps),
+                    r.stage_steps == 1 ? "" : "s", total);
         for (const StageTime& st : r.stages) {
           std::printf("    %-22s %9.1f us %6.1f%%", st.stage.c_str(), st.microseconds, 100 * st.microseconds / total);
           if (st.gflops > 0) std::printf("  %6.1f GFLOP/s", st.gflops);

@@ -31,12 +31,11 @@ nlohmann::json BenchResult::to_json() const {
                       {"executed_gflop_per_step", executed_gflop_per_step},
                       {"step_gflops", step_gflops},
                       {"matmul_gflops", matmul_gflops},
-                      {"step_to_matmul", matmul_gflops > 0 ? step_gflops / matmul_gflops : 0.0},
+                      {"step_to_matmul", step_to_matmul()},
                       {"eval_seconds", eval_seconds},
                       {"eval_samples", eval_samples}};
   if (stage_steps > 0) {
-    double total = 0;  // the sum of the medians
-    for (const StageTime& st : stages) total += st.microseconds;
+    const double total = stages_microseconds();
     nlohmann::json list = nlohmann::json::array();
     for (const StageTime& st : stages) {
       list.push_back({{"stage", st.stage},
@@ -48,6 +47,14 @@ nlohmann::json BenchResult::to_json() const {
     j["stage_steps"] = stage_steps;
   }
   return j;
+}
+
+double BenchResult::step_to_matmul() const { return matmul_gflops > 0 ? step_gflops / matmul_gflops : 0.0; }
+
+double BenchResult::stages_microseconds() const {
+  double total = 0;
+  for (const StageTime& st : stages) total += st.microseconds;
+  return total;
 }
 
 Dataset random_dataset(int64_t n, int64_t features, int64_t classes, uint64_t seed) {
@@ -95,26 +102,36 @@ double median(std::vector<double> v) {
   return v.size() % 2 == 1 ? v[h] : (v[h - 1] + v[h]) / 2;
 }
 
+// FLOPs of layer i's forward on `rows` samples: 2·rows·in·out for a dense layer, 0 for the others.
+double forward_flop(Sequential<float>& model, size_t i, int64_t rows) {
+  Layer<float>& layer = model.layer(i);
+  return layer.type() == "dense" ? 2.0 * static_cast<double>(rows * layer.input_size() * layer.output_size()) : 0.0;
+}
+// Its backward, as executed: dW and dx, twice the forward, less dx for the first layer, whose
+// input gradient nothing needs.
+double executed_backward_flop(Sequential<float>& model, size_t i, int64_t rows) {
+  return (i == 0 ? 1 : 2) * forward_flop(model, i, rows);
+}
+
 // Times the first `steps` batches of a new epoch (all full, of `batch` rows) stage by stage,
 // through the model's stage hook: the time from one mark to the next is the stage between them.
 std::vector<StageTime> time_stages(Sequential<float>& model, Sgd& optimizer, Batcher& batcher, int64_t batch,
                                    double lr, int64_t steps) {
   std::vector<StageTime> stages{{"gather batch"}};
-  auto flop = [&](size_t i) {  // one dense layer's forward
-    Layer<float>& layer = model.layer(i);
-    return layer.type() == "dense" ? 2.0 * static_cast<double>(batch * layer.input_size() * layer.output_size()) : 0.0;
-  };
   std::vector<double> stage_flop{0};
   auto add = [&](std::string name, double f) {
     stages.push_back({std::move(name)});
     stage_flop.push_back(f);
   };
   const size_t layers = model.size();
-  for (size_t i = 0; i < layers; ++i) add(std::to_string(i) + " " + model.layer(i).type() + " forward", flop(i));
+  for (size_t i = 0; i < layers; ++i) {
+    add(std::to_string(i) + " " + model.layer(i).type() + " forward", forward_flop(model, i, batch));
+  }
   add("head forward", 0);
   add("head backward", 0);
-  // backward: dW, and dx except for the first layer, whose input gradient nothing needs
-  for (size_t i = layers; i-- > 0;) add(std::to_string(i) + " " + model.layer(i).type() + " backward", (i == 0 ? 1 : 2) * flop(i));
+  for (size_t i = layers; i-- > 0;) {
+    add(std::to_string(i) + " " + model.layer(i).type() + " backward", executed_backward_flop(model, i, batch));
+  }
   add("sgd update", 0);
 
   std::vector<std::vector<double>> samples(stages.size());
@@ -175,13 +192,13 @@ BenchResult benchmark_training(const Config& config, const Dataset& train, const
   double model_flop = 0, executed_flop = 0;
   for (size_t i = 0; i < model.size(); ++i) {
     if (model.layer(i).type() != "dense") continue;
-    const double in = static_cast<double>(model.layer(i).input_size()), out = static_cast<double>(model.layer(i).output_size());
-    const double forward = 2.0 * static_cast<double>(r.batch) * in * out;
+    const double forward = forward_flop(model, i, r.batch);
     model_flop += 3 * forward;
-    executed_flop += (i == 0 ? 2 : 3) * forward;
-    if (in * out > static_cast<double>(largest_in * largest_out)) {
-      largest_in = model.layer(i).input_size();
-      largest_out = model.layer(i).output_size();
+    executed_flop += forward + executed_backward_flop(model, i, r.batch);
+    const int64_t in = model.layer(i).input_size(), out = model.layer(i).output_size();
+    if (in * out > largest_in * largest_out) {
+      largest_in = in;
+      largest_out = out;
     }
   }
   r.model_gflop_per_step = model_flop / 1e9;

@@ -115,12 +115,11 @@ void add_bench_command(CLI::App& app, Action& action) {
       std::printf("  training step    %.1f GFLOP/s (%.4f GFLOP executed per step; model count %.4f)\n", r.step_gflops,
                   r.executed_gflop_per_step, r.model_gflop_per_step);
       std::printf("  plain matmul     %.1f GFLOP/s on the largest layer's shape\n", r.matmul_gflops);
-      std::printf("  step / matmul    %.0f%%\n", 100 * r.step_gflops / r.matmul_gflops);
+      std::printf("  step / matmul    %.0f%%\n", 100 * r.step_to_matmul());
       std::printf("  evaluation       %.4f s for %lld samples\n", r.eval_seconds, static_cast<long long>(r.eval_samples));
       if (gz_seconds >= 0) std::printf("  load from .gz    %.3f s (train, validation and test)\n", gz_seconds);
       if (!r.stages.empty()) {
-        double total = 0;
-        for (const StageTime& st : r.stages) total += st.microseconds;
+        const double total = r.stages_microseconds();
         std::printf("  where a step goes (median of %lld step%s; %.0f us in all):\n", static_cast<long long>(r.stage_steps),
                     r.stage_steps == 1 ? "" : "s", total);
         for (const StageTime& st : r.stages) {

@@ -33,6 +33,8 @@ struct BenchResult {
   int64_t eval_samples = 0;
   std::vector<StageTime> stages;      // with stage_steps > 0: the step's stages, in the order they run
   int64_t stage_steps = 0;            // steps the stages were timed over
+  double step_to_matmul() const;      // step_gflops / matmul_gflops (0 without a dense layer)
+  double stages_microseconds() const; // the sum of the stages' medians
   nlohmann::json to_json() const;
 };
 

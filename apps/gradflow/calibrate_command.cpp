@@ -38,9 +38,9 @@ void add_calibrate_command(CLI::App& app, Action& action) {
       set_threads(a->threads);
       LoadedCheckpoint loaded = load_checkpoint(a->checkpoint);
       const DataOptions data = data_of(loaded, a->data);
-      const MnistSplits splits = load_mnist(data);
-      const Dataset& validation = splits.validation;
-      const Dataset& test = splits.test;
+      // only the two splits calibration reads: the training split is never converted
+      const Dataset validation = load_split(data, Split::Validation);
+      const Dataset test = load_split(data, Split::Test);
       const CalibrationResult result = calibrate(loaded.model, validation, test, a->bins);
       store_temperature(a->checkpoint, result.fit.temperature);
 

@@ -12,7 +12,7 @@
 #include "gradflow/evaluate.h"
 #include "gradflow/layers/gemm.h"
 #include "gradflow/optim/schedule.h"
-#include "gradflow/optim/sgd.h"
+#include "gradflow/optim/optimizer.h"
 #include "gradflow/train.h"
 
 namespace gradflow {
@@ -115,7 +115,7 @@ double executed_backward_flop(Sequential<float>& model, size_t i, int64_t rows) 
 
 // Times the first `steps` batches of a new epoch (all full, of `batch` rows) stage by stage,
 // through the model's stage hook: the time from one mark to the next is the stage between them.
-std::vector<StageTime> time_stages(Sequential<float>& model, Sgd& optimizer, Batcher& batcher, int64_t batch,
+std::vector<StageTime> time_stages(Sequential<float>& model, Optimizer& optimizer, Batcher& batcher, int64_t batch,
                                    double lr, int64_t steps) {
   std::vector<StageTime> stages{{"gather batch"}};
   std::vector<double> stage_flop{0};
@@ -132,7 +132,7 @@ std::vector<StageTime> time_stages(Sequential<float>& model, Sgd& optimizer, Bat
   for (size_t i = layers; i-- > 0;) {
     add(std::to_string(i) + " " + model.layer(i).type() + " backward", executed_backward_flop(model, i, batch));
   }
-  add("sgd update", 0);
+  add(optimizer.type() + " update", 0);
 
   std::vector<std::vector<double>> samples(stages.size());
   for (auto& s : samples) s.reserve(static_cast<size_t>(steps));
@@ -183,7 +183,7 @@ BenchResult benchmark_training(const Config& config, const Dataset& train, const
   std::mt19937_64 rng(config.seed);
   Sequential<float> model(config.model);
   model.initialize(rng);
-  Sgd optimizer(model.parameters(), config.optimizer);
+  const std::unique_ptr<Optimizer> optimizer = make_optimizer(model.parameters(), config.optimizer);
   Batcher batcher(train, config.training.batch_size, rng);
   const Schedule schedule(config.schedule, batcher.batches(), epochs);
 
@@ -218,7 +218,7 @@ BenchResult benchmark_training(const Config& config, const Dataset& train, const
     const auto t0 = Clock::now();
     for (int64_t b = 0; b < batcher.batches(); ++b, ++step) {
       batcher.gather(b, x, y);
-      if (!train_step(model, optimizer, x, y, schedule.learning_rate(step)).finite()) {
+      if (!train_step(model, *optimizer, x, y, schedule.learning_rate(step)).finite()) {
         throw DivergenceError("training diverged at step " + std::to_string(step) +
                               ": the loss or a gradient is not finite; try a lower /optimizer/lr");
       }
@@ -236,7 +236,7 @@ BenchResult benchmark_training(const Config& config, const Dataset& train, const
     // full batches only (one smaller batch when the data is smaller than a batch)
     const int64_t rows = std::min(r.batch, train.size());
     r.stage_steps = std::min(stage_steps, train.size() / rows);
-    r.stages = time_stages(model, optimizer, batcher, rows, schedule.learning_rate(step - 1), r.stage_steps);
+    r.stages = time_stages(model, *optimizer, batcher, rows, schedule.learning_rate(step - 1), r.stage_steps);
   }
 
   evaluate(model, test, config.training.eval_batch_size);  // warm up

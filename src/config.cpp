@@ -6,6 +6,7 @@
 #include "gradflow/errors.h"
 #include "gradflow/json_check.h"
 #include "gradflow/model.h"
+#include "gradflow/optim/optimizer.h"
 
 namespace gradflow {
 
@@ -48,15 +49,10 @@ Config parse_config(const json& root) {
   c.model = resolve_model_spec(root.at("model"), "/model");
   c.data.classes = model_output_size(c.model);
 
-  const json opt = section(root, "optimizer", {"type", "lr", "momentum", "nesterov", "weight_decay"});
-  jc::string(opt, "type", "/optimizer", std::string("sgd"), {"sgd"});
-  c.schedule.base_lr = jc::number(opt, "lr", "/optimizer", 0.1, jc::above(0));
-  c.optimizer.momentum = jc::number(opt, "momentum", "/optimizer", 0.0, {0, 1, false, true});
-  c.optimizer.nesterov = jc::boolean(opt, "nesterov", "/optimizer", false);
-  c.optimizer.weight_decay = jc::number(opt, "weight_decay", "/optimizer", 0.0, {0, 1e3});
-  if (c.optimizer.nesterov && c.optimizer.momentum == 0.0) {
-    throw ConfigError("/optimizer/nesterov", "Nesterov momentum needs /optimizer/momentum > 0");
-  }
+  // the optimizer's own options come from its registration (optim/optimizer.h); lr feeds the schedule
+  const json opt = root.value("optimizer", json::object());
+  c.optimizer = OptimizerRegistry::instance().resolve(opt, "/optimizer", {"lr"});
+  c.schedule.base_lr = jc::number(opt, "lr", "/optimizer", OptimizerRegistry::instance().find(c.optimizer.at("type"))->default_learning_rate, jc::above(0));
 
   const json sched = section(root, "schedule", {"type", "warmup_epochs", "step_epochs", "gamma", "min_lr"});
   c.schedule.type = jc::string(sched, "type", "/schedule", std::string("constant"), {"constant", "step", "cosine"});
@@ -90,12 +86,7 @@ json Config::to_json() const {
           {"threads", threads},
           {"data", {{"dir", data.dir}, {"validation", data.validation}, {"mean", data.mean}, {"std", data.std}}},
           {"model", model},
-          {"optimizer",
-           {{"type", "sgd"},
-            {"lr", schedule.base_lr},
-            {"momentum", optimizer.momentum},
-            {"nesterov", optimizer.nesterov},
-            {"weight_decay", optimizer.weight_decay}}},
+          {"optimizer", optimizer_json()},
           {"schedule",
            {{"type", schedule.type},
             {"warmup_epochs", schedule.warmup_epochs},
@@ -110,6 +101,12 @@ json Config::to_json() const {
             {"checkpoint_every", training.checkpoint_every}}},
           {"calibration", {{"method", calibration.method}, {"bins", calibration.bins}}},
           {"output", {{"dir", output_dir}}}};
+}
+
+json Config::optimizer_json() const {
+  json j{{"type", optimizer.at("type")}, {"lr", schedule.base_lr}};
+  for (const auto& [key, value] : optimizer.items()) j[key] = value;
+  return j;
 }
 
 json load_json_file(const std::string& path) {

@@ -38,36 +38,7 @@ nlohmann::json LayerRegistry::resolve(const nlohmann::json& spec, const std::str
   const std::string type = jc::string(spec, "type", path, std::nullopt, types);
   const LayerInfo& info = *find(type);
 
-  std::vector<std::string> known{"type"};
-  for (const auto& p : info.params) known.push_back(p.name);
-  jc::reject_unknown_keys(spec, path, known);
-
-  nlohmann::json resolved{{"type", type}};
-  for (const auto& p : info.params) {
-    const bool required = p.default_value.is_null();
-    switch (p.kind) {
-      case LayerParam::Integer:
-        resolved[p.name] = jc::integer(spec, p.name, path,
-                                       required ? std::nullopt : std::optional<int64_t>(p.default_value.get<int64_t>()),
-                                       p.range);
-        break;
-      case LayerParam::Number:
-        resolved[p.name] = jc::number(spec, p.name, path,
-                                      required ? std::nullopt : std::optional<double>(p.default_value.get<double>()),
-                                      p.range);
-        break;
-      case LayerParam::Boolean:
-        resolved[p.name] = jc::boolean(spec, p.name, path,
-                                       required ? std::nullopt : std::optional<bool>(p.default_value.get<bool>()));
-        break;
-      case LayerParam::String:
-        resolved[p.name] = jc::string(
-            spec, p.name, path, required ? std::nullopt : std::optional<std::string>(p.default_value.get<std::string>()),
-            p.choices);
-        break;
-    }
-  }
-  return resolved;
+  return resolve_options(spec, path, type, info.params);
 }
 
 }  // namespace gradflow

@@ -52,7 +52,7 @@ json summary_json(const TensorSummary& s, bool full) {
 
 }  // namespace
 
-StepTrace trace_step(Sequential<float>& model, Sgd& optimizer, const Matrix& x, const Labels& labels,
+StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matrix& x, const Labels& labels,
                      const StepOptions& options) {
   const bool keep = options.keep_values;
   StepTrace t;
@@ -111,9 +111,13 @@ StepTrace trace_step(Sequential<float>& model, Sgd& optimizer, const Matrix& x, 
   // update
   t.learning_rate = options.learning_rate;
   t.optimizer = optimizer.options();
-  t.momentum_was_empty = true;
-  for (const auto& v : optimizer.momentum_buffers()) {
-    if (std::any_of(v.begin(), v.end(), [](float e) { return e != 0.0f; })) t.momentum_was_empty = false;
+  t.optimizer_formula = optimizer.formula();
+  t.optimizer_terms = optimizer.terms(options.learning_rate);
+  t.state_was_empty = true;
+  for (const auto& s : optimizer.state()) {
+    for (const auto& v : s.buffers) {
+      if (std::any_of(v.begin(), v.end(), [](float e) { return e != 0.0f; })) t.state_was_empty = false;
+    }
   }
   std::vector<std::vector<float>> before;
   for (const auto& p : optimizer.parameters()) before.emplace_back(p.value, p.value + p.size());
@@ -122,12 +126,13 @@ StepTrace trace_step(Sequential<float>& model, Sgd& optimizer, const Matrix& x, 
     const auto& p = optimizer.parameters()[k];
     Eigen::Map<const Eigen::ArrayXf> old(before[k].data(), p.size()), now(p.value, p.size());
     ParameterUpdate u{p.name, p.shape, std::sqrt(old.cast<double>().square().sum()),
-                      std::sqrt((now - old).cast<double>().square().sum()), -1};
-    if (!optimizer.momentum_buffers().empty()) {
-      u.momentum_norm = Eigen::Map<const Eigen::ArrayXf>(optimizer.momentum_buffers()[k].data(), p.size())
-                            .cast<double>().matrix().norm();
+                      std::sqrt((now - old).cast<double>().square().sum()), {}, {}, {}};
+    for (const auto& s : optimizer.state()) u.state.emplace_back(s.name, summarize(s.buffers[k].data(), p.shape, keep));
+    if (keep) {
+      u.before = before[k];
+      u.after.assign(p.value, p.value + p.size());
     }
-    t.updates.push_back(u);
+    t.updates.push_back(std::move(u));
   }
   // the optimizer's views are named locally ("weight"): use the model's names
   auto named = model.parameters();
@@ -183,9 +188,15 @@ json StepTrace::to_json(bool full) const {
   for (const auto& u : updates) {
     json j{{"name", u.name}, {"shape", u.shape}, {"weight_norm", u.weight_norm}, {"delta_norm", u.delta_norm},
            {"relative", u.weight_norm > 0 ? u.delta_norm / u.weight_norm : 0.0}};
-    if (u.momentum_norm >= 0) j["momentum_norm"] = u.momentum_norm;
+    for (const auto& [name, summary] : u.state) j["state"][name] = summary_json(summary, full);
+    if (full) {
+      j["before"] = u.before;
+      j["after"] = u.after;
+    }
     upd.push_back(std::move(j));
   }
+  json terms_json = json::object();
+  for (const auto& [name, value] : optimizer_terms) terms_json[name] = value;
   json out{{"count", count},
            {"samples", samples},
            {"temperature", temperature},
@@ -196,10 +207,10 @@ json StepTrace::to_json(bool full) const {
            {"saliency", summary_json(summarize_matrix(saliency, full), full)},
            {"update",
             {{"lr", learning_rate},
-             {"momentum", optimizer.momentum},
-             {"nesterov", optimizer.nesterov},
-             {"weight_decay", optimizer.weight_decay},
-             {"momentum_was_empty", momentum_was_empty},
+             {"optimizer", optimizer},
+             {"formula", optimizer_formula},
+             {"terms", terms_json},
+             {"state_was_empty", state_was_empty},
              {"parameters", upd}}}};
   out["input"] = summary_json(summarize_matrix(inputs, full), full);
   if (check) out["check"] = check->to_json();

@@ -15,7 +15,6 @@
 #include "gradflow/errors.h"
 #include "gradflow/files.h"
 #include "gradflow/optim/schedule.h"
-#include "gradflow/optim/sgd.h"
 #include "gradflow/report/report.h"
 #include "gradflow/train_state.h"
 
@@ -57,7 +56,7 @@ json TrainSummary::to_json() const {
   return j;
 }
 
-StepOutcome train_step(Sequential<float>& model, Sgd& optimizer, const Eigen::Ref<const Matrix>& x,
+StepOutcome train_step(Sequential<float>& model, Optimizer& optimizer, const Eigen::Ref<const Matrix>& x,
                        const Eigen::Ref<const Labels>& y, double lr, std::vector<double>* update_norms) {
   StepOutcome outcome;
   outcome.loss = model.forward_loss(x, y);
@@ -135,16 +134,14 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   std::mt19937_64 rng(config.seed);
   Sequential<float> model(config.model);
   model.initialize(rng);
-  Sgd optimizer(model.parameters(), config.optimizer);
+  const std::unique_ptr<Optimizer> optimizer_owner = make_optimizer(model.parameters(), config.optimizer);
+  Optimizer& optimizer = *optimizer_owner;
   TrainPosition position;
   position.epoch_rng = rng_state(rng);
   if (control.resume != nullptr) {
     TrainState& state = *control.resume;
     copy_state(state.checkpoint.model, model);
-    if (state.momentum.size() != optimizer.momentum_buffers().size()) {
-      throw InputError("the resumed checkpoint's momentum buffers do not match /optimizer/momentum");
-    }
-    optimizer.momentum_buffers() = state.momentum;
+    restore_optimizer(state, optimizer);
     for (size_t i = 0; i < model.size(); ++i) {
       if (!state.layer_rng[i].empty()) model.layer(i).set_random_state(state.layer_rng[i]);
     }

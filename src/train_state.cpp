@@ -8,8 +8,39 @@ namespace gradflow {
 
 namespace {
 constexpr const char* kPosition = "gradflow.train.position";
-const std::string kMomentum = "optimizer.momentum.";
+constexpr const char* kOptimizer = "gradflow.train.optimizer";
+std::string state_key(const std::string& state, const std::string& parameter) {
+  return "optimizer." + state + "." + parameter;
+}
 }  // namespace
+
+void restore_optimizer(const TrainState& state, Optimizer& optimizer) {
+  const std::string& path = state.path;
+  // checkpoints written before optimizers were interchangeable hold SGD's momentum only
+  const std::string type = state.optimizer_type.empty() ? "sgd" : state.optimizer_type;
+  if (type != optimizer.type()) {
+    throw InputError(path + ": written by the " + type + " optimizer; it cannot resume with " + optimizer.type());
+  }
+  const auto& parameters = optimizer.parameters();
+  size_t used = 0;
+  for (OptimizerState& s : optimizer.state()) {
+    for (size_t k = 0; k < parameters.size(); ++k) {
+      const std::string key = state_key(s.name, parameters[k].name);
+      auto it = state.optimizer_tensors.find(key);
+      if (it == state.optimizer_tensors.end()) {
+        throw InputError(path + ": holds no " + key + " (the optimizer's options differ from the run that wrote it?)");
+      }
+      if (it->second.size() != s.buffers[k].size()) throw InputError(path + ": " + key + " has the wrong size");
+      s.buffers[k] = it->second;
+      ++used;
+    }
+  }
+  if (used != state.optimizer_tensors.size()) {
+    throw InputError(path + ": holds optimizer state that " + optimizer.type() +
+                     " with these options does not use (the options differ from the run that wrote it?)");
+  }
+  optimizer.set_scalars(state.optimizer_scalars);
+}
 
 std::string rng_state(const std::mt19937_64& rng) {
   std::ostringstream out;
@@ -23,15 +54,19 @@ void set_rng_state(std::mt19937_64& rng, const std::string& state) {
   if (!in) throw InputError("invalid random generator state");
 }
 
-void save_train_state(const std::string& path, Sequential<float>& model, Sgd& optimizer, const TrainPosition& p,
+void save_train_state(const std::string& path, Sequential<float>& model, const Optimizer& optimizer, const TrainPosition& p,
                       const nlohmann::json& config) {
   SafetensorsFile file;
   auto views = model.parameters();
   auto buffers = model.buffers();
   for (const auto& v : views) file.tensors[v.name] = {v.shape, std::vector<float>(v.value, v.value + v.size())};
   for (const auto& v : buffers) file.tensors[v.name] = {v.shape, std::vector<float>(v.value, v.value + v.size())};
-  const auto& momentum = optimizer.momentum_buffers();
-  for (size_t k = 0; k < momentum.size(); ++k) file.tensors[kMomentum + views[k].name] = {views[k].shape, momentum[k]};
+  for (const OptimizerState& state : optimizer.state()) {
+    for (size_t k = 0; k < state.buffers.size(); ++k) {
+      file.tensors[state_key(state.name, views[k].name)] = {views[k].shape, state.buffers[k]};
+    }
+  }
+  file.metadata[kOptimizer] = nlohmann::json{{"type", optimizer.type()}, {"scalars", optimizer.scalars()}}.dump();
   nlohmann::json layer_rng = nlohmann::json::array();
   for (size_t i = 0; i < model.size(); ++i) layer_rng.push_back(model.layer(i).random_state());
   file.metadata["gradflow.format_version"] = kCheckpointFormatVersion;
@@ -58,7 +93,7 @@ TrainState load_train_state(const std::string& path) {
                      "); training.checkpoint_every writes last.safetensors");
   }
   const nlohmann::json p = nlohmann::json::parse(it->second, nullptr, false);
-  TrainState state{load_checkpoint(file, path), {}, {}, {}};
+  TrainState state{load_checkpoint(file, path), path, {}, {}, nlohmann::json::object(), {}, {}};
   try {
     state.position.epoch = p.at("epoch");
     state.position.batch = p.at("batch");
@@ -75,11 +110,17 @@ TrainState load_train_state(const std::string& path) {
   if (state.layer_rng.size() != state.checkpoint.model.size() || state.position.epoch < 1 || state.position.batch < 0) {
     throw InputError(path + ": the training position does not fit the model");
   }
-  for (const auto& v : state.checkpoint.model.parameters()) {
-    auto m = file.tensors.find(kMomentum + v.name);
-    if (m == file.tensors.end()) continue;
-    if (m->second.shape != v.shape) throw InputError(path + ": momentum buffer of " + v.name + " has the wrong shape");
-    state.momentum.push_back(std::move(m->second.values));
+  if (auto o = file.metadata.find(kOptimizer); o != file.metadata.end()) {
+    const nlohmann::json optimizer = nlohmann::json::parse(o->second, nullptr, false);
+    if (!optimizer.is_object() || !optimizer.contains("type") || !optimizer["type"].is_string() ||
+        !optimizer.value("scalars", nlohmann::json()).is_object()) {
+      throw InputError(path + ": the optimizer state in its metadata is invalid");
+    }
+    state.optimizer_type = optimizer["type"].get<std::string>();
+    state.optimizer_scalars = optimizer["scalars"];
+  }
+  for (auto& [name, tensor] : file.tensors) {
+    if (name.rfind("optimizer.", 0) == 0) state.optimizer_tensors[name] = std::move(tensor.values);
   }
   return state;
 }

@@ -9,6 +9,7 @@
 #include <new>
 
 #include "gradflow/data/batcher.h"
+#include "gradflow/optim/sgd.h"
 #include "gradflow/train.h"
 
 extern "C" void* __libc_malloc(size_t);
@@ -47,7 +48,7 @@ long allocations_in_steps(const nlohmann::json& layers, int64_t batch, int threa
   Sequential<float> model(resolve_model_spec({{"input", 784}, {"layers", layers}}));
   std::mt19937_64 rng(1);
   model.initialize(rng);
-  Sgd sgd(model.parameters(), {0.9, 1e-4, true});
+  Sgd sgd(model.parameters(), SgdOptions{0.9, 1e-4, true});
   Dataset data;
   data.images = Matrix::Random(batch * 8, 784);
   data.labels = Labels::Zero(batch * 8);

@@ -27,7 +27,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-json config_for(const std::string& data, int epochs = 4) {
+const json kSgd = {{"lr", 0.05}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 1e-4}};
+
+json config_for(const std::string& data, int epochs = 4, const json& optimizer = kSgd) {
   return json{{"name", "faults"},
               {"seed", 9},
               {"threads", 1},
@@ -37,7 +39,7 @@ json config_for(const std::string& data, int epochs = 4) {
                 {"layers",
                  {{{"type", "dense"}, {"units", 16}}, {{"type", "batch_norm"}}, {{"type", "relu"}},
                   {{"type", "dropout"}, {"p", 0.2}}, {{"type", "dense"}, {"units", 2}}}}}},
-              {"optimizer", {{"lr", 0.05}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 1e-4}}},
+              {"optimizer", optimizer},
               {"schedule", {{"type", "cosine"}, {"warmup_epochs", 0.5}}},
               {"training", {{"epochs", epochs}, {"batch_size", 32}, {"checkpoint_every", 1}, {"log_grad_every", 3}}}};
 }
@@ -89,16 +91,17 @@ size_t lines(const std::string& text) { return static_cast<size_t>(std::count(te
 
 }  // namespace
 
-class Resume : public ::testing::TestWithParam<std::pair<int64_t, int64_t>> {};
+// (epoch, batch to stop at; batch 0: the end of the epoch), the optimizer
+class Resume : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, json>> {};
 
 TEST_P(Resume, InterruptedRunEndsBitIdentical) {
   const std::string data = write_separable_dataset("resume_data", 500, 60);
-  const Config config = parse_config(config_for(data));
+  const Config config = parse_config(config_for(data, 4, std::get<2>(GetParam())));
   const std::string straight = temp_dir("resume_straight"), broken = temp_dir("resume_broken");
   train(config, straight);
 
   std::atomic<bool> stop{false};
-  StopAt observer(stop, GetParam().first, GetParam().second);
+  StopAt observer(stop, std::get<0>(GetParam()), std::get<1>(GetParam()));
   TrainControl control;
   control.stop = &stop;
   const TrainSummary first = train(config, broken, &observer, control);
@@ -130,8 +133,13 @@ TEST_P(Resume, InterruptedRunEndsBitIdentical) {
   EXPECT_EQ(read_all(straight + "/grads.jsonl"), read_all(broken + "/grads.jsonl"));
 }
 
-// (epoch, batch): mid-epoch in epoch 2, and at the end of epoch 2
-INSTANTIATE_TEST_SUITE_P(Points, Resume, ::testing::Values(std::make_pair(int64_t(2), int64_t(5)), std::make_pair(int64_t(2), int64_t(0))));
+// mid-epoch in epoch 2, and at the end of epoch 2, with every kind of optimizer state
+const json kAdam = {{"type", "adam"}, {"lr", 0.01}, {"weight_decay", 1e-4}, {"amsgrad", true}};
+INSTANTIATE_TEST_SUITE_P(Points, Resume,
+                         ::testing::Values(std::make_tuple(int64_t(2), int64_t(5), kSgd),
+                                           std::make_tuple(int64_t(2), int64_t(0), kSgd),
+                                           std::make_tuple(int64_t(2), int64_t(5), kAdam),
+                                           std::make_tuple(int64_t(2), int64_t(0), kAdam)));
 
 TEST(Resume, RefusesACheckpointThatIsNotResumable) {
   const std::string data = write_separable_dataset("resume_plain", 300, 40);

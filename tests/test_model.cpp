@@ -131,7 +131,7 @@ struct Scalar1 {
 
 TEST(Sgd, MomentumFollowsPyTorch) {
   Scalar1 s{1.0f, 0.0f};
-  Sgd sgd(s.views(), {0.9, 0.0, false});
+  Sgd sgd(s.views(), SgdOptions{0.9, 0.0, false});
   // v1 = g1 = 1;  p = 1 - 0.1 * 1 = 0.9
   s.gradient = 1.0f;
   sgd.step(0.1);
@@ -144,7 +144,7 @@ TEST(Sgd, MomentumFollowsPyTorch) {
 
 TEST(Sgd, NesterovAndWeightDecayFollowPyTorch) {
   Scalar1 s{2.0f, 0.0f};
-  Sgd sgd(s.views(), {0.5, 0.1, true});
+  Sgd sgd(s.views(), SgdOptions{0.5, 0.1, true});
   // g = 1 + 0.1 * 2 = 1.2;  v = 1.2;  p = 2 - 0.1 * (1.2 + 0.5 * 1.2) = 1.82
   s.gradient = 1.0f;
   sgd.step(0.1);
@@ -157,17 +157,17 @@ TEST(Sgd, NesterovAndWeightDecayFollowPyTorch) {
 
 TEST(Sgd, PlainStepWithoutMomentum) {
   Scalar1 s{1.0f, 0.5f};
-  Sgd sgd(s.views(), {});
+  Sgd sgd(s.views(), SgdOptions{});
   sgd.step(0.2);
   EXPECT_FLOAT_EQ(s.value, 0.9f);
-  EXPECT_TRUE(sgd.momentum_buffers().empty());
+  EXPECT_TRUE(sgd.state().empty());
 }
 
 TEST(Sgd, ReportsANonFiniteGradientInTheSamePass) {
   for (const bool momentum : {false, true}) {
     // large enough for the threaded pass; one bad gradient in the middle
     std::vector<float> value(200000, 1.0f), gradient(200000, 0.5f);
-    Sgd sgd({{"w", {200000}, value.data(), gradient.data()}}, {momentum ? 0.9 : 0.0, 0.0, false});
+    Sgd sgd({{"w", {200000}, value.data(), gradient.data()}}, SgdOptions{momentum ? 0.9 : 0.0, 0.0, false});
     std::vector<double> norms;
     EXPECT_TRUE(sgd.step(0.1, &norms));
     EXPECT_NEAR(norms[0], 0.05 * std::sqrt(200000.0), 1e-3);
@@ -181,7 +181,7 @@ TEST(Sgd, ReportsANonFiniteGradientInTheSamePass) {
     // a huge but finite gradient is not divergence
     gradient[7] = 3e38f;
     std::fill(value.begin(), value.end(), 1.0f);
-    EXPECT_TRUE(Sgd({{"w", {200000}, value.data(), gradient.data()}}, {}).step(1e-40));
+    EXPECT_TRUE(Sgd({{"w", {200000}, value.data(), gradient.data()}}, SgdOptions{}).step(1e-40));
   }
 }
 

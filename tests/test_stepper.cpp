@@ -11,6 +11,7 @@
 #include "gradflow/config.h"
 #include "gradflow/gradcheck.h"
 #include "gradflow/layer_registry.h"
+#include "gradflow/optim/sgd.h"
 #include "gradflow/stepper.h"
 #include "test_files.h"
 
@@ -70,7 +71,7 @@ StepOptions at_rate(double lr) {
 
 TEST(Stepper, DeltaIsYHatMinusYExactly) {
   Fixture f;
-  Sgd sgd(f.model.parameters(), {});
+  Sgd sgd(f.model.parameters(), SgdOptions{});
   const StepTrace t = trace_step(f.model, sgd, f.x, f.y, at_rate(0.01));
   ASSERT_EQ(t.delta.rows(), 3);
   for (Eigen::Index b = 0; b < 3; ++b) {
@@ -91,7 +92,7 @@ TEST(Stepper, TracedNormsEqualIndependentlyComputedOnes) {
   Fixture f;
   Sequential<float> copy(spec());
   copy_state(f.model, copy);
-  Sgd sgd(f.model.parameters(), {});
+  Sgd sgd(f.model.parameters(), SgdOptions{});
   const StepTrace t = trace_step(f.model, sgd, f.x, f.y, at_rate(0.01));
 
   // by hand from the copy's weights: h = relu(x W0^T + b0), z = h W2^T + b2
@@ -127,13 +128,15 @@ TEST(Stepper, TracedNormsEqualIndependentlyComputedOnes) {
 
 TEST(Stepper, SmallLearningRateLowersTheLoss) {
   Fixture f;
-  Sgd sgd(f.model.parameters(), {0.9, 0.0, false});
+  Sgd sgd(f.model.parameters(), SgdOptions{0.9, 0.0, false});
   const StepTrace t = trace_step(f.model, sgd, f.x, f.y, at_rate(1e-3));
   EXPECT_LT(t.loss_after, t.loss);
-  EXPECT_TRUE(t.momentum_was_empty);
-  EXPECT_GT(t.updates[0].momentum_norm, 0.0);
+  EXPECT_TRUE(t.state_was_empty);
+  ASSERT_EQ(t.updates[0].state.size(), 1u);
+  EXPECT_EQ(t.updates[0].state[0].first, "momentum");
+  EXPECT_GT(t.updates[0].state[0].second.norm, 0.0);
   const StepTrace second = trace_step(f.model, sgd, f.x, f.y, at_rate(1e-3));
-  EXPECT_FALSE(second.momentum_was_empty);
+  EXPECT_FALSE(second.state_was_empty);
 }
 
 TEST(GradCheck, PassesForCorrectLayersAndCatchesAWrongBackward) {
@@ -258,7 +261,7 @@ TEST(StepperCli, JsonAndCheckWithoutTerminal) {
   EXPECT_EQ(WEXITSTATUS(plain), 0);
   std::ifstream text(out);
   const std::string all((std::istreambuf_iterator<char>(text)), std::istreambuf_iterator<char>());
-  EXPECT_NE(all.find("stage 9/9: the SGD update"), std::string::npos);
+  EXPECT_NE(all.find("stage 9/9: the sgd update"), std::string::npos);
 
   // gradcheck on the same config
   args[2] = "gradcheck";
@@ -269,4 +272,40 @@ TEST(StepperCli, JsonAndCheckWithoutTerminal) {
   EXPECT_EQ(WEXITSTATUS(checked), 0);
   std::ifstream result(out);
   EXPECT_TRUE(json::parse(result)["passed"].get<bool>());
+}
+
+TEST(StepperCli, ShowsTheChosenOptimizersRuleAndState) {
+  auto args = step_args("step_adam");
+  std::string command = GRADFLOW_BINARY;
+  for (const auto& a : args) command += " '" + a + "'";
+  command += " --set optimizer.type=adam --set optimizer.lr=0.01 --set optimizer.amsgrad=true";
+  const std::string out = gradflow::testing::temp_dir("step_adam_out") + "/out";
+  ASSERT_EQ(WEXITSTATUS(std::system((command + " > " + out + " </dev/null").c_str())), 0);
+  std::ifstream text(out);
+  const std::string all((std::istreambuf_iterator<char>(text)), std::istreambuf_iterator<char>());
+  const auto stage = all.find("stage 9/9: the adam update");
+  ASSERT_NE(stage, std::string::npos) << all;
+  for (const char* piece : {"m = β₁·m + (1 − β₁)·g", "v̂ = v_max = max(v_max, v)  (amsgrad)", "bias_correction1", "0.1",
+                            "effective_step_size", "‖exp_avg‖", "‖max_exp_avg_sq‖", "this is its first step"}) {
+    EXPECT_NE(all.find(piece, stage), std::string::npos) << piece << "\n" << all.substr(stage);
+  }
+
+  // --json --full: every parameter's values before and after, and the state after the update
+  ASSERT_EQ(WEXITSTATUS(std::system((command + " --json --full > " + out + " </dev/null").c_str())), 0);
+  std::ifstream in(out);
+  const json j = json::parse(in);
+  const json& update = j["update"];
+  EXPECT_EQ(update["optimizer"]["type"], "adam");
+  EXPECT_EQ(update["terms"]["t"], 1);
+  const json& weight = update["parameters"][0];
+  EXPECT_EQ(weight["name"], "0.weight");
+  ASSERT_EQ(weight["before"].size(), 8u * 64u);
+  ASSERT_EQ(weight["after"].size(), 8u * 64u);
+  ASSERT_EQ(weight["state"]["exp_avg"]["values"].size(), 8u * 64u);
+  // Adam's first step moves every entry with a non-zero gradient by lr (up to ε): |Δ| ≤ 0.01
+  double largest = 0;
+  for (size_t i = 0; i < 8 * 64; ++i) {
+    largest = std::max(largest, std::fabs(weight["after"][i].get<double>() - weight["before"][i].get<double>()));
+  }
+  EXPECT_NEAR(largest, 0.01, 1e-4);
 }

@@ -3,37 +3,36 @@
 
 #include "commands.h"
 #include "gradflow/layer_registry.h"
+#include "gradflow/optim/optimizer.h"
 
 namespace gradflow::cli {
 
 namespace {
 
-const char* kind_name(LayerParam::Kind kind) {
-  switch (kind) {
-    case LayerParam::Integer: return "integer";
-    case LayerParam::Number: return "number";
-    case LayerParam::Boolean: return "boolean";
-    case LayerParam::String: return "string";
-  }
-  return "?";
-}
-
 nlohmann::json describe(const LayerInfo& info) {
   nlohmann::json params = nlohmann::json::array();
-  for (const auto& p : info.params) {
-    nlohmann::json j{{"name", p.name}, {"kind", kind_name(p.kind)}, {"help", p.help}};
-    if (p.default_value.is_null()) {
-      j["required"] = true;
-    } else {
-      j["default"] = p.default_value;
-    }
-    if (p.kind == LayerParam::Integer || p.kind == LayerParam::Number) {
-      if (const std::string range = p.range.describe(); !range.empty()) j["range"] = range;
-    }
-    if (!p.choices.empty()) j["choices"] = p.choices;
-    params.push_back(std::move(j));
-  }
+  for (const auto& p : info.params) params.push_back(describe_option(p));
   return {{"type", info.type}, {"help", info.help}, {"params", params}};
+}
+
+// Prints components registered by name, each with its options, as text or one JSON object.
+int print_components(const std::string& key, const nlohmann::json& list, bool json) {
+  if (json) {
+    std::cout << nlohmann::json{{key, list}}.dump() << std::endl;
+    return 0;
+  }
+  for (const auto& component : list) {
+    std::printf("%-12s %s\n", component["type"].get<std::string>().c_str(), component["help"].get<std::string>().c_str());
+    for (const auto& p : component["params"]) {
+      std::string detail = p["kind"].get<std::string>();
+      if (p.contains("range")) detail += " " + p["range"].get<std::string>();
+      if (p.contains("choices")) detail += " " + p["choices"].dump();
+      detail += p.contains("default") ? ", default " + p["default"].dump() : ", required";
+      std::printf("    %-16s %s (%s)\n", p["name"].get<std::string>().c_str(), p["help"].get<std::string>().c_str(),
+                  detail.c_str());
+    }
+  }
+  return 0;
 }
 
 }  // namespace
@@ -46,22 +45,26 @@ void add_layers_command(CLI::App& app, Action& action) {
     action = [json]() {
       nlohmann::json list = nlohmann::json::array();
       for (const LayerInfo* info : LayerRegistry::instance().all()) list.push_back(describe(*info));
-      if (*json) {
-        std::cout << nlohmann::json{{"layers", list}}.dump() << std::endl;
-        return 0;
+      return print_components("layers", list, *json);
+    };
+  });
+}
+
+void add_optimizers_command(CLI::App& app, Action& action) {
+  auto json = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand("optimizers", "list every registered optimizer with its options and defaults");
+  cmd->add_flag("--json", *json, "print the list as one JSON object");
+  cmd->callback([&action, json]() {
+    action = [json]() {
+      nlohmann::json list = nlohmann::json::array();
+      for (const OptimizerInfo* info : OptimizerRegistry::instance().all()) {
+        nlohmann::json options = nlohmann::json::array();
+        options.push_back({{"name", "lr"}, {"kind", "number"}, {"help", "learning rate, scaled by /schedule"},
+                           {"range", "> 0"}, {"default", info->default_learning_rate}});
+        for (const auto& o : info->options) options.push_back(describe_option(o));
+        list.push_back({{"type", info->type}, {"help", info->help}, {"params", options}});
       }
-      for (const auto& layer : list) {
-        std::printf("%-12s %s\n", layer["type"].get<std::string>().c_str(), layer["help"].get<std::string>().c_str());
-        for (const auto& p : layer["params"]) {
-          std::string detail = p["kind"].get<std::string>();
-          if (p.contains("range")) detail += " " + p["range"].get<std::string>();
-          if (p.contains("choices")) detail += " " + p["choices"].dump();
-          detail += p.contains("default") ? ", default " + p["default"].dump() : ", required";
-          std::printf("    %-16s %s (%s)\n", p["name"].get<std::string>().c_str(), p["help"].get<std::string>().c_str(),
-                      detail.c_str());
-        }
-      }
-      return 0;
+      return print_components("optimizers", list, *json);
     };
   });
 }

@@ -69,8 +69,8 @@ void add_step_command(CLI::App& app, Action& action) {
         check.seed = sourced.config.seed;
         options.check = check;
       }
-      Sgd optimizer(sourced.model.parameters(), sourced.config.optimizer);
-      StepTrace trace = trace_step(sourced.model, optimizer, x, y, options);
+      const std::unique_ptr<Optimizer> optimizer = make_optimizer(sourced.model.parameters(), sourced.config.optimizer);
+      StepTrace trace = trace_step(sourced.model, *optimizer, x, y, options);
       for (int64_t i = 0; i < a->count; ++i) trace.indices.push_back(a->index + i);
 
       if (a->json) {

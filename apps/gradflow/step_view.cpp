@@ -197,25 +197,39 @@ std::vector<Page> step_pages(const StepTrace& t, const ViewOptions& o) {
     pages.push_back({"the saliency ∂L/∂x", s + more(t, o)});
   }
   {  // 9. update
-    const SgdOptions& opt = t.optimizer;
-    std::string s = "SGD: g = ∂L/∂W + λ·W,  ";
-    if (opt.momentum == 0.0) {
-      s += "W ← W − lr·g";
-    } else {
-      s += opt.nesterov ? "v = μ·v + g,  W ← W − lr·(g + μ·v)   (Nesterov)" : "v = μ·v + g,  W ← W − lr·v";
+    const std::string type = t.optimizer.value("type", std::string("sgd"));
+    std::string s = type + ":\n";
+    for (const auto& line : t.optimizer_formula) s += "  " + line + "\n";
+    std::string line = format("  lr = %.4g", t.learning_rate);
+    for (const auto& [key, value] : t.optimizer.items()) {
+      if (key == "type") continue;
+      const std::string item = key + " = " + (value.is_number_float() ? format("%.4g", value.get<double>()) : value.dump());
+      if (line.size() + item.size() + 3 > 78) {
+        s += line + "\n";
+        line = "  " + item;
+      } else {
+        line += "   " + item;
+      }
     }
-    s += format("\n     lr = %.4g   μ = %.4g   λ = %.4g\n", t.learning_rate, opt.momentum, opt.weight_decay);
-    if (opt.momentum != 0.0) {
-      s += t.momentum_was_empty ? "momentum buffer was empty: this is the first step, so v = g\n\n"
-                                : "momentum buffer carried over from earlier steps\n\n";
+    s += line + "\n";
+    for (const auto& [name, value] : t.optimizer_terms) s += format("  %-20s %.6g\n", name.c_str(), value);
+    const bool stateful = !t.updates.empty() && !t.updates[0].state.empty();
+    if (stateful) {
+      s += t.state_was_empty ? "  the optimizer's state was empty: this is its first step\n\n"
+                             : "  the optimizer's state carried over from earlier steps\n\n";
     } else {
       s += "\n";
     }
-    s += "  tensor       shape          ‖W‖         ‖ΔW‖        ‖ΔW‖/‖W‖     ‖v‖\n";
+    s += "  tensor    shape      ‖W‖       ‖ΔW‖      ‖ΔW‖/‖W‖ ";
+    if (stateful) {
+      for (const auto& [name, summary] : t.updates[0].state) s += format(" %-9s", ("‖" + name + "‖").c_str());
+    }
+    s += "\n";
     for (const auto& u : t.updates) {
-      s += format("  %-12s %-14s %-11.4g %-11.4g %-12.3e %s\n", u.name.c_str(), shape_text(u.shape).c_str(), u.weight_norm,
-                  u.delta_norm, u.weight_norm > 0 ? u.delta_norm / u.weight_norm : 0.0,
-                  u.momentum_norm >= 0 ? format("%.4g", u.momentum_norm).c_str() : "-");
+      s += format("  %-9s %-10s %-9.3g %-9.3g %-9.2e", u.name.c_str(), shape_text(u.shape).c_str(), u.weight_norm,
+                  u.delta_norm, u.weight_norm > 0 ? u.delta_norm / u.weight_norm : 0.0);
+      for (const auto& [name, summary] : u.state) s += format(" %-9.3g", summary.norm);
+      s += "\n";
     }
     s += "\nafter the update, on the same sample(s):\n";
     for (int64_t b = 0; b < shown(t, o); ++b) {
@@ -229,7 +243,7 @@ std::vector<Page> step_pages(const StepTrace& t, const ViewOptions& o) {
       s += format("\nfinite-difference check: worst relative error %.2e, tolerance %.0e: %s\n", t.check->worst(),
                   t.check->tolerance, t.check->passed() ? "passed" : "FAILED");
     }
-    pages.push_back({"the SGD update", s});
+    pages.push_back({"the " + type + " update", s});
   }
   return pages;
 }

@@ -7,7 +7,6 @@
 
 #include "gradflow/data/dataset.h"
 #include "gradflow/optim/schedule.h"
-#include "gradflow/optim/sgd.h"
 
 namespace gradflow {
 
@@ -30,13 +29,15 @@ struct Config {
   int threads = 0;  // 0: all cores
   DataOptions data;
   nlohmann::json model;  // resolved model spec (see model.h)
-  SgdOptions optimizer;
+  nlohmann::json optimizer = {{"type", "sgd"}, {"momentum", 0.0}, {"nesterov", false}, {"weight_decay", 0.0}};
+                             // resolved optimizer options (optim/optimizer.h), type included, lr not
   ScheduleOptions schedule;  // schedule.base_lr is the optimizer's lr
   TrainingOptions training;
   CalibrationOptions calibration;
   std::string output_dir = "runs";  // the run directory is <output_dir>/<name>
 
-  nlohmann::json to_json() const;  // the resolved config: every value, defaults included
+  nlohmann::json to_json() const;  // the resolved config
+  nlohmann::json optimizer_json() const;  // the config's "optimizer" object: type, lr, options: every value, defaults included
 };
 
 // Validates `json` and fills in defaults; throws ConfigError.

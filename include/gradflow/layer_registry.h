@@ -17,18 +17,12 @@
 #include "gradflow/errors.h"
 #include "gradflow/json_check.h"
 #include "gradflow/layer.h"
+#include "gradflow/option_schema.h"
 
 namespace gradflow {
 
-struct LayerParam {
-  enum Kind { Integer, Number, Boolean, String };
-  std::string name;
-  Kind kind = Number;
-  nlohmann::json default_value;  // null: required
-  json_check::Range range;       // for Integer and Number
-  std::string help;
-  std::vector<std::string> choices;  // for String; empty = any
-};
+// A layer's parameters are declared like every registered component's options (option_schema.h).
+using LayerParam = OptionSpec;
 
 struct LayerInfo {
   std::string type;

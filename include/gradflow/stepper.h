@@ -1,7 +1,7 @@
 #pragma once
 // One training step, recorded stage by stage so it can be studied:
 //   forward through every layer -> logits z -> softmax y_hat -> loss -> delta = y_hat - y
-//   -> backward through every layer in reverse -> saliency dL/dx -> SGD update -> loss again.
+//   -> backward through every layer in reverse -> saliency dL/dx -> the optimizer's update -> loss again.
 // Everything is measured from the model itself; the views (terminal, JSON) only present it.
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -10,7 +10,7 @@
 
 #include "gradflow/gradcheck.h"
 #include "gradflow/model.h"
-#include "gradflow/optim/sgd.h"
+#include "gradflow/optim/optimizer.h"
 
 namespace gradflow {
 
@@ -53,7 +53,10 @@ struct ParameterUpdate {
   std::vector<int64_t> shape;
   double weight_norm = 0;    // ||W|| before the update
   double delta_norm = 0;     // ||W_after - W_before||
-  double momentum_norm = -1; // ||v|| after the update; -1 without momentum
+  // The optimizer's state tensors of this parameter after the update (SGD: momentum; Adam:
+  // exp_avg, exp_avg_sq), in the optimizer's order; values kept only when asked for every value.
+  std::vector<std::pair<std::string, TensorSummary>> state;
+  std::vector<float> before, after;  // the parameter's values, kept only when asked for every value
 };
 
 struct StepTrace {
@@ -70,8 +73,10 @@ struct StepTrace {
   std::vector<BackwardStage> backward;     // in reverse layer order
   Matrix saliency;                         // dL/dx, (K, features)
   double learning_rate = 0;
-  SgdOptions optimizer;
-  bool momentum_was_empty = true;
+  nlohmann::json optimizer;                  // its type and resolved options
+  std::vector<std::string> optimizer_formula;  // the update rule, a line each
+  std::vector<std::pair<std::string, double>> optimizer_terms;  // the scalars this update used (Adam: t, ...)
+  bool state_was_empty = true;               // every state tensor was zero: the optimizer's first step
   std::vector<ParameterUpdate> updates;
   Matrix probabilities_after;
   std::vector<double> loss_after_per_sample;
@@ -90,9 +95,9 @@ struct StepOptions {
   int64_t largest_entries = 5;
 };
 
-// Runs one SGD step of `model` on (x, labels) with `optimizer`, recording every stage.
+// Runs one training step of `model` on (x, labels) with `optimizer`, recording every stage.
 // The model and optimizer are updated as a real step would.
-StepTrace trace_step(Sequential<float>& model, Sgd& optimizer, const Matrix& x, const Labels& labels,
+StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matrix& x, const Labels& labels,
                      const StepOptions& options);
 
 }  // namespace gradflow

@@ -10,7 +10,7 @@
 #include "gradflow/config.h"
 #include "gradflow/evaluate.h"
 #include "gradflow/model.h"
-#include "gradflow/optim/sgd.h"
+#include "gradflow/optim/optimizer.h"
 #include "gradflow/train_state.h"
 
 namespace gradflow {
@@ -54,7 +54,7 @@ struct TrainSummary {
   nlohmann::json to_json() const;
 };
 
-// One training step on a gathered batch: forward, backward and the SGD update at `lr` (with
+// One training step on a gathered batch: forward, backward and the optimizer's update at `lr` (with
 // `update_norms`, the per-parameter ||update|| too). train() and `gradflow bench` both run it.
 struct StepOutcome {
   double loss = 0;             // the batch's mean loss
@@ -62,7 +62,7 @@ struct StepOutcome {
   bool gradient_finite = true;  // false: the update has made the parameters non-finite
   bool finite() const { return loss_finite && gradient_finite; }
 };
-StepOutcome train_step(Sequential<float>& model, Sgd& optimizer, const Eigen::Ref<const Matrix>& x,
+StepOutcome train_step(Sequential<float>& model, Optimizer& optimizer, const Eigen::Ref<const Matrix>& x,
                        const Eigen::Ref<const Labels>& y, double lr, std::vector<double>* update_norms = nullptr);
 
 // Throws ConfigError at /model/input unless the model takes as many features as `data` holds.

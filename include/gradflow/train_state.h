@@ -1,15 +1,17 @@
 #pragma once
 // Resumable training: last.safetensors holds the model (as every checkpoint does) plus what an
-// exact continuation needs — the optimizer's momentum buffers (tensors "optimizer.momentum.<name>"),
-// and in the metadata the position (epoch, batch, step), the random generators' states and the
-// partial sums of the interrupted epoch. Resuming from it gives bit-identical results to a run
+// exact continuation needs — the optimizer's state tensors ("optimizer.<state>.<parameter>", e.g.
+// "optimizer.exp_avg.0.weight") and in the metadata its type and scalars (Adam's step count), the
+// position (epoch, batch, step), the random generators' states and the partial sums of the
+// interrupted epoch. Resuming from it gives bit-identical results to a run
 // that was never interrupted (same thread count).
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "gradflow/checkpoint.h"
-#include "gradflow/optim/sgd.h"
+#include "gradflow/optim/optimizer.h"
 
 namespace gradflow {
 
@@ -24,17 +26,24 @@ struct TrainPosition {
 };
 
 // Writes the model, the optimizer state and `position` atomically.
-void save_train_state(const std::string& path, Sequential<float>& model, Sgd& optimizer, const TrainPosition& position,
+void save_train_state(const std::string& path, Sequential<float>& model, const Optimizer& optimizer, const TrainPosition& position,
                       const nlohmann::json& config);
 
 struct TrainState {
   LoadedCheckpoint checkpoint;  // the model and its config
+  std::string path;             // the file it was read from
   TrainPosition position;
-  std::vector<std::vector<float>> momentum;  // one per parameter, empty without momentum
+  std::string optimizer_type;                 // empty in checkpoints older than the optimizer interface (SGD)
+  nlohmann::json optimizer_scalars = nlohmann::json::object();
+  std::map<std::string, std::vector<float>> optimizer_tensors;  // "optimizer.<state>.<parameter>"
   std::vector<std::string> layer_rng;        // per layer, empty for layers without a generator
 };
 // InputError naming the file when it is not a resumable checkpoint.
 TrainState load_train_state(const std::string& path);
+// Puts the optimizer state of `state` into `optimizer` (built over the checkpoint's model, with the
+// config's options); InputError naming the file when a state tensor is missing, of the wrong shape, or
+// the checkpoint was written by another optimizer.
+void restore_optimizer(const TrainState& state, Optimizer& optimizer);
 
 std::string rng_state(const std::mt19937_64& rng);
 void set_rng_state(std::mt19937_64& rng, const std::string& state);

@@ -2,14 +2,22 @@
 
 #include <cmath>
 
+#include "gradflow/errors.h"
+
 namespace gradflow {
 
-Sgd::Sgd(std::vector<TensorView<float>> parameters, SgdOptions options)
-    : parameters_(std::move(parameters)), options_(options) {
-  if (options_.momentum != 0.0) {
-    for (const auto& p : parameters_) velocity_.emplace_back(static_cast<size_t>(p.size()), 0.0f);
-  }
+nlohmann::json SgdOptions::to_json() const {
+  return {{"type", "sgd"}, {"momentum", momentum}, {"nesterov", nesterov}, {"weight_decay", weight_decay}};
 }
+
+Sgd::Sgd(std::vector<TensorView<float>> parameters, SgdOptions options)
+    : Optimizer(std::move(parameters), options.to_json()), sgd_(options) {
+  if (sgd_.momentum != 0.0) add_state("momentum");
+}
+
+Sgd::Sgd(std::vector<TensorView<float>> parameters, const nlohmann::json& resolved)
+    : Sgd(std::move(parameters), SgdOptions{resolved.at("momentum").get<double>(), resolved.at("weight_decay").get<double>(),
+                                            resolved.at("nesterov").get<bool>()}) {}
 
 namespace {
 struct Pass {
@@ -52,17 +60,41 @@ Pass update(const TensorView<float>& view, float* velocity, float rate, float de
 bool Sgd::step(double lr, std::vector<double>* update_norms) {
   if (update_norms) update_norms->assign(parameters_.size(), 0.0);
   const float rate = static_cast<float>(lr);
-  const float decay = static_cast<float>(options_.weight_decay);
-  const float mu = static_cast<float>(options_.momentum);
+  const float decay = static_cast<float>(sgd_.weight_decay);
+  const float mu = static_cast<float>(sgd_.momentum);
   bool finite = true;
   for (size_t k = 0; k < parameters_.size(); ++k) {
-    float* velocity = mu == 0.0f ? nullptr : velocity_[k].data();
-    const Pass pass = update_norms ? update<true>(parameters_[k], velocity, rate, decay, mu, options_.nesterov)
-                                   : update<false>(parameters_[k], velocity, rate, decay, mu, options_.nesterov);
+    float* velocity = state().empty() ? nullptr : state()[0].buffers[k].data();
+    const Pass pass = update_norms ? update<true>(parameters_[k], velocity, rate, decay, mu, sgd_.nesterov)
+                                   : update<false>(parameters_[k], velocity, rate, decay, mu, sgd_.nesterov);
     if (update_norms) (*update_norms)[k] = std::sqrt(pass.squared_update);
     finite = finite && pass.finite;
   }
   return finite;
 }
+
+std::vector<std::string> Sgd::formula() const {
+  std::vector<std::string> lines{"g = ∂L/∂W + λ·W            (λ: weight_decay)"};
+  if (sgd_.momentum == 0.0) {
+    lines.push_back("W ← W − lr·g");
+  } else {
+    lines.push_back("v = μ·v + g                 (μ: momentum; v starts at 0, so the first v = g)");
+    lines.push_back(sgd_.nesterov ? "W ← W − lr·(g + μ·v)        (Nesterov)" : "W ← W − lr·v");
+  }
+  return lines;
+}
+
+namespace {
+void validate_sgd(const nlohmann::json& resolved, const std::string& path) {
+  if (resolved.at("nesterov").get<bool>() && resolved.at("momentum").get<double>() == 0.0) {
+    throw ConfigError(path + "/nesterov", "Nesterov momentum needs " + path + "/momentum > 0");
+  }
+}
+}  // namespace
+
+GRADFLOW_REGISTER_OPTIMIZER(Sgd, "sgd", "stochastic gradient descent, like torch.optim.SGD (dampening 0)", 0.1, validate_sgd,
+                            {{"momentum", OptionSpec::Number, 0.0, {0, 1, false, true}, "momentum μ"},
+                             {"nesterov", OptionSpec::Boolean, false, {}, "Nesterov momentum (needs momentum > 0)"},
+                             {"weight_decay", OptionSpec::Number, 0.0, {0, 1e3}, "L2 penalty λ, added to the gradient"}});
 
 }  // namespace gradflow

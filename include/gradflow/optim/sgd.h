@@ -3,9 +3,11 @@
 //   g = grad + weight_decay * p          (coupled weight decay)
 //   v = momentum * v + g                 (v starts at 0, so the first step has v = g)
 //   p -= lr * (nesterov ? g + momentum * v : v)
+// Config: {"type": "sgd", "lr": 0.1, "momentum": 0.9, "nesterov": false, "weight_decay": 0}.
+// State: "momentum" (v), only when momentum > 0.
 #include <vector>
 
-#include "gradflow/tensor.h"
+#include "gradflow/optim/optimizer.h"
 
 namespace gradflow {
 
@@ -13,27 +15,21 @@ struct SgdOptions {
   double momentum = 0.0;
   double weight_decay = 0.0;
   bool nesterov = false;
+  nlohmann::json to_json() const;  // the resolved options, type included
 };
 
-class Sgd {
+class Sgd : public Optimizer {
  public:
   Sgd(std::vector<TensorView<float>> parameters, SgdOptions options);
+  Sgd(std::vector<TensorView<float>> parameters, const nlohmann::json& resolved);
 
-  // One update at learning rate `lr` from the gradients currently held by the parameters, in a
-  // single pass over each tensor. Returns false when some gradient was not finite (inf or NaN):
-  // the parameters are then not finite either, and training has diverged. With `update_norms`,
-  // also records ||update|| per parameter (for gradient-flow logs).
-  bool step(double lr, std::vector<double>* update_norms = nullptr);
+  bool step(double lr, std::vector<double>* update_norms = nullptr) override;
+  std::vector<std::string> formula() const override;
 
-  const std::vector<TensorView<float>>& parameters() const { return parameters_; }
-  // One momentum buffer per parameter, same size; empty before the first step.
-  std::vector<std::vector<float>>& momentum_buffers() { return velocity_; }
-  const SgdOptions& options() const { return options_; }
+  const SgdOptions& sgd_options() const { return sgd_; }
 
  private:
-  std::vector<TensorView<float>> parameters_;
-  SgdOptions options_;
-  std::vector<std::vector<float>> velocity_;
+  SgdOptions sgd_;
 };
 
 }  // namespace gradflow

@@ -1,0 +1,119 @@
+#pragma once
+// The Optimizer interface: one update of every trained tensor from the gradients they hold.
+// Optimizers are registered by name from their own source file, like layers:
+//
+//   GRADFLOW_REGISTER_OPTIMIZER(Adam, "adam", "Adam, like torch.optim.Adam", /*default lr*/ 1e-3,
+//       /*validate*/ nullptr, {{"beta1", OptionSpec::Number, 0.9, {0, 1, false, true}, "decay of m"}});
+//
+// and chosen in a config by {"optimizer": {"type": "adam", "lr": 0.001, ...}}. The learning rate
+// is not an option of the optimizer: the schedule (optim/schedule.h) passes it to every step.
+//
+// State: an optimizer keeps named state tensors, one of each per parameter and of its shape
+// (SGD: "momentum"; Adam: "exp_avg", "exp_avg_sq"), plus scalars (Adam's step count).
+// Resumable checkpoints store the tensors as "optimizer.<state>.<parameter>" and the scalars in
+// the metadata, so a resumed run continues bit for bit, whatever the optimizer.
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "gradflow/option_schema.h"
+#include "gradflow/tensor.h"
+
+namespace gradflow {
+
+// One named state tensor of every parameter: buffers[k] belongs to parameter k.
+struct OptimizerState {
+  std::string name;                          // "momentum", "exp_avg", ...
+  std::vector<std::vector<float>> buffers;   // buffers[k].size() == parameters[k].size()
+};
+
+class Optimizer {
+ public:
+  // `options`: the resolved options (type included) of a registered optimizer.
+  Optimizer(std::vector<TensorView<float>> parameters, nlohmann::json options);
+  virtual ~Optimizer() = default;
+
+  // The registered type name and the resolved options, e.g. {"type": "sgd", "momentum": 0.9, ...}.
+  const std::string& type() const { return type_; }
+  const nlohmann::json& options() const { return options_; }
+
+  // One update at learning rate `lr` from the gradients the parameters hold. Returns false when
+  // some gradient was not finite: the parameters are then not finite either (training has
+  // diverged). With `update_norms`, also records ||update|| per parameter.
+  virtual bool step(double lr, std::vector<double>* update_norms = nullptr) = 0;
+
+  // The update rule in a few lines of math, for `gradflow step` ("m = β₁·m + (1 − β₁)·g", ...).
+  virtual std::vector<std::string> formula() const = 0;
+  // The scalars the next update at `lr` uses beyond the options (Adam: the step count t, the bias
+  // corrections and the effective step size), in the order to show them, for `gradflow step`.
+  virtual std::vector<std::pair<std::string, double>> terms(double /*lr*/) const { return {}; }
+
+  const std::vector<TensorView<float>>& parameters() const { return parameters_; }
+  std::vector<OptimizerState>& state() { return state_; }
+  const std::vector<OptimizerState>& state() const { return state_; }
+  // Non-tensor state (Adam's step count), saved in the checkpoint's metadata.
+  virtual nlohmann::json scalars() const { return nlohmann::json::object(); }
+  virtual void set_scalars(const nlohmann::json& /*scalars*/) {}
+
+ protected:
+  // Adds a state tensor of every parameter, zero-filled.
+  void add_state(const std::string& name);
+
+  std::vector<TensorView<float>> parameters_;
+
+ private:
+  std::string type_;
+  nlohmann::json options_;
+  std::vector<OptimizerState> state_;
+};
+
+struct OptimizerInfo {
+  std::string type;
+  std::string help;
+  double default_learning_rate = 0.1;  // when the config gives no /optimizer/lr
+  std::vector<OptionSpec> options;
+  // Checks the options together, after each was checked alone (ConfigError naming `path`).
+  std::function<void(const nlohmann::json& resolved, const std::string& path)> validate;
+  std::function<std::unique_ptr<Optimizer>(std::vector<TensorView<float>> parameters, const nlohmann::json& resolved)> make;
+};
+
+class OptimizerRegistry {
+ public:
+  static OptimizerRegistry& instance();
+
+  bool add(OptimizerInfo info);  // returns true, so registration can initialise a static
+  const OptimizerInfo* find(const std::string& type) const;
+  std::vector<const OptimizerInfo*> all() const;  // sorted by type name
+
+  // Checks a config's optimizer object at `path` ("type" defaults to "sgd"; keys in
+  // `also_known` — the learning rate — are allowed and left out); returns it with defaults filled.
+  nlohmann::json resolve(const nlohmann::json& spec, const std::string& path,
+                         const std::vector<std::string>& also_known = {}) const;
+  std::unique_ptr<Optimizer> create(std::vector<TensorView<float>> parameters, const nlohmann::json& resolved) const;
+
+ private:
+  std::map<std::string, OptimizerInfo> optimizers_;
+};
+
+// The optimizer a resolved spec describes, over `parameters`.
+inline std::unique_ptr<Optimizer> make_optimizer(std::vector<TensorView<float>> parameters,
+                                                 const nlohmann::json& resolved) {
+  return OptimizerRegistry::instance().create(std::move(parameters), resolved);
+}
+
+}  // namespace gradflow
+
+// `Class` is constructed as Class(std::vector<TensorView<float>> parameters, const json& resolved);
+// `validate` is a function (const json& resolved, const std::string& path) or nullptr.
+#define GRADFLOW_REGISTER_OPTIMIZER(Class, type_name, help, default_lr, validate, ...)                    \
+  [[maybe_unused]] static const bool gradflow_registered_optimizer_##Class =                              \
+      ::gradflow::OptimizerRegistry::instance().add(::gradflow::OptimizerInfo{                            \
+          type_name, help, default_lr, std::vector<::gradflow::OptionSpec> __VA_ARGS__, validate,         \
+          [](std::vector<::gradflow::TensorView<float>> parameters, const nlohmann::json& resolved)       \
+              -> std::unique_ptr<::gradflow::Optimizer> {                                                  \
+            return std::make_unique<Class>(std::move(parameters), resolved);                               \
+          }})

@@ -1,0 +1,64 @@
+#include "gradflow/optim/optimizer.h"
+
+#include "gradflow/errors.h"
+#include "gradflow/json_check.h"
+
+namespace gradflow {
+
+Optimizer::Optimizer(std::vector<TensorView<float>> parameters, nlohmann::json options)
+    : parameters_(std::move(parameters)), type_(options.at("type").get<std::string>()), options_(std::move(options)) {}
+
+void Optimizer::add_state(const std::string& name) {
+  OptimizerState s{name, {}};
+  for (const auto& p : parameters_) s.buffers.emplace_back(static_cast<size_t>(p.size()), 0.0f);
+  state_.push_back(std::move(s));
+}
+
+OptimizerRegistry& OptimizerRegistry::instance() {
+  static OptimizerRegistry registry;
+  return registry;
+}
+
+bool OptimizerRegistry::add(OptimizerInfo info) {
+  const std::string type = info.type;
+  if (optimizers_.count(type) != 0) {
+    // two registrations under one name: the second would silently replace the first
+    throw std::logic_error("gradflow: optimizer type \"" + type + "\" is registered twice");
+  }
+  optimizers_[type] = std::move(info);
+  return true;
+}
+
+const OptimizerInfo* OptimizerRegistry::find(const std::string& type) const {
+  auto it = optimizers_.find(type);
+  return it == optimizers_.end() ? nullptr : &it->second;
+}
+
+std::vector<const OptimizerInfo*> OptimizerRegistry::all() const {
+  std::vector<const OptimizerInfo*> out;
+  for (const auto& item : optimizers_) out.push_back(&item.second);
+  return out;
+}
+
+nlohmann::json OptimizerRegistry::resolve(const nlohmann::json& spec, const std::string& path,
+                                          const std::vector<std::string>& also_known) const {
+  namespace jc = json_check;
+  jc::expect_object(spec, path);
+  std::vector<std::string> types;
+  for (const auto& item : optimizers_) types.push_back(item.first);
+  const std::string type = jc::string(spec, "type", path, std::string("sgd"), types);
+  const OptimizerInfo& info = *find(type);
+  nlohmann::json resolved = resolve_options(spec, path, type, info.options, also_known);
+  if (info.validate) info.validate(resolved, path);
+  return resolved;
+}
+
+std::unique_ptr<Optimizer> OptimizerRegistry::create(std::vector<TensorView<float>> parameters,
+                                                     const nlohmann::json& resolved) const {
+  const std::string type = resolved.at("type").get<std::string>();
+  const OptimizerInfo* info = find(type);
+  if (info == nullptr) throw InputError("unknown optimizer type \"" + type + "\"");
+  return info->make(std::move(parameters), resolved);
+}
+
+}  // namespace gradflow

@@ -1,0 +1,200 @@
+// Optimizers: the registry, option checks, and every optimizer against PyTorch — known values
+// computed once by torch.optim (tests/torch_optimizer.py) and committed here, and, when PyTorch is
+// installed, a run of torch.optim itself over the same gradients.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "gradflow/config.h"
+#include "gradflow/errors.h"
+#include "gradflow/optim/adam.h"
+#include "gradflow/optim/optimizer.h"
+#include "gradflow/optim/sgd.h"
+
+using namespace gradflow;
+using nlohmann::json;
+
+namespace {
+
+// Two tensors (a 2×3 weight and a bias of 3) and the learning rate of each of five steps.
+const std::vector<std::vector<float>> kInit{{0.5f, -1.0f, 0.25f, 2.0f, -0.75f, 0.0f}, {0.1f, -0.2f, 0.3f}};
+const std::vector<double> kRates{0.01, 0.01, 0.005, 0.005, 0.002};
+
+// Runs `options` (a config's optimizer object, without lr) over the rates; the gradient of
+// element i of tensor k at step t is sin(0.3 + 0.7 i + 1.3 t + 2.1 k) * (k + 1), as in
+// tests/torch_optimizer.py. Returns every tensor's values after each step.
+std::vector<std::vector<std::vector<float>>> run(const json& options, const std::vector<double>& rates = kRates) {
+  std::vector<std::vector<float>> values = kInit, gradients = kInit;
+  std::vector<TensorView<float>> views{{"0.weight", {2, 3}, values[0].data(), gradients[0].data()},
+                                       {"0.bias", {3}, values[1].data(), gradients[1].data()}};
+  auto optimizer = make_optimizer(views, OptimizerRegistry::instance().resolve(options, "/optimizer"));
+  std::vector<std::vector<std::vector<float>>> steps;
+  for (size_t t = 1; t <= rates.size(); ++t) {
+    for (size_t k = 0; k < gradients.size(); ++k) {
+      for (size_t i = 0; i < gradients[k].size(); ++i) {
+        gradients[k][i] = static_cast<float>(std::sin(0.3 + 0.7 * double(i) + 1.3 * double(t) + 2.1 * double(k)) *
+                                             double(k + 1));
+      }
+    }
+    EXPECT_TRUE(optimizer->step(rates[t - 1]));
+    steps.push_back(values);
+  }
+  return steps;
+}
+
+std::vector<float> flat(const std::vector<std::vector<float>>& tensors) {
+  std::vector<float> out;
+  for (const auto& t : tensors) out.insert(out.end(), t.begin(), t.end());
+  return out;
+}
+
+void expect_close(const std::vector<float>& actual, const std::vector<float>& expected, const std::string& what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    // float32 arithmetic in a different order than PyTorch's vectorised kernels: a few ulps
+    EXPECT_NEAR(actual[i], expected[i], 2e-6 * std::max(1.0f, std::fabs(expected[i]))) << what << " element " << i;
+  }
+}
+
+struct KnownValues {
+  const char* name;
+  json options;
+  std::vector<float> after_step1, after_step5;  // torch.optim's parameters, both tensors flattened
+};
+
+// Computed by tests/torch_optimizer.py with PyTorch 1.13 (Debian's python3-torch), foreach=False.
+const std::vector<KnownValues> kKnown{
+    {"adam_default",
+     {{"type", "adam"}},
+     {0.49000001f, -1.00999999f, 0.239999995f, 2.00999999f, -0.74000001f, 0.00999999885f, 0.109999999f, -0.189999998f,
+      0.310000002f},
+     {0.482483119f, -1.00849485f, 0.25134635f, 2.02359176f, -0.729708135f, 0.0135154007f, 0.123591714f, -0.179708138f,
+      0.313515365f}},
+    {"adam_amsgrad_decay",
+     {{"type", "adam"}, {"beta1", 0.8}, {"beta2", 0.99}, {"eps", 1e-6}, {"weight_decay", 0.1}, {"amsgrad", true}},
+     {0.49000001f, -1.00999999f, 0.240000054f, 2.00999999f, -0.74000001f, 0.00999999046f, 0.109999992f, -0.190000013f,
+      0.310000002f},
+     {0.482910484f, -1.00427389f, 0.250932872f, 2.01953793f, -0.729852319f, 0.0121531151f, 0.122618482f, -0.180891722f,
+      0.311776429f}},
+};
+
+}  // namespace
+
+TEST(Optimizers, MatchTorchOptimKnownValues) {
+  for (const KnownValues& k : kKnown) {
+    const auto steps = run(k.options);
+    expect_close(flat(steps[0]), k.after_step1, std::string(k.name) + " step 1");
+    expect_close(flat(steps[4]), k.after_step5, std::string(k.name) + " step 5");
+  }
+}
+
+// With PyTorch installed (Debian's python3-torch), torch.optim itself runs every scenario above
+// and a few more, SGD included.
+TEST(Optimizers, MatchTorchOptimRunNow) {
+  std::vector<json> scenarios;
+  for (const KnownValues& k : kKnown) scenarios.push_back(k.options);
+  scenarios.push_back({{"type", "sgd"}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 0.01}});
+  scenarios.push_back({{"type", "sgd"}, {"momentum", 0.5}});
+  scenarios.push_back({{"type", "adam"}, {"beta1", 0.0}, {"beta2", 0.5}, {"eps", 1e-3}});
+  for (const json& options : scenarios) {
+    json spec{{"type", options["type"]}, {"options", options}, {"lr", kRates}, {"init", kInit}};
+    spec["options"].erase("type");
+    const std::string input = ::testing::TempDir() + "/torch_optimizer_input.json";
+    std::FILE* f = std::fopen(input.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    std::fputs(spec.dump().c_str(), f);
+    std::fclose(f);
+    const std::string command = std::string(GRADFLOW_SOURCE_DIR) + "/tests/torch_optimizer.py <" + input + " 2>/dev/null";
+    std::FILE* pipe = popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string out;
+    char buffer[4096];
+    for (size_t n; (n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0;) out.append(buffer, n);
+    const int status = pclose(pipe);
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 77) GTEST_SKIP() << "PyTorch is not installed";
+    ASSERT_EQ(status, 0) << command;
+    const json torch = json::parse(out);
+    const auto steps = run(options);
+    ASSERT_EQ(torch["steps"].size(), steps.size());
+    for (size_t t = 0; t < steps.size(); ++t) {
+      expect_close(flat(steps[t]), flat(torch["steps"][t].get<std::vector<std::vector<float>>>()),
+                   options.dump() + " step " + std::to_string(t + 1));
+    }
+  }
+}
+
+TEST(Optimizers, AdamStateIsNamedLikeTorchAndCountsSteps) {
+  std::vector<float> value{1.0f}, gradient{0.5f};
+  Adam adam({{"p", {1}, value.data(), gradient.data()}},
+            OptimizerRegistry::instance().resolve({{"type", "adam"}, {"amsgrad", true}}, "/optimizer"));
+  ASSERT_EQ(adam.state().size(), 3u);
+  EXPECT_EQ(adam.state()[0].name, "exp_avg");
+  EXPECT_EQ(adam.state()[1].name, "exp_avg_sq");
+  EXPECT_EQ(adam.state()[2].name, "max_exp_avg_sq");
+  EXPECT_EQ(adam.terms(0.1)[1].first, "bias_correction1");
+  EXPECT_DOUBLE_EQ(adam.terms(0.1)[1].second, 1 - 0.9);
+  adam.step(0.1);
+  adam.step(0.1);
+  EXPECT_EQ(adam.scalars()["step"], 2);
+  // m = 0.9 * 0.05 + 0.05 = 0.095 after two equal gradients
+  EXPECT_NEAR(adam.state()[0].buffers[0][0], 0.095f, 1e-7);
+  EXPECT_NEAR(adam.terms(0.1)[2].second, 1 - std::pow(0.999, 3), 1e-15);
+  EXPECT_THROW(adam.set_scalars({{"step", -1}}), InputError);
+}
+
+TEST(Optimizers, ReportANonFiniteGradient) {
+  for (const char* type : {"sgd", "adam"}) {
+    std::vector<float> value(200000, 1.0f), gradient(200000, 0.5f);
+    auto optimizer = make_optimizer({{"w", {200000}, value.data(), gradient.data()}},
+                                    OptimizerRegistry::instance().resolve({{"type", type}}, "/optimizer"));
+    std::vector<double> norms;
+    EXPECT_TRUE(optimizer->step(1e-3, &norms)) << type;
+    EXPECT_GT(norms[0], 0.0) << type;
+    gradient[123457] = std::numeric_limits<float>::quiet_NaN();
+    EXPECT_FALSE(optimizer->step(1e-3)) << type;
+  }
+}
+
+TEST(Optimizers, ConfigChoosesByTypeWithCheckedOptions) {
+  const json model{{"input", 4}, {"layers", {{{"type", "dense"}, {"units", 2}}}}};
+  Config sgd = parse_config({{"model", model}});
+  EXPECT_EQ(sgd.optimizer["type"], "sgd");
+  EXPECT_DOUBLE_EQ(sgd.schedule.base_lr, 0.1);
+
+  Config adam = parse_config({{"model", model}, {"optimizer", {{"type", "adam"}}}});
+  EXPECT_DOUBLE_EQ(adam.schedule.base_lr, 1e-3);  // torch.optim.Adam's default
+  EXPECT_DOUBLE_EQ(adam.optimizer["beta2"].get<double>(), 0.999);
+  // the resolved config names every option and reads back the same
+  const json resolved = adam.to_json();
+  EXPECT_EQ(resolved["optimizer"]["type"], "adam");
+  EXPECT_EQ(parse_config(resolved).to_json(), resolved);
+
+  auto error = [&](const json& optimizer) {
+    try {
+      parse_config({{"model", model}, {"optimizer", optimizer}});
+    } catch (const ConfigError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_EQ(error({{"type", "adagrad"}}),
+            "config error at /optimizer/type: expected one of \"adam\", \"sgd\", got \"adagrad\"");
+  EXPECT_EQ(error({{"type", "adam"}, {"beta1", 1.0}}), "config error at /optimizer/beta1: expected a number in [0, 1), got 1.0");
+  EXPECT_EQ(error({{"type", "adam"}, {"momentum", 0.9}}),
+            "config error at /optimizer/momentum: unknown key (expected one of: type, lr, beta1, beta2, eps, weight_decay, amsgrad)");
+  EXPECT_EQ(error({{"type", "sgd"}, {"nesterov", true}}),
+            "config error at /optimizer/nesterov: Nesterov momentum needs /optimizer/momentum > 0");
+}
+
+TEST(Optimizers, RegistryListsEveryOptimizerAndRefusesADuplicateName) {
+  std::vector<std::string> types;
+  for (const OptimizerInfo* info : OptimizerRegistry::instance().all()) types.push_back(info->type);
+  EXPECT_NE(std::find(types.begin(), types.end(), "sgd"), types.end());
+  EXPECT_NE(std::find(types.begin(), types.end(), "adam"), types.end());
+  OptimizerInfo again = *OptimizerRegistry::instance().find("sgd");
+  EXPECT_THROW(OptimizerRegistry::instance().add(again), std::logic_error);
+}

@@ -135,11 +135,13 @@ TEST_P(Resume, InterruptedRunEndsBitIdentical) {
 
 // mid-epoch in epoch 2, and at the end of epoch 2, with every kind of optimizer state
 const json kAdam = {{"type", "adam"}, {"lr", 0.01}, {"weight_decay", 1e-4}, {"amsgrad", true}};
+const json kAdamW = {{"type", "adamw"}, {"lr", 0.01}};
 INSTANTIATE_TEST_SUITE_P(Points, Resume,
                          ::testing::Values(std::make_tuple(int64_t(2), int64_t(5), kSgd),
                                            std::make_tuple(int64_t(2), int64_t(0), kSgd),
                                            std::make_tuple(int64_t(2), int64_t(5), kAdam),
-                                           std::make_tuple(int64_t(2), int64_t(0), kAdam)));
+                                           std::make_tuple(int64_t(2), int64_t(0), kAdam),
+                                           std::make_tuple(int64_t(2), int64_t(5), kAdamW)));
 
 TEST(Resume, RefusesACheckpointThatIsNotResumable) {
   const std::string data = write_separable_dataset("resume_plain", 300, 40);

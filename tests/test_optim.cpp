@@ -80,6 +80,18 @@ const std::vector<KnownValues> kKnown{
       0.310000002f},
      {0.482910484f, -1.00427389f, 0.250932872f, 2.01953793f, -0.729852319f, 0.0121531151f, 0.122618482f, -0.180891722f,
       0.311776429f}},
+    {"adamw_decay",
+     {{"type", "adamw"}, {"weight_decay", 0.05}},
+     {0.489749998f, -1.00950003f, 0.239874989f, 2.00900006f, -0.739624977f, 0.00999999885f, 0.109949999f, -0.189899996f,
+      0.309850007f},
+     {0.481699526f, -1.00688457f, 0.250952303f, 2.02037549f, -0.728526056f, 0.0135014057f, 0.12341363f, -0.17940551f,
+      0.31302166f}},
+    {"adamw_amsgrad",
+     {{"type", "adamw"}, {"weight_decay", 0.01}, {"amsgrad", true}, {"beta2", 0.95}},
+     {0.489950001f, -1.00989997f, 0.23997499f, 2.00979996f, -0.739925027f, 0.00999999978f, 0.109990001f, -0.18998f,
+      0.309969991f},
+     {0.482235789f, -1.00822413f, 0.251163095f, 2.02280974f, -0.729400039f, 0.0134754162f, 0.123417921f, -0.179576069f,
+      0.313379407f}},
 };
 
 }  // namespace
@@ -100,6 +112,7 @@ TEST(Optimizers, MatchTorchOptimRunNow) {
   scenarios.push_back({{"type", "sgd"}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 0.01}});
   scenarios.push_back({{"type", "sgd"}, {"momentum", 0.5}});
   scenarios.push_back({{"type", "adam"}, {"beta1", 0.0}, {"beta2", 0.5}, {"eps", 1e-3}});
+  scenarios.push_back({{"type", "adamw"}});  // torch.optim.AdamW's default weight decay, 0.01
   for (const json& options : scenarios) {
     json spec{{"type", options["type"]}, {"options", options}, {"lr", kRates}, {"init", kInit}};
     spec["options"].erase("type");
@@ -147,7 +160,7 @@ TEST(Optimizers, AdamStateIsNamedLikeTorchAndCountsSteps) {
 }
 
 TEST(Optimizers, ReportANonFiniteGradient) {
-  for (const char* type : {"sgd", "adam"}) {
+  for (const char* type : {"sgd", "adam", "adamw"}) {
     std::vector<float> value(200000, 1.0f), gradient(200000, 0.5f);
     auto optimizer = make_optimizer({{"w", {200000}, value.data(), gradient.data()}},
                                     OptimizerRegistry::instance().resolve({{"type", type}}, "/optimizer"));
@@ -182,7 +195,7 @@ TEST(Optimizers, ConfigChoosesByTypeWithCheckedOptions) {
     return std::string("no error");
   };
   EXPECT_EQ(error({{"type", "adagrad"}}),
-            "config error at /optimizer/type: expected one of \"adam\", \"sgd\", got \"adagrad\"");
+            "config error at /optimizer/type: expected one of \"adam\", \"adamw\", \"sgd\", got \"adagrad\"");
   EXPECT_EQ(error({{"type", "adam"}, {"beta1", 1.0}}), "config error at /optimizer/beta1: expected a number in [0, 1), got 1.0");
   EXPECT_EQ(error({{"type", "adam"}, {"momentum", 0.9}}),
             "config error at /optimizer/momentum: unknown key (expected one of: type, lr, beta1, beta2, eps, weight_decay, amsgrad)");
@@ -195,6 +208,8 @@ TEST(Optimizers, RegistryListsEveryOptimizerAndRefusesADuplicateName) {
   for (const OptimizerInfo* info : OptimizerRegistry::instance().all()) types.push_back(info->type);
   EXPECT_NE(std::find(types.begin(), types.end(), "sgd"), types.end());
   EXPECT_NE(std::find(types.begin(), types.end(), "adam"), types.end());
+  EXPECT_NE(std::find(types.begin(), types.end(), "adamw"), types.end());
+  EXPECT_DOUBLE_EQ(OptimizerRegistry::instance().resolve({{"type", "adamw"}}, "/o")["weight_decay"].get<double>(), 0.01);
   OptimizerInfo again = *OptimizerRegistry::instance().find("sgd");
   EXPECT_THROW(OptimizerRegistry::instance().add(again), std::logic_error);
 }

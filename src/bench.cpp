@@ -13,7 +13,9 @@
 #include "gradflow/layers/gemm.h"
 #include "gradflow/optim/schedule.h"
 #include "gradflow/optim/optimizer.h"
-#include "gradflow/train.h"
+#include "gradflow/parallel.h"
+#include "gradflow/train/epoch_runner.h"
+#include "gradflow/train/step.h"
 
 namespace gradflow {
 
@@ -210,22 +212,17 @@ BenchResult benchmark_training(const Config& config, const Dataset& train, const
   if (largest_in > 0) plain = std::make_unique<PlainProduct>(r.batch, largest_in, largest_out);
   std::vector<double> plain_gflops;
 
-  Matrix x;
-  Labels y;
-  int64_t step = 0;
-  for (int64_t epoch = 0; epoch < epochs; ++epoch) {
+  EpochRunner runner(model, *optimizer, batcher, schedule);
+  TrainPosition position;
+  for (int64_t epoch = 1; epoch <= epochs; ++epoch) {
     batcher.shuffle();
+    position.batch = 0;
     const auto t0 = Clock::now();
-    for (int64_t b = 0; b < batcher.batches(); ++b, ++step) {
-      batcher.gather(b, x, y);
-      if (!train_step(model, *optimizer, x, y, schedule.learning_rate(step)).finite()) {
-        throw DivergenceError("training diverged at step " + std::to_string(step) +
-                              ": the loss or a gradient is not finite; try a lower /optimizer/lr");
-      }
-    }
+    runner.run(epoch, position);
     r.epoch_seconds.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
     if (plain) plain_gflops.push_back(plain->round());
   }
+  const int64_t step = position.step;
   r.seconds_per_epoch = median({r.epoch_seconds.begin() + (epochs > 1 ? 1 : 0), r.epoch_seconds.end()});
   r.samples_per_second = static_cast<double>(train.size()) / r.seconds_per_epoch;
   const double steps = static_cast<double>(train.size()) / static_cast<double>(r.batch);

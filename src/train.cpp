@@ -4,19 +4,16 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <cstdio>
-#include <cmath>
 #include <filesystem>
-#include <fstream>
+#include <memory>
 
-#include "gradflow/calibration/calibrate.h"
-#include "gradflow/checkpoint.h"
 #include "gradflow/data/batcher.h"
 #include "gradflow/errors.h"
-#include "gradflow/files.h"
+#include "gradflow/optim/optimizer.h"
 #include "gradflow/optim/schedule.h"
-#include "gradflow/report/report.h"
-#include "gradflow/train_state.h"
+#include "gradflow/train/epoch_runner.h"
+#include "gradflow/train/finish.h"
+#include "gradflow/train/run_directory.h"
 
 namespace gradflow {
 
@@ -56,16 +53,6 @@ json TrainSummary::to_json() const {
   return j;
 }
 
-StepOutcome train_step(Sequential<float>& model, Optimizer& optimizer, const Eigen::Ref<const Matrix>& x,
-                       const Eigen::Ref<const Labels>& y, double lr, std::vector<double>* update_norms) {
-  StepOutcome outcome;
-  outcome.loss = model.forward_loss(x, y);
-  outcome.loss_finite = std::isfinite(outcome.loss);
-  model.backward();
-  outcome.gradient_finite = optimizer.step(lr, update_norms);
-  return outcome;
-}
-
 void check_model_input(const Config& config, const Dataset& data) {
   const int64_t input = config.model.at("input").get<int64_t>();
   if (data.features() != input) {
@@ -73,11 +60,6 @@ void check_model_input(const Config& config, const Dataset& data) {
                                           " (the features of the images in " + config.data.dir + "), got " +
                                           std::to_string(input));
   }
-}
-
-void set_threads(int threads) {
-  const int n = threads > 0 ? threads : omp_get_num_procs();
-  omp_set_num_threads(n);  // gradflow splits its own products (layers/gemm.h); Eigen never threads
 }
 
 namespace {
@@ -108,15 +90,47 @@ json gradient_flow_record(Sequential<float>& model, const std::vector<double>& u
   return {{"epoch", epoch}, {"step", step}, {"layers", layers}};
 }
 
-// Keeps the lines of a .jsonl log whose `key` is below `limit` (a resumed run rewrites the rest).
-void truncate_log(const std::string& path, const char* key, int64_t limit) {
-  std::ifstream in(path);
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    const json record = json::parse(line, nullptr, false);
-    if (!record.is_discarded() && record.value(key, limit) < limit) kept += line + "\n";
+// The model, its optimizer and where training stands: fresh from the config's seed, or as a
+// resumable checkpoint left them.
+struct Trainee {
+  Sequential<float> model;
+  std::unique_ptr<Optimizer> optimizer;
+  TrainPosition position;
+};
+
+Trainee start_or_resume(const Config& config, std::mt19937_64& rng, const TrainControl& control) {
+  Trainee t{Sequential<float>(config.model), nullptr, {}};
+  t.model.initialize(rng);
+  t.optimizer = make_optimizer(t.model.parameters(), config.optimizer);
+  t.position.epoch_rng = rng_state(rng);
+  if (control.resume != nullptr) {
+    TrainState& state = *control.resume;
+    copy_state(state.checkpoint.model, t.model);
+    restore_optimizer(state, *t.optimizer);
+    for (size_t i = 0; i < t.model.size(); ++i) {
+      if (!state.layer_rng[i].empty()) t.model.layer(i).set_random_state(state.layer_rng[i]);
+    }
+    t.position = state.position;
+    spdlog::info("resuming at epoch {}, batch {} (step {})", t.position.epoch, t.position.batch, t.position.step);
   }
-  write_file_atomic(path, kept);
+  return t;
+}
+
+EpochMetrics epoch_metrics(int64_t epoch, const TrainPosition& p, double seconds, double lr, Sequential<float>& model,
+                           const Dataset& validation, int64_t eval_batch_size) {
+  EpochMetrics m;
+  m.epoch = epoch;
+  m.seconds = seconds;
+  m.train_loss = p.loss_sum / static_cast<double>(p.seen);
+  m.train_accuracy = static_cast<double>(p.correct) / static_cast<double>(p.seen);
+  m.learning_rate = lr;
+  m.samples_per_second = static_cast<double>(p.seen) / m.seconds;
+  if (validation.size() > 0) {
+    const EvalResult v = evaluate(model, validation, eval_batch_size);
+    m.validation_loss = v.loss;
+    m.validation_accuracy = v.accuracy;
+  }
+  return m;
 }
 
 }  // namespace
@@ -132,147 +146,73 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
                validation_data.size(), test_data.size(), train_data.features(), omp_get_max_threads());
 
   std::mt19937_64 rng(config.seed);
-  Sequential<float> model(config.model);
-  model.initialize(rng);
-  const std::unique_ptr<Optimizer> optimizer_owner = make_optimizer(model.parameters(), config.optimizer);
-  Optimizer& optimizer = *optimizer_owner;
-  TrainPosition position;
-  position.epoch_rng = rng_state(rng);
-  if (control.resume != nullptr) {
-    TrainState& state = *control.resume;
-    copy_state(state.checkpoint.model, model);
-    restore_optimizer(state, optimizer);
-    for (size_t i = 0; i < model.size(); ++i) {
-      if (!state.layer_rng[i].empty()) model.layer(i).set_random_state(state.layer_rng[i]);
-    }
-    position = state.position;
-    spdlog::info("resuming at epoch {}, batch {} (step {})", position.epoch, position.batch, position.step);
-  }
+  Trainee trainee = start_or_resume(config, rng, control);
+  Sequential<float>& model = trainee.model;
+  Optimizer& optimizer = *trainee.optimizer;
+  TrainPosition& position = trainee.position;
 
-  namespace fs = std::filesystem;
-  fs::create_directories(run_dir);
-  const std::string metrics_path = (fs::path(run_dir) / "metrics.jsonl").string();
-  const std::string grads_path = (fs::path(run_dir) / "grads.jsonl").string();
-  const std::string model_path = (fs::path(run_dir) / "model.safetensors").string();
-  const std::string last_path = (fs::path(run_dir) / "last.safetensors").string();
+  RunDirectory dir(run_dir);
   const json resolved = config.to_json();
-  write_file_atomic((fs::path(run_dir) / "config.json").string(), resolved.dump(2) + "\n");
-  if (control.resume != nullptr) {
-    truncate_log(metrics_path, "epoch", position.epoch);
-    truncate_log(grads_path, "step", position.step);
-  } else {
-    write_file_atomic(metrics_path, "");
-    fs::remove(grads_path);
-  }
-  for (const char* stale : {"summary.json", "calibration.json", "report.html"}) fs::remove(fs::path(run_dir) / stale);
-  std::vector<double> update_norms;
+  dir.prepare(resolved, control.resume != nullptr ? &position : nullptr);
 
   Batcher batcher(train_data, config.training.batch_size, rng);
   const Schedule schedule(config.schedule, batcher.batches(), config.training.epochs);
-  Matrix x;
-  Labels y;
+  EpochRunner runner(model, optimizer, batcher, schedule, config.training.log_grad_every);
   TrainSummary summary;
   summary.run_dir = run_dir;
   summary.train_seconds = position.train_seconds;
+  auto interrupted = [&](const std::string& when) {
+    save_train_state(dir.last(), model, optimizer, position, resolved);
+    summary.interrupted = true;
+    summary.position = position;
+    spdlog::warn("interrupted {}: saved {}", when, dir.last());
+    return summary;
+  };
+  auto stopping = [&] { return control.stop != nullptr && control.stop->load(); };
+
   for (int64_t epoch = position.epoch; epoch <= config.training.epochs; ++epoch) {
     if (observer) observer->on_epoch_begin(epoch, config.training.epochs, batcher.batches());
     set_rng_state(rng, position.epoch_rng);  // the same order as an uninterrupted run
     batcher.shuffle();
-    const auto epoch_start = Clock::now();
     double lr = 0.0;
-    for (int64_t b = position.batch; b < batcher.batches(); ++b) {
-      batcher.gather(b, x, y);
-      lr = schedule.learning_rate(position.step);
-      const int64_t every = config.training.log_grad_every;
-      const bool log_grads = every > 0 && position.step % every == 0;
-      const StepOutcome outcome = train_step(model, optimizer, x, y, lr, log_grads ? &update_norms : nullptr);
-      if (!outcome.finite()) {
-        throw DivergenceError("training diverged at epoch " + std::to_string(epoch) + ", step " +
-                              std::to_string(position.step) + ": the " + (outcome.loss_finite ? "gradient" : "loss") +
-                              " is not finite; try a lower /optimizer/lr" +
-                              (fs::exists(last_path) ? "; the last good checkpoint is " + last_path : ""));
-      }
-      const double loss = outcome.loss;
-      if (log_grads) append_line(grads_path, gradient_flow_record(model, update_norms, epoch, position.step).dump());
-      ++position.step;
-      position.batch = b + 1;
-      position.loss_sum += loss * static_cast<double>(y.size());
-      position.correct += model.head().correct();
-      position.seen += y.size();
-      if (observer) {
-        const double elapsed = std::chrono::duration<double>(Clock::now() - epoch_start).count();
-        observer->on_batch(b + 1, position.loss_sum / static_cast<double>(position.seen),
-                           elapsed > 0 ? static_cast<double>(position.seen) / elapsed : 0.0);
-      }
-      if (control.stop != nullptr && control.stop->load() && position.batch < batcher.batches()) {
-        save_train_state(last_path, model, optimizer, position, resolved);
-        summary.interrupted = true;
-        summary.position = position;
-        spdlog::warn("interrupted at epoch {}, step {}: saved {}", epoch, position.step, last_path);
-        return summary;
-      }
+    double seconds = 0.0;
+    bool completed = false;
+    try {
+      completed = runner.run(epoch, position, [&](const StepReport& r) {
+        lr = r.learning_rate;
+        seconds = r.seconds;
+        if (r.update_norms) dir.append_gradients(gradient_flow_record(model, *r.update_norms, epoch, r.position->step - 1));
+        if (observer) {
+          observer->on_batch(r.position->batch, r.position->loss_sum / static_cast<double>(r.position->seen),
+                             r.seconds > 0 ? static_cast<double>(r.position->seen) / r.seconds : 0.0);
+        }
+        return !stopping();
+      });
+    } catch (const DivergenceError& e) {
+      namespace fs = std::filesystem;
+      throw DivergenceError(std::string(e.what()) +
+                            (fs::exists(dir.last()) ? "; the last good checkpoint is " + dir.last() : ""));
     }
-    EpochMetrics m;
-    m.epoch = epoch;
-    m.seconds = std::chrono::duration<double>(Clock::now() - epoch_start).count();
-    m.train_loss = position.loss_sum / static_cast<double>(position.seen);
-    m.train_accuracy = static_cast<double>(position.correct) / static_cast<double>(position.seen);
-    m.learning_rate = lr;
-    m.samples_per_second = static_cast<double>(position.seen) / m.seconds;
-    if (validation_data.size() > 0) {
-      const EvalResult v = evaluate(model, validation_data, config.training.eval_batch_size);
-      m.validation_loss = v.loss;
-      m.validation_accuracy = v.accuracy;
-    }
+    if (!completed) return interrupted("at epoch " + std::to_string(epoch) + ", step " + std::to_string(position.step));
+
+    const EpochMetrics m =
+        epoch_metrics(epoch, position, seconds, lr, model, validation_data, config.training.eval_batch_size);
     summary.train_seconds += m.seconds;
     if (observer) observer->on_epoch_end(m);
     spdlog::info("epoch {}/{}  train loss {:.4f} acc {:.2f}%  val loss {:.4f} acc {:.2f}%  lr {:.4g}  {:.1f} s  {:.0f} samples/s",
                  epoch, config.training.epochs, m.train_loss, 100 * m.train_accuracy, m.validation_loss,
                  100 * m.validation_accuracy, m.learning_rate, m.seconds, m.samples_per_second);
-    append_line(metrics_path, m.to_json().dump());
+    dir.append_metrics(m.to_json());
     summary.last_epoch = m;
 
     position = TrainPosition{epoch + 1, 0, position.step, rng_state(rng), 0, 0, 0, summary.train_seconds};
+    const bool last_epoch = epoch == config.training.epochs;
+    if (stopping() && !last_epoch) return interrupted("after epoch " + std::to_string(epoch));
     const int64_t every = config.training.checkpoint_every;
-    const bool stopping = control.stop != nullptr && control.stop->load();
-    if ((every > 0 && epoch % every == 0) || (stopping && epoch < config.training.epochs)) {
-      save_train_state(last_path, model, optimizer, position, resolved);
-    }
-    if (stopping && epoch < config.training.epochs) {
-      summary.interrupted = true;
-      summary.position = position;
-      spdlog::warn("interrupted after epoch {}: saved {}", epoch, last_path);
-      return summary;
-    }
+    if (every > 0 && epoch % every == 0) save_train_state(dir.last(), model, optimizer, position, resolved);
   }
 
-  std::map<std::string, std::string> metadata;
-  const std::string calibration_path = (fs::path(run_dir) / "calibration.json").string();
-  if (config.calibration.method == "temperature") {
-    if (validation_data.size() == 0) {
-      spdlog::warn("no validation split (data.validation = 0): skipping temperature scaling");
-    } else {
-      const CalibrationResult calibration =
-          calibrate(model, validation_data, test_data, config.calibration.bins, config.training.eval_batch_size);
-      char text[32];
-      std::snprintf(text, sizeof text, "%.17g", calibration.fit.temperature);
-      metadata[kTemperatureKey] = text;
-      summary.calibration = calibration.to_json();
-      write_file_atomic(calibration_path, summary.calibration.dump(1) + "\n");
-      spdlog::info("temperature scaling: T = {:.4f}{} ({} iterations); test ECE {:.4f} -> {:.4f}, NLL {:.4f} -> {:.4f}",
-                   calibration.fit.temperature,
-                   calibration.fit.bound.empty() ? "" : " (at the " + calibration.fit.bound + " bound)",
-                   calibration.fit.iterations, calibration.before.ece, calibration.after.ece, calibration.before.nll,
-                   calibration.after.nll);
-    }
-  }
-  save_checkpoint(model_path, model, resolved, metadata);
-  summary.test = evaluate(model, test_data, config.training.eval_batch_size);
-  summary.total_seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  write_file_atomic((fs::path(run_dir) / "summary.json").string(), summary.to_json().dump(2) + "\n");
-  spdlog::info("test loss {:.4f} acc {:.2f}%  ({:.1f} s training, {:.1f} s in all)", summary.test.loss,
-               100 * summary.test.accuracy, summary.train_seconds, summary.total_seconds);
-  spdlog::info("report: {}", write_report(run_dir));
+  finish_run(model, config, validation_data, test_data, dir, summary, start);
   return summary;
 }
 

@@ -12,6 +12,10 @@ namespace gradflow {
 // rows · cols at and above which the rows are split across threads
 inline constexpr int64_t kParallelMinimumElements = int64_t(1) << 15;
 
+// Sets the number of threads that products and parallel loops are split over (0: every core).
+// gradflow splits its own products (kernels); Eigen never threads.
+inline void set_threads(int threads) { omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs()); }
+
 template <typename F>
 void for_row_blocks(int64_t rows, int64_t cols, F&& f) {
   const int64_t threads = rows * cols >= kParallelMinimumElements && !omp_in_parallel()

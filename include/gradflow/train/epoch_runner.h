@@ -1,0 +1,51 @@
+#pragma once
+// The steps of one epoch, shared by `train` and `bench`: gather each batch of the current order,
+// step the optimizer at the schedule's rate, and keep the position (step, batch, partial sums)
+// up to date, so that a run can stop after any step and resume there.
+#include <functional>
+#include <vector>
+
+#include "gradflow/data/batcher.h"
+#include "gradflow/model.h"
+#include "gradflow/optim/optimizer.h"
+#include "gradflow/optim/schedule.h"
+#include "gradflow/train_state.h"
+
+namespace gradflow {
+
+// What the caller sees after each step.
+struct StepReport {
+  int64_t epoch = 0;
+  const TrainPosition* position = nullptr;   // already advanced past this step
+  double loss = 0;                           // this batch's mean loss
+  double learning_rate = 0;                  // the rate this step used
+  double seconds = 0;                        // since this call of run() began
+  const std::vector<double>* update_norms = nullptr;  // ||update|| per parameter, on logged steps only
+};
+
+class EpochRunner {
+ public:
+  // Every `update_norms_every` steps (0: never), the step also records ||update|| per parameter.
+  EpochRunner(Sequential<float>& model, Optimizer& optimizer, Batcher& batcher, const Schedule& schedule,
+              int64_t update_norms_every = 0);
+
+  // Runs batches position.batch, ..., batches() - 1 of the current order (the caller shuffles).
+  // `after_step` (optional) returns false to stop after that step. Returns true when the epoch
+  // ran to its end. Throws DivergenceError, naming the epoch and step, on a non-finite loss or
+  // gradient.
+  bool run(int64_t epoch, TrainPosition& position, const std::function<bool(const StepReport&)>& after_step = nullptr);
+
+  int64_t batches() const { return batcher_.batches(); }
+
+ private:
+  Sequential<float>& model_;
+  Optimizer& optimizer_;
+  Batcher& batcher_;
+  const Schedule& schedule_;
+  int64_t update_norms_every_;
+  Matrix x_;  // the gathered batch, reused from step to step
+  Labels y_;
+  std::vector<double> update_norms_;
+};
+
+}  // namespace gradflow

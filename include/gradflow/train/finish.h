@@ -1,0 +1,19 @@
+#pragma once
+// What a run does after its last epoch: temperature scaling on the validation split (with
+// calibration.method "temperature"), model.safetensors (the temperature in its metadata), the
+// test evaluation, summary.json and report.html.
+#include <chrono>
+
+#include "gradflow/config.h"
+#include "gradflow/data/dataset.h"
+#include "gradflow/model.h"
+#include "gradflow/train/run_directory.h"
+#include "gradflow/train/summary.h"
+
+namespace gradflow {
+
+// Fills summary.calibration, summary.test and summary.total_seconds (wall time since `run_start`).
+void finish_run(Sequential<float>& model, const Config& config, const Dataset& validation, const Dataset& test,
+                const RunDirectory& dir, TrainSummary& summary, std::chrono::steady_clock::time_point run_start);
+
+}  // namespace gradflow

@@ -1,0 +1,43 @@
+#pragma once
+// A run directory and the files a training run writes into it:
+//   config.json        the resolved config
+//   metrics.jsonl      one object per epoch
+//   grads.jsonl        gradient-flow records, with training.log_grad_every
+//   last.safetensors   the resumable state, with training.checkpoint_every or on interrupt
+//   model.safetensors, summary.json, calibration.json, report.html   written when the run finishes
+// Preparing it for a new run clears the logs and the results of an earlier run; for a resumed
+// run it keeps the log lines before the resumed position.
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "gradflow/train_state.h"
+
+namespace gradflow {
+
+class RunDirectory {
+ public:
+  explicit RunDirectory(std::string dir);
+
+  const std::string& dir() const { return dir_; }
+  std::string file(const std::string& name) const;  // dir/name
+  std::string metrics() const { return file("metrics.jsonl"); }
+  std::string gradients() const { return file("grads.jsonl"); }
+  std::string model() const { return file("model.safetensors"); }
+  std::string last() const { return file("last.safetensors"); }
+  std::string summary() const { return file("summary.json"); }
+  std::string calibration() const { return file("calibration.json"); }
+
+  // Creates the directory and writes config.json. A new run (`resumed` null) starts empty logs;
+  // a resumed run keeps the metrics of epochs before resumed->epoch and the gradient records of
+  // steps before resumed->step. Either way the finished-run files (summary, calibration,
+  // report) are removed: they are written again when this run finishes.
+  void prepare(const nlohmann::json& resolved_config, const TrainPosition* resumed);
+
+  void append_metrics(const nlohmann::json& record) const;
+  void append_gradients(const nlohmann::json& record) const;
+
+ private:
+  std::string dir_;
+};
+
+}  // namespace gradflow

@@ -1,0 +1,23 @@
+#pragma once
+// One training step on a gathered batch: forward, backward and the optimizer's update at `lr`
+// (with `update_norms`, the per-parameter ||update|| too). The epoch runner, `gradflow bench`'s
+// stage timing and the allocation test all run this one function.
+#include <vector>
+
+#include "gradflow/model.h"
+#include "gradflow/optim/optimizer.h"
+
+namespace gradflow {
+
+struct StepOutcome {
+  double loss = 0;              // the batch's mean loss
+  bool loss_finite = true;
+  bool gradient_finite = true;  // false: the update has made the parameters non-finite
+  bool finite() const { return loss_finite && gradient_finite; }
+};
+
+// x: (B, features), y: (B)
+StepOutcome train_step(Sequential<float>& model, Optimizer& optimizer, const Eigen::Ref<const Matrix>& x,
+                       const Eigen::Ref<const Labels>& y, double lr, std::vector<double>* update_norms = nullptr);
+
+}  // namespace gradflow

@@ -1,0 +1,33 @@
+#pragma once
+// What a run reports: one record per epoch (metrics.jsonl) and the run's summary (summary.json).
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "gradflow/evaluate.h"
+#include "gradflow/train_state.h"
+
+namespace gradflow {
+
+struct EpochMetrics {
+  int64_t epoch = 0;
+  double train_loss = 0, train_accuracy = 0;
+  double validation_loss = 0, validation_accuracy = 0;
+  double learning_rate = 0;  // at the last step of the epoch
+  double seconds = 0;        // training time of the epoch (without validation)
+  double samples_per_second = 0;
+  nlohmann::json to_json() const;
+};
+
+struct TrainSummary {
+  std::string run_dir;
+  EpochMetrics last_epoch;
+  EvalResult test;
+  double train_seconds = 0;  // summed over epochs
+  double total_seconds = 0;  // wall time, data loading and evaluation included
+  nlohmann::json calibration;  // CalibrationResult::to_json(), null without calibration
+  bool interrupted = false;    // stopped early; last.safetensors holds `position`
+  TrainPosition position;
+  nlohmann::json to_json() const;
+};
+
+}  // namespace gradflow

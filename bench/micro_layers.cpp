@@ -5,7 +5,7 @@
 #include <omp.h>
 
 #include "gradflow/layers/dense.h"
-#include "gradflow/layers/gemm.h"
+#include "gradflow/kernels/gemm.h"
 #include "gradflow/layers/relu.h"
 #include "gradflow/softmax_cross_entropy.h"
 

@@ -9,8 +9,9 @@
 
 #include "gradflow/data/batcher.h"
 #include "gradflow/errors.h"
+#include "gradflow/kernels/backend.h"
 #include "gradflow/evaluate.h"
-#include "gradflow/layers/gemm.h"
+#include "gradflow/kernels/gemm.h"
 #include "gradflow/optim/schedule.h"
 #include "gradflow/optim/optimizer.h"
 #include "gradflow/parallel.h"
@@ -23,6 +24,7 @@ using Clock = std::chrono::steady_clock;
 
 nlohmann::json BenchResult::to_json() const {
   nlohmann::json j = {{"threads", threads},
+                      {"backend", backend},
                       {"batch", batch},
                       {"train_samples", train_samples},
                       {"epochs", epochs},
@@ -176,8 +178,10 @@ std::vector<StageTime> time_stages(Sequential<float>& model, Optimizer& optimize
 BenchResult benchmark_training(const Config& config, const Dataset& train, const Dataset& test, int64_t epochs,
                                int64_t stage_steps) {
   set_threads(config.threads);
+  use_product_backend(config.backend);
   BenchResult r;
   r.threads = omp_get_max_threads();
+  r.backend = product_backend().name();
   r.batch = config.training.batch_size;
   r.train_samples = train.size();
   r.epochs = epochs;

@@ -5,6 +5,7 @@
 
 #include "gradflow/errors.h"
 #include "gradflow/json_check.h"
+#include "gradflow/kernels/backend.h"
 #include "gradflow/model.h"
 #include "gradflow/optim/optimizer.h"
 
@@ -29,7 +30,7 @@ json section(const json& root, const std::string& key, const std::vector<std::st
 Config parse_config(const json& root) {
   jc::expect_object(root, "");
   jc::reject_unknown_keys(root, "",
-                          {"name", "seed", "threads", "data", "model", "optimizer", "schedule", "training", "calibration",
+                          {"name", "seed", "threads", "backend", "data", "model", "optimizer", "schedule", "training", "calibration",
                            "output"});
   Config c;
   c.name = jc::string(root, "name", "", c.name);
@@ -38,6 +39,7 @@ Config parse_config(const json& root) {
   }
   c.seed = static_cast<uint64_t>(jc::integer(root, "seed", "", 0, {0, 9.007e15}));
   c.threads = static_cast<int>(jc::integer(root, "threads", "", 0, {0, 1024}));
+  c.backend = jc::string(root, "backend", "", c.backend, ProductBackends::instance().names());
 
   const json data = section(root, "data", {"dir", "validation", "mean", "std"});
   c.data.dir = jc::string(data, "dir", "/data", c.data.dir);
@@ -84,6 +86,7 @@ json Config::to_json() const {
   return {{"name", name},
           {"seed", seed},
           {"threads", threads},
+          {"backend", backend},
           {"data", {{"dir", data.dir}, {"validation", data.validation}, {"mean", data.mean}, {"std", data.std}}},
           {"model", model},
           {"optimizer", optimizer_json()},

@@ -9,6 +9,7 @@
 
 #include "gradflow/data/batcher.h"
 #include "gradflow/errors.h"
+#include "gradflow/kernels/backend.h"
 #include "gradflow/optim/optimizer.h"
 #include "gradflow/optim/schedule.h"
 #include "gradflow/train/epoch_runner.h"
@@ -139,6 +140,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
                    const TrainControl& control) {
   const auto start = Clock::now();
   set_threads(config.threads);
+  use_product_backend(config.backend);
   spdlog::info("run {}: loading {}", config.name, config.data.dir);
   auto [train_data, validation_data, test_data] = load_mnist(config.data);
   check_model_input(config, train_data);

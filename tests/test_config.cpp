@@ -58,6 +58,7 @@ TEST(Config, ErrorsNameTheJsonPath) {
   EXPECT_EQ(error_of(minimal(), "optimizer.nesterov=yes"),
             "config error at /optimizer/nesterov: expected true or false, got \"yes\"");
   EXPECT_EQ(error_of(minimal(), "data=5"), "config error at /data: expected an object, got 5");
+  EXPECT_EQ(error_of(minimal(), "backend=cuda").rfind("config error at /backend: expected one of \"auto\", ", 0), 0u);
   EXPECT_EQ(error_of(json::parse(R"({"seed": 1})")), "config error at /model: missing required value");
   EXPECT_EQ(error_of(json::array()), "config error at /: expected an object, got []");
   EXPECT_EQ(error_of(minimal(), "optimizer.nesterov=true"),

@@ -1,11 +1,15 @@
-// layers/gemm: every transposition, both split directions (rows and columns of the result),
+// kernels/gemm, with every product backend: every transposition, both split directions (rows and columns of the result),
 // 1 and 2 threads, the BLAS and the Eigen paths, overwrite and accumulate, against a naive
 // triple loop in double.
 #include <gtest/gtest.h>
 
 #include <omp.h>
 
-#include "gradflow/layers/gemm.h"
+#include <algorithm>
+
+#include "gradflow/errors.h"
+#include "gradflow/kernels/backend.h"
+#include "gradflow/kernels/gemm.h"
 
 using namespace gradflow;
 
@@ -62,8 +66,30 @@ void check_all(double tolerance) {
 }
 }  // namespace
 
-TEST(Gemm, FloatMatchesNaiveProductOnEveryPath) { check_all<float>(1e-5); }
-TEST(Gemm, DoubleMatchesNaiveProductOnEveryPath) { check_all<double>(1e-13); }
+// Runs `check` once with each registered backend, then restores the default.
+template <typename F>
+void with_every_backend(F&& check) {
+  for (const ProductBackend* backend : ProductBackends::instance().all()) {
+    SCOPED_TRACE("backend " + backend->name());
+    use_product_backend(backend->name());
+    EXPECT_EQ(&product_backend(), backend);
+    check();
+  }
+  use_product_backend("auto");
+}
+
+TEST(Gemm, FloatMatchesNaiveProductOnEveryPath) { with_every_backend([] { check_all<float>(1e-5); }); }
+TEST(Gemm, DoubleMatchesNaiveProductOnEveryPath) { with_every_backend([] { check_all<double>(1e-13); }); }
+
+TEST(Gemm, BackendsAreChosenByNameAtRunTime) {
+  const auto names = ProductBackends::instance().names();
+  ASSERT_GE(names.size(), 2u);
+  EXPECT_EQ(names[0], "auto");
+  EXPECT_NE(std::find(names.begin(), names.end(), "eigen"), names.end());
+  use_product_backend("auto");
+  EXPECT_EQ(&product_backend(), ProductBackends::instance().all().front());
+  EXPECT_THROW(use_product_backend("cuda"), InputError);
+}
 
 TEST(Gemm, SameThreadCountSameBits) {
   std::srand(3);

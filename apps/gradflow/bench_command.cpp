@@ -107,8 +107,8 @@ void add_bench_command(CLI::App& app, Action& action) {
         std::cout << out.dump() << std::endl;
         return 0;
       }
-      std::printf("%s: batch %lld, %d threads, %lld training samples%s\n", config.name.c_str(),
-                  static_cast<long long>(r.batch), r.threads, static_cast<long long>(r.train_samples),
+      std::printf("%s: batch %lld, %d threads, %s products, %lld training samples%s\n", config.name.c_str(),
+                  static_cast<long long>(r.batch), r.threads, r.backend.c_str(), static_cast<long long>(r.train_samples),
                   a->synthetic ? " (synthetic)" : "");
       std::printf("  epoch            %.3f s (median after the first), %.0f samples/s\n", r.seconds_per_epoch,
                   r.samples_per_second);

@@ -14,6 +14,7 @@ void add_step_command(CLI::App& app, Action& action);
 void add_gradcheck_command(CLI::App& app, Action& action);
 void add_layers_command(CLI::App& app, Action& action);
 void add_optimizers_command(CLI::App& app, Action& action);
+void add_backends_command(CLI::App& app, Action& action);
 void add_calibrate_command(CLI::App& app, Action& action);
 void add_predict_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "gradflow/kernels/backend.h"
 #include "gradflow/data/dataset.h"
 #include "gradflow/errors.h"
 #include "gradflow/gradcheck.h"
@@ -37,6 +38,7 @@ void add_gradcheck_command(CLI::App& app, Action& action) {
     action = [a]() {
       SourcedModel sourced = load_model(a->source);
       set_threads(sourced.config.threads);
+      use_product_backend(sourced.config.backend);
       std::mt19937_64 rng(a->seed);
       Matrix x(a->count, sourced.model.input_size());
       Labels y(a->count);

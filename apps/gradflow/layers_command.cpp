@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "gradflow/kernels/backend.h"
 #include "gradflow/layer_registry.h"
 #include "gradflow/optim/optimizer.h"
 
@@ -46,6 +47,22 @@ void add_layers_command(CLI::App& app, Action& action) {
       nlohmann::json list = nlohmann::json::array();
       for (const LayerInfo* info : LayerRegistry::instance().all()) list.push_back(describe(*info));
       return print_components("layers", list, *json);
+    };
+  });
+}
+
+void add_backends_command(CLI::App& app, Action& action) {
+  auto json = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand("backends", "list the matrix-product backends this build has (the config's \"backend\")");
+  cmd->add_flag("--json", *json, "print the list as one JSON object");
+  cmd->callback([&action, json]() {
+    action = [json]() {
+      nlohmann::json list = nlohmann::json::array();
+      for (const ProductBackend* b : ProductBackends::instance().all()) {
+        list.push_back({{"type", b->name()}, {"help", b->help()}, {"priority", b->priority()}, {"params", nlohmann::json::array()}});
+      }
+      if (!*json) std::printf("auto         the first one below (the default)\n");
+      return print_components("backends", list, *json);
     };
   });
 }

@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   gradflow::cli::add_report_command(app, action);
   gradflow::cli::add_layers_command(app, action);
   gradflow::cli::add_optimizers_command(app, action);
+  gradflow::cli::add_backends_command(app, action);
   gradflow::cli::add_bench_command(app, action);
 
   try {

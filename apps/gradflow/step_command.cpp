@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "gradflow/kernels/backend.h"
 #include "gradflow/data/dataset.h"
 #include "gradflow/errors.h"
 #include "gradflow/stepper.h"
@@ -47,6 +48,7 @@ void add_step_command(CLI::App& app, Action& action) {
     action = [a]() {
       SourcedModel sourced = load_model(a->source);
       set_threads(sourced.config.threads);
+      use_product_backend(sourced.config.backend);
       const Dataset data = load_split(sourced.config.data, parse_split(a->split));
       if (data.features() != sourced.model.input_size()) {
         throw InputError(sourced.config.data.dir + ": images have " + std::to_string(data.features()) +

@@ -3,7 +3,7 @@
 //   model FLOPs per step: forward 2·B·in·out per dense layer, backward twice that
 //   executed FLOPs: the same, less the first layer's input gradient, which nothing needs
 // The reference is a plain matrix product of the largest dense layer's shape, (B, in) x (in, out),
-// through the same product routine the layers use (layers/gemm.h), with the same thread count,
+// through the same product routine the layers use (kernels/gemm.h), with the same thread count,
 // one round after every epoch of the same run.
 #include <nlohmann/json.hpp>
 
@@ -21,6 +21,7 @@ struct StageTime {
 
 struct BenchResult {
   int threads = 1;
+  std::string backend;                // the product backend that ran
   int64_t batch = 0, train_samples = 0, epochs = 0;
   std::vector<double> epoch_seconds;  // every epoch, the first one included
   double seconds_per_epoch = 0;       // median of the epochs after the first (all if only one)

@@ -27,6 +27,7 @@ struct Config {
   std::string name = "run";
   uint64_t seed = 0;
   int threads = 0;  // 0: all cores
+  std::string backend = "auto";  // the product backend (kernels/backend.h); auto: the fastest built
   DataOptions data;
   nlohmann::json model;  // resolved model spec (see model.h)
   nlohmann::json optimizer = {{"type", "sgd"}, {"momentum", 0.0}, {"nesterov", false}, {"weight_decay", 0.0}};

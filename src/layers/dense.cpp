@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "gradflow/errors.h"
-#include "gradflow/layers/gemm.h"
+#include "gradflow/kernels/gemm.h"
 #include "gradflow/layer_registry.h"
 #include "gradflow/parallel.h"
 

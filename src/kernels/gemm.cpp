@@ -1,49 +1,22 @@
-#include "gradflow/layers/gemm.h"
+#include "gradflow/kernels/gemm.h"
 
 #include <omp.h>
 
 #include <algorithm>
 
-#ifdef GRADFLOW_USE_BLAS
-#include <cblas.h>
-#endif
+#include "gradflow/kernels/backend.h"
 
 namespace gradflow {
 
 namespace {
 
-// The block rows [row, row + rows) x columns [col, col + cols) of c = op(a) · op(b), on the
-// calling thread alone.
+// One thread's block, computed by the current backend.
 template <typename Scalar>
-void product_block(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,
-                   const Eigen::Ref<const MatrixT<Scalar>>& b, MatrixT<Scalar>& c, Eigen::Index row, Eigen::Index rows,
-                   Eigen::Index col, Eigen::Index cols, bool accumulate) {
-  const Eigen::Index k = transpose_a ? a.rows() : a.cols();
-#ifdef GRADFLOW_USE_BLAS
-  if constexpr (std::is_same_v<Scalar, float>) {
-    if (static_cast<int64_t>(rows) * cols * k >= kBlasMinimumWork) {
-      // rows of op(a) are rows of a, or columns of a when it is transposed; likewise columns of op(b)
-      const float* a_rows = transpose_a ? a.data() + row : a.data() + row * a.outerStride();
-      const float* b_cols = transpose_b ? b.data() + col * b.outerStride() : b.data() + col;
-      cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans,
-                  static_cast<int>(rows), static_cast<int>(cols), static_cast<int>(k), 1.0f, a_rows,
-                  static_cast<int>(a.outerStride()), b_cols, static_cast<int>(b.outerStride()), accumulate ? 1.0f : 0.0f,
-                  c.data() + row * c.outerStride() + col, static_cast<int>(c.outerStride()));
-      return;
-    }
-  }
-#endif
-  auto out = c.block(row, col, rows, cols);
-  if (!accumulate) out.setZero();
-  if (transpose_a && transpose_b) {
-    out.noalias() += a.middleCols(row, rows).transpose() * b.middleRows(col, cols).transpose();
-  } else if (transpose_a) {
-    out.noalias() += a.middleCols(row, rows).transpose() * b.middleCols(col, cols);
-  } else if (transpose_b) {
-    out.noalias() += a.middleRows(row, rows) * b.middleRows(col, cols).transpose();
-  } else {
-    out.noalias() += a.middleRows(row, rows) * b.middleCols(col, cols);
-  }
+void product_block(const ProductBackend& backend, bool transpose_a, bool transpose_b,
+                   const Eigen::Ref<const MatrixT<Scalar>>& a, const Eigen::Ref<const MatrixT<Scalar>>& b,
+                   MatrixT<Scalar>& c, Eigen::Index row, Eigen::Index rows, Eigen::Index col, Eigen::Index cols,
+                   bool accumulate) {
+  backend.block(BlockProduct<Scalar>{transpose_a, transpose_b, a, b, c, row, rows, col, cols, accumulate});
 }
 
 }  // namespace
@@ -75,8 +48,9 @@ void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Sca
   const int threads = omp_in_parallel() ? 1 : std::max(1, omp_get_max_threads());
   const int64_t work = static_cast<int64_t>(m) * n * k;
   const int blocks = work >= kParallelMinimumWork ? static_cast<int>(std::min<Eigen::Index>(threads, tiles)) : 1;
+  const ProductBackend& backend = product_backend();
   if (blocks == 1) {
-    product_block<Scalar>(transpose_a, transpose_b, a, b, c, 0, m, 0, n, accumulate);
+    product_block<Scalar>(backend, transpose_a, transpose_b, a, b, c, 0, m, 0, n, accumulate);
     return;
   }
 #pragma omp parallel num_threads(blocks)
@@ -86,9 +60,9 @@ void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Sca
     const Eigen::Index last = std::min(side, tiles * (t + 1) / blocks * kTile);
     if (last > first) {
       if (by_rows) {
-        product_block<Scalar>(transpose_a, transpose_b, a, b, c, first, last - first, 0, n, accumulate);
+        product_block<Scalar>(backend, transpose_a, transpose_b, a, b, c, first, last - first, 0, n, accumulate);
       } else {
-        product_block<Scalar>(transpose_a, transpose_b, a, b, c, 0, m, first, last - first, accumulate);
+        product_block<Scalar>(backend, transpose_a, transpose_b, a, b, c, 0, m, first, last - first, accumulate);
       }
     }
   }

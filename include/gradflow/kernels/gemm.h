@@ -7,9 +7,9 @@
 // rows when a is transposed) into one contiguous block per thread, and each thread runs one
 // single-threaded product on its block.
 // No thread waits on another inside a product (the BLAS's and Eigen's own parallel products
-// synchronise per panel), and the same thread count always gives the same result. A float block
-// large enough goes to the system BLAS (OpenBLAS's sgemm, when gradflow is built with
-// GRADFLOW_BLAS); Eigen computes the rest, and every double product.
+// synchronise per panel), and the same thread count always gives the same result. Each block is
+// computed by the current product backend (kernels/backend.h): Eigen, or OpenBLAS's sgemm for
+// large float blocks when gradflow is built with GRADFLOW_BLAS.
 #include "gradflow/tensor.h"
 
 namespace gradflow {
@@ -17,7 +17,7 @@ namespace gradflow {
 // m·n·k at and above which a product is split across threads (below it, one thread is faster
 // than waking a second one).
 inline constexpr int64_t kParallelMinimumWork = int64_t(1) << 18;
-// m·n·k of one thread's block at and above which a float block is handed to BLAS.
+// m·n·k of one thread's block at and above which the OpenBLAS backend hands a float block to BLAS.
 inline constexpr int64_t kBlasMinimumWork = int64_t(1) << 20;
 
 template <typename Scalar>

@@ -2,6 +2,8 @@
 # gradflow against PyTorch on the same MLPs, side by side in one run, as ratios.
 #   scripts/bench-vs-torch.sh [ROUNDS]   (default 5; needs build/, datasets/mnist and python3-torch)
 #   KEEP=1 keeps the raw JSON lines of every run and prints where.
+#   BASELINE=path/to/gradflow also runs another build (e.g. the previous commit's) on 2 threads in
+#   every round, and reports this build's time per sample against it.
 # Each round runs gradflow bench on 2 threads, ../shared/bench/torch_mlp.py (or $TORCH_MLP) on 2
 # threads and gradflow bench on 1 thread back to back, with the same architecture, batch, learning
 # rate and momentum; each run's speed is the median of its 4 epochs after the first, compared per
@@ -23,8 +25,8 @@ out=$(mktemp -d)
 plain=(--set optimizer.nesterov=false --set optimizer.weight_decay=0 --set schedule.type=constant --set schedule.warmup_epochs=0)
 run() {  # name config hidden batch lr
   local name=$1 config=$2 hidden=$3 batch=$4 lr=$5
-  gradflow() {  # threads
-    build/bin/gradflow --log-level warn bench --config "$config" "${plain[@]}" --set optimizer.momentum=0.9 \
+  gradflow() {  # threads [binary]
+    "${2:-build/bin/gradflow}" --log-level warn bench --config "$config" "${plain[@]}" --set optimizer.momentum=0.9 \
       --set optimizer.lr="$lr" --set training.batch_size="$batch" --set threads="$1" --epochs 5 --json
   }
   torch() {  # the median of the 4 epochs after the first, as one JSON line
@@ -38,7 +40,9 @@ print(json.dumps({"samples_per_s": statistics.median(x["samples_per_s"] for x in
     # the order alternates, so that neither side always runs first after the other
     if [ $((r % 2)) = 1 ]; then
       gradflow 2 >> "$out/$name.gradflow"; torch >> "$out/$name.torch"; gradflow 1 >> "$out/$name.one"
+      [ -z "${BASELINE:-}" ] || gradflow 2 "$BASELINE" >> "$out/$name.baseline"
     else
+      [ -z "${BASELINE:-}" ] || gradflow 2 "$BASELINE" >> "$out/$name.baseline"
       gradflow 1 >> "$out/$name.one"; torch >> "$out/$name.torch"; gradflow 2 >> "$out/$name.gradflow"
     fi
   done
@@ -67,6 +71,15 @@ for name, label in (("big", "784-512-256-10"), ("small", "784-128-10")):
           f"{spread([x['step_to_matmul'] for x in g], lambda v: f'{v:.0%}')} | "
           f"{spread([a / b for a, b in zip(gs, os1)], lambda v: f'{v:.2f}x')} | "
           f"{spread([a['matmul_gflops'] / b['matmul_gflops'] for a, b in zip(g, one)], lambda v: f'{v:.2f}x')} |")
+if os.path.exists(os.path.join(out, "big.baseline")):
+    print()
+    print("| MLP | this build samples/s | baseline samples/s | time ratio this build/baseline |")
+    print("|---|---|---|---|")
+    for name, label in (("big", "784-512-256-10"), ("small", "784-128-10")):
+        gs = [x["samples_per_second"] for x in lines(name + ".gradflow")]
+        bs = [x["samples_per_second"] for x in lines(name + ".baseline")]
+        print(f"| {label} | {statistics.median(gs):,.0f} | {statistics.median(bs):,.0f} | "
+              f"{spread([b / a for a, b in zip(gs, bs)], lambda v: f'{v:.3f}')} |")
 g = lines("big.gradflow")
 print()
 print(f"evaluating 10,000 test images (784-512-256-10): {statistics.median(x['eval_seconds'] for x in g):.3f} s; "

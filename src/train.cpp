@@ -127,8 +127,8 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   const auto start = Clock::now();
   set_threads(config.threads);
   spdlog::info("run {}: loading {}", config.name, config.data.dir);
-  auto [train_data, validation_data, test_data] = load_mnist(config.data);
-  check_model_input(config, train_data);
+  auto [train_data, validation_data, test_data, data_description] = load_data(config.data);
+  check_model_fits_data(config, data_description);
   spdlog::info("train {} / validation {} / test {} samples of {} features, {} threads", train_data.size(),
                validation_data.size(), test_data.size(), train_data.features(), omp_get_max_threads());
 
@@ -249,7 +249,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     }
   }
 
-  std::map<std::string, std::string> metadata;
+  std::map<std::string, std::string> metadata{{kDataDescriptionKey, data_description.to_json().dump()}};
   const std::string calibration_path = (fs::path(run_dir) / "calibration.json").string();
   if (config.calibration.method == "temperature") {
     if (validation_data.size() == 0) {

@@ -32,7 +32,10 @@ DataDescription DataDescription::from_json(const json& j, const std::string& whe
   field("channels", d.channels);
   field("class_names", d.class_names);
   field("digits", d.digits);
-  if (d.rows < 1 || d.cols < 1 || d.channels < 1) throw bad("rows, cols and channels must be at least 1");
+  constexpr int64_t kLargest = int64_t(1) << 20;  // keeps rows * cols * channels far from overflow
+  for (int64_t size : {d.rows, d.cols, d.channels}) {
+    if (size < 1 || size > kLargest) throw bad("rows, cols and channels must lie in [1, 2^20]");
+  }
   if (d.class_names.size() < 2) throw bad("expected at least 2 class names");
   return d;
 }

@@ -100,7 +100,8 @@ TEST(Config, MalformedJsonFileNamesFileAndLine) {
 }
 
 TEST(Config, ShippedConfigsParse) {
-  for (const char* name : {"configs/mnist_mlp.json", "configs/mnist_small.json", "configs/mnist_dropout.json"}) {
+  for (const char* name : {"configs/mnist_mlp.json", "configs/mnist_small.json", "configs/mnist_dropout.json",
+                           "configs/fashion_mlp.json"}) {
     const Config c = parse_config(load_json_file(std::string(GRADFLOW_SOURCE_DIR) + "/" + name));
     EXPECT_EQ(model_output_size(c.model), 10) << name;
     EXPECT_EQ(c.model["input"], 784) << name;

@@ -3,6 +3,7 @@
 // predict's centring applied to digit data only.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -400,4 +401,46 @@ TEST(Picture, CentredAsADigitOnlyForDigitData) {
   ASSERT_EQ(fitted.cols(), 20);
   EXPECT_FLOAT_EQ(fitted(0, 0), 1.0f);
   EXPECT_FLOAT_EQ(fitted(0, 19), 0.0f);
+}
+
+namespace {
+// A shipped config's data directory from the source tree; empty when its files are absent.
+std::string shipped_data(const std::string& name) {
+  const std::string dir = std::string(GRADFLOW_SOURCE_DIR) + "/datasets/" + name;
+  const bool present = std::filesystem::exists(dir + "/" + kIdxTrainImages) ||
+                       std::filesystem::exists(dir + "/" + kIdxTrainImages + ".gz");
+  return present ? dir : "";
+}
+}  // namespace
+
+TEST(FashionSmoke, OneEpochNamesTheClassesAndIsNotDigits) {
+  const std::string data = shipped_data("fashion-mnist");
+  if (data.empty()) GTEST_SKIP() << "no Fashion-MNIST (scripts/fetch-fashion-mnist.sh installs it)";
+  json raw = load_json_file(std::string(GRADFLOW_SOURCE_DIR) + "/configs/fashion_mlp.json");
+  apply_override(raw, "training.epochs=1");
+  apply_override(raw, "data.dir=" + data);
+  const std::string run_dir = temp_dir("fashion_smoke");
+  const TrainSummary summary = train(parse_config(raw), run_dir);
+  EXPECT_GE(summary.test.accuracy, 0.80);
+  EXPECT_EQ(summary.test.count, 10000);
+  const LoadedCheckpoint loaded = load_checkpoint(run_dir + "/model.safetensors");
+  EXPECT_EQ(loaded.data.rows, 28);
+  EXPECT_EQ(loaded.data.cols, 28);
+  ASSERT_EQ(loaded.data.classes(), 10);
+  EXPECT_EQ(loaded.data.class_names[0], "T-shirt/top");
+  EXPECT_EQ(loaded.data.class_names[7], "Sneaker");
+  EXPECT_EQ(loaded.data.class_names[9], "Ankle boot");
+  EXPECT_FALSE(loaded.data.digits);
+}
+
+TEST(MnistSmoke, TheDigitsAreDigits) {
+  const std::string data = shipped_data("mnist");
+  if (data.empty()) GTEST_SKIP() << "no MNIST (scripts/fetch-mnist.sh fetches it)";
+  DataOptions options;
+  options.dir = data;
+  const DataDescription d = load_data(options, {Split::Test}).description;
+  EXPECT_EQ(d.rows, 28);
+  EXPECT_EQ(d.cols, 28);
+  EXPECT_EQ(d.class_names, index_class_names(10));
+  EXPECT_TRUE(d.digits);
 }

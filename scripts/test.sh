@@ -17,6 +17,7 @@ scripts/install-deps.sh
 cmake -S . -B "$build" "${flags[@]}"
 cmake --build "$build" -j "$(nproc)"
 scripts/fetch-mnist.sh datasets/mnist
+scripts/fetch-fashion-mnist.sh datasets/fashion-mnist
 cd "$build"
 if [ "$build" = build-sanitize ]; then
   # leak checks stay on; the OpenMP and OpenBLAS thread pools live until exit by design

@@ -1,5 +1,6 @@
 #include "gradflow/checkpoint.h"
 
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -111,6 +112,34 @@ void save_checkpoint(const std::string& path, Sequential<float>& model, const js
   write_safetensors(path, file);
 }
 
+namespace {
+
+DataDescription stored_data_description(const std::map<std::string, std::string>& metadata,
+                                        const Sequential<float>& model, const std::string& path) {
+  const std::string where = path + ": " + kDataDescriptionKey + " metadata";
+  auto it = metadata.find(kDataDescriptionKey);
+  if (it == metadata.end()) {
+    DataDescription d;
+    const auto side = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(model.input_size()))));
+    d.rows = side * side == model.input_size() ? side : 1;
+    d.cols = model.input_size() / d.rows;
+    d.class_names = index_class_names(model.classes());
+    d.digits = d.class_names == index_class_names(10);
+    return d;
+  }
+  const json stored = json::parse(it->second, nullptr, false);
+  if (stored.is_discarded()) throw InputError(where + " is not valid JSON");
+  DataDescription d = DataDescription::from_json(stored, where);
+  if (d.features() != model.input_size() || d.classes() != model.classes()) {
+    throw InputError(where + " describes " + std::to_string(d.features()) + " features and " +
+                     std::to_string(d.classes()) + " classes, the model takes " + std::to_string(model.input_size()) +
+                     " and outputs " + std::to_string(model.classes()));
+  }
+  return d;
+}
+
+}  // namespace
+
 LoadedCheckpoint load_checkpoint(const std::string& path) {
   return load_checkpoint(read_safetensors(path), path);
 }
@@ -146,7 +175,8 @@ LoadedCheckpoint load_checkpoint(SafetensorsFile file, const std::string& path) 
     }
     std::copy(it->second.values.begin(), it->second.values.end(), v.value);
   }
-  return {std::move(model), std::move(config), std::move(file.metadata)};
+  DataDescription data = stored_data_description(file.metadata, model, path);
+  return {std::move(model), std::move(config), std::move(file.metadata), std::move(data)};
 }
 
 }  // namespace gradflow

@@ -1,8 +1,10 @@
 #include "gradflow/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
+#include "gradflow/data/source.h"
 #include "gradflow/errors.h"
 #include "gradflow/json_check.h"
 #include "gradflow/kernels/backend.h"
@@ -25,6 +27,27 @@ json section(const json& root, const std::string& key, const std::vector<std::st
   return value;
 }
 
+// data.class_names: distinct, non-empty strings, at least 2 (or absent).
+std::vector<std::string> class_names(const json& data) {
+  if (!data.contains("class_names")) return {};
+  const json& names = data.at("class_names");
+  if (!names.is_array() || names.size() < 2) {
+    throw ConfigError("/data/class_names", "expected an array of at least 2 class names, got " + jc::show(names));
+  }
+  std::vector<std::string> out;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string path = "/data/class_names/" + std::to_string(i);
+    if (!names[i].is_string() || names[i].get<std::string>().empty()) {
+      throw ConfigError(path, "expected a non-empty string, got " + jc::show(names[i]));
+    }
+    if (std::find(out.begin(), out.end(), names[i].get<std::string>()) != out.end()) {
+      throw ConfigError(path, "the class name " + jc::show(names[i]) + " appears twice");
+    }
+    out.push_back(names[i].get<std::string>());
+  }
+  return out;
+}
+
 }  // namespace
 
 Config parse_config(const json& root) {
@@ -41,15 +64,22 @@ Config parse_config(const json& root) {
   c.threads = static_cast<int>(jc::integer(root, "threads", "", 0, {0, 1024}));
   c.backend = jc::string(root, "backend", "", c.backend, ProductBackends::instance().names());
 
-  const json data = section(root, "data", {"dir", "validation", "mean", "std"});
+  const json data = section(root, "data", {"format", "dir", "validation", "mean", "std", "class_names", "digits"});
+  c.data.format = jc::string(data, "format", "/data", c.data.format, DataSourceRegistry::instance().formats());
   c.data.dir = jc::string(data, "dir", "/data", c.data.dir);
   c.data.validation = jc::integer(data, "validation", "/data", c.data.validation, jc::at_least(0));
   c.data.mean = jc::number(data, "mean", "/data", c.data.mean);
   c.data.std = jc::number(data, "std", "/data", c.data.std, jc::above(0));
+  c.data.class_names = class_names(data);
+  if (data.contains("digits")) c.data.digits = jc::boolean(data, "digits", "/data", std::nullopt);
 
   if (!root.contains("model")) throw ConfigError("/model", "missing required value");
   c.model = resolve_model_spec(root.at("model"), "/model");
-  c.data.classes = model_output_size(c.model);
+  if (!c.data.class_names.empty() && static_cast<int64_t>(c.data.class_names.size()) != model_output_size(c.model)) {
+    throw ConfigError("/data/class_names", "names " + std::to_string(c.data.class_names.size()) +
+                                               " classes, the model's last layer outputs " +
+                                               std::to_string(model_output_size(c.model)));
+  }
 
   // the optimizer's own options come from its registration (optim/optimizer.h); lr feeds the schedule
   const json opt = root.value("optimizer", json::object());
@@ -83,11 +113,16 @@ Config parse_config(const json& root) {
 }
 
 json Config::to_json() const {
+  // class_names and digits appear only when set: unset, the data decides (data/idx_source.h)
+  json data_json{{"format", data.format}, {"dir", data.dir}, {"validation", data.validation}, {"mean", data.mean},
+                 {"std", data.std}};
+  if (!data.class_names.empty()) data_json["class_names"] = data.class_names;
+  if (data.digits) data_json["digits"] = *data.digits;
   return {{"name", name},
           {"seed", seed},
           {"threads", threads},
           {"backend", backend},
-          {"data", {{"dir", data.dir}, {"validation", data.validation}, {"mean", data.mean}, {"std", data.std}}},
+          {"data", data_json},
           {"model", model},
           {"optimizer", optimizer_json()},
           {"schedule",
@@ -110,6 +145,24 @@ json Config::optimizer_json() const {
   json j{{"type", optimizer.at("type")}, {"lr", schedule.base_lr}};
   for (const auto& [key, value] : optimizer.items()) j[key] = value;
   return j;
+}
+
+void check_model_fits_data(const Config& config, const DataDescription& data) {
+  const int64_t input = config.model.at("input").get<int64_t>();
+  if (data.features() != input) {
+    throw ConfigError("/model/input", "expected " + std::to_string(data.features()) + " (the features of the " +
+                                          std::to_string(data.rows) + " × " + std::to_string(data.cols) +
+                                          (data.channels > 1 ? " × " + std::to_string(data.channels) : "") +
+                                          " images in " + config.data.dir + "), got " + std::to_string(input));
+  }
+  const int64_t outputs = model_output_size(config.model);
+  if (data.classes() != outputs) {
+    const size_t last = config.model.at("layers").size() - 1;
+    throw ConfigError("/model/layers/" + std::to_string(last), "the last layer outputs " + std::to_string(outputs) +
+                                                                   " classes, the data in " + config.data.dir + " has " +
+                                                                   std::to_string(data.classes()) + " (from " +
+                                                                   data.class_names_source + ")");
+  }
 }
 
 json load_json_file(const std::string& path) {

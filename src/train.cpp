@@ -54,15 +54,6 @@ json TrainSummary::to_json() const {
   return j;
 }
 
-void check_model_input(const Config& config, const Dataset& data) {
-  const int64_t input = config.model.at("input").get<int64_t>();
-  if (data.features() != input) {
-    throw ConfigError("/model/input", "expected " + std::to_string(data.features()) +
-                                          " (the features of the images in " + config.data.dir + "), got " +
-                                          std::to_string(input));
-  }
-}
-
 namespace {
 
 // Per layer: ||dL/dW||, ||delta|| entering it, ||update|| / ||W||, and for ReLU the fraction of
@@ -142,8 +133,8 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   set_threads(config.threads);
   use_product_backend(config.backend);
   spdlog::info("run {}: loading {}", config.name, config.data.dir);
-  auto [train_data, validation_data, test_data] = load_mnist(config.data);
-  check_model_input(config, train_data);
+  auto [train_data, validation_data, test_data, data_description] = load_data(config.data);
+  check_model_fits_data(config, data_description);
   spdlog::info("train {} / validation {} / test {} samples of {} features, {} threads", train_data.size(),
                validation_data.size(), test_data.size(), train_data.features(), omp_get_max_threads());
 
@@ -214,7 +205,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     if (every > 0 && epoch % every == 0) save_train_state(dir.last(), model, optimizer, position, resolved);
   }
 
-  finish_run(model, config, validation_data, test_data, dir, summary, start);
+  finish_run(model, config, data_description, validation_data, test_data, dir, summary, start);
   return summary;
 }
 

@@ -3,6 +3,7 @@
 
 #include "gradflow/config.h"
 #include "gradflow/errors.h"
+#include "gradflow/model.h"
 #include "test_files.h"
 
 using namespace gradflow;
@@ -30,7 +31,10 @@ TEST(Config, MinimalConfigGetsDefaults) {
   EXPECT_EQ(c.name, "run");
   EXPECT_EQ(c.training.batch_size, 128);
   EXPECT_EQ(c.data.validation, 5000);
-  EXPECT_EQ(c.data.classes, 3);
+  EXPECT_EQ(c.data.format, "idx");
+  EXPECT_EQ(c.data.classes, 0);  // from the data
+  EXPECT_TRUE(c.data.class_names.empty());
+  EXPECT_FALSE(c.data.digits.has_value());
   EXPECT_EQ(c.schedule.type, "constant");
   const json resolved = c.to_json();
   EXPECT_EQ(resolved["model"]["layers"][0]["init"], "kaiming_uniform");
@@ -97,9 +101,11 @@ TEST(Config, MalformedJsonFileNamesFileAndLine) {
 }
 
 TEST(Config, ShippedConfigsParse) {
-  for (const char* name : {"configs/mnist_mlp.json", "configs/mnist_small.json"}) {
+  for (const char* name : {"configs/mnist_mlp.json", "configs/mnist_small.json", "configs/mnist_dropout.json",
+                           "configs/fashion_mlp.json"}) {
     const Config c = parse_config(load_json_file(std::string(GRADFLOW_SOURCE_DIR) + "/" + name));
-    EXPECT_EQ(c.data.classes, 10) << name;
+    EXPECT_EQ(model_output_size(c.model), 10) << name;
     EXPECT_EQ(c.model["input"], 784) << name;
+    EXPECT_EQ(c.data.format, "idx") << name;
   }
 }

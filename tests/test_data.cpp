@@ -7,6 +7,7 @@
 #include "gradflow/data/batcher.h"
 #include "gradflow/data/dataset.h"
 #include "gradflow/data/idx.h"
+#include "gradflow/data/idx_source.h"
 #include "gradflow/errors.h"
 #include "test_files.h"
 
@@ -102,6 +103,7 @@ TEST(Dataset, RejectsCountMismatchAndLabelsOutOfRange) {
   write_bytes(dir + "/lab3", idx_bytes({3}, {0, 1, 1}));
   write_bytes(dir + "/lab_bad", idx_bytes({2}, {0, 10}));
   DataOptions options;
+  options.classes = 10;
   expect_input_error([&] { load_idx_pair(dir + "/img", dir + "/lab3", options); }, dir + "/lab3", "3 labels");
   expect_input_error([&] { load_idx_pair(dir + "/img", dir + "/lab_bad", options); }, dir + "/lab_bad",
                      "label 10 at index 1");
@@ -135,7 +137,7 @@ TEST(Dataset, ScalesNormalisesAndSplits) {
   const Dataset normalised = load_split(options, Split::Train);
   EXPECT_FLOAT_EQ(normalised.images(0, 1), 2.0f);  // (1 - 0.5) / 0.25
   expect_input_error([&] { load_split(options, Split::Test); }, dir + "/t10k-images-idx3-ubyte", "missing data file");
-  expect_input_error([&] { load_mnist(options); }, dir + "/t10k-images-idx3-ubyte", "missing data file");
+  expect_input_error([&] { load_data(options); }, dir + "/t10k-images-idx3-ubyte", "missing data file");
   const Dataset held_out = load_split(options, Split::Validation);
   ASSERT_EQ(held_out.size(), 3);
   EXPECT_FLOAT_EQ(held_out.images(0, 0), (175.0f / 255.0f - 0.5f) / 0.25f);
@@ -143,7 +145,7 @@ TEST(Dataset, ScalesNormalisesAndSplits) {
   // all three splits at once, the test files read on a second thread
   write_gzip(dir + "/t10k-images-idx3-ubyte.gz", idx_bytes({2, 1, 2}, {0, 51, 102, 255}));
   write_bytes(dir + "/t10k-labels-idx1-ubyte", idx_bytes({2}, {4, 2}));
-  const MnistSplits all = load_mnist(options);
+  const DataSplits all = load_data(options);
   EXPECT_EQ(all.train.size(), 7);
   EXPECT_TRUE((all.validation.images.array() == held_out.images.array()).all());
   ASSERT_EQ(all.test.size(), 2);

@@ -241,7 +241,10 @@ TEST(BadInput, EveryCaseExitsTwoWithOneLineAndNoOutputs) {
       {"count mismatch", dataset_with("bad_count", mismatch, false), "holds 200 labels but", ""},
       {"empty file", dataset_with("bad_empty", {}, false), "empty file", ""},
       {"corrupt gz", dataset_with("bad_gz", corrupt_gz, true), "corrupt gzip", ""},
-      {"label out of range", labels_bad, "label 7 at index 0 is outside [0, 2)", ""},
+      {"label out of range", labels_bad,
+       "outputs 2 classes, the data in " + labels_bad + " has 8 (from 1 + the largest label, 7, in " + labels_bad +
+           "/train-labels-idx1-ubyte)",
+       ""},
       {"missing file", missing, "missing data file", ""},
       {"input size", write_separable_dataset("bad_input", 200, 20), "config error at /model/input: expected 64", "model.input=784"},
   };

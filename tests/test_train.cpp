@@ -240,6 +240,7 @@ TEST(Cli, CalibrateEvalPredictAndReport) {
   r = run_cli("predict --checkpoint " + ckpt + " --json " + dir + "/digit.pgm");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["predictions"][0]["top"][0]["class"], test.labels[0]);
+  EXPECT_EQ(json::parse(r.out)["predictions"][0]["top"][0]["name"], std::to_string(test.labels[0]));
 
   r = run_cli("report " + dir + "/run");
   EXPECT_EQ(r.code, 0) << r.err;

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "gradflow/bench.h"
 #include "gradflow/config.h"
+#include "gradflow/data/idx_source.h"
 #include "gradflow/errors.h"
 #include "gradflow/train.h"
 
@@ -28,18 +29,17 @@ struct BenchArgs {
 // Steps `--stages` times stage by stage (at most one epoch's full batches).
 constexpr int64_t kStageSteps = 300;
 
-// The dataset loaded from .gz files — the directory's own, or a gzip copy of the same bytes,
-// made once in the system's temporary directory under a name derived from the source files'
-// paths, sizes and times — and the seconds that took.
-MnistSplits load_timed_from_gz(DataOptions data, double& seconds) {
+// The dataset and the seconds loading it took. IDX files are loaded from .gz — the directory's
+// own, or a gzip copy of the same bytes, made once in the system's temporary directory under a
+// name derived from the source files' paths, sizes and times.
+DataSplits load_timed_from_gz(DataOptions data, double& seconds) {
   namespace fs = std::filesystem;
-  const char* names[] = {"train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
-                         "t10k-labels-idx1-ubyte"};
+  const std::vector<std::string> names = data.format == "idx" ? idx_file_stems() : std::vector<std::string>{};
   bool all_gz = true;
-  for (const char* n : names) all_gz = all_gz && fs::exists(fs::path(data.dir) / (std::string(n) + ".gz"));
+  for (const auto& n : names) all_gz = all_gz && fs::exists(fs::path(data.dir) / (n + ".gz"));
   if (!all_gz) {
     std::string sources;
-    for (const char* n : names) {
+    for (const auto& n : names) {
       const fs::path source = fs::canonical(find_data_file(data.dir, n));
       sources += source.string() + ":" + std::to_string(fs::file_size(source)) + ":" +
                  std::to_string(fs::last_write_time(source).time_since_epoch().count()) + "\n";
@@ -47,8 +47,11 @@ MnistSplits load_timed_from_gz(DataOptions data, double& seconds) {
     const fs::path copy =
         fs::temp_directory_path() / ("gradflow_bench_gz_" + std::to_string(std::hash<std::string>{}(sources)));
     fs::create_directories(copy);
-    for (const char* n : names) {
-      const fs::path target = copy / (std::string(n) + ".gz");
+    // the class names travel with the copy
+    const fs::path class_names = fs::path(data.dir) / kClassNamesFile;
+    if (fs::exists(class_names)) fs::copy_file(class_names, copy / kClassNamesFile, fs::copy_options::overwrite_existing);
+    for (const auto& n : names) {
+      const fs::path target = copy / (n + ".gz");
       if (fs::exists(target)) continue;
       std::ifstream in(find_data_file(data.dir, n), std::ios::binary);
       const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -62,7 +65,7 @@ MnistSplits load_timed_from_gz(DataOptions data, double& seconds) {
     data.dir = copy.string();
   }
   const auto t0 = std::chrono::steady_clock::now();
-  MnistSplits splits = load_mnist(data);
+  DataSplits splits = load_data(data);
   seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return splits;
 }
@@ -89,13 +92,14 @@ void add_bench_command(CLI::App& app, Action& action) {
       Dataset train, test;
       double gz_seconds = -1;
       if (a->synthetic) {
-        train = random_dataset(60000 - config.data.validation, features, config.data.classes, config.seed);
-        test = random_dataset(10000, features, config.data.classes, config.seed + 1);
+        const int64_t classes = model_output_size(config.model);
+        train = random_dataset(60000 - config.data.validation, features, classes, config.seed);
+        test = random_dataset(10000, features, classes, config.seed + 1);
       } else {
-        MnistSplits splits = load_timed_from_gz(config.data, gz_seconds);
+        DataSplits splits = load_timed_from_gz(config.data, gz_seconds);
+        check_model_fits_data(config, splits.description);
         train = std::move(splits.train);
         test = std::move(splits.test);
-        check_model_input(config, train);
       }
       spdlog::info("timing {} epochs of {} on {} samples", a->epochs, config.name, train.size());
       const BenchResult r = benchmark_training(config, train, test, a->epochs, a->stages ? kStageSteps : 0);

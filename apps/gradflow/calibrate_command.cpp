@@ -8,6 +8,7 @@
 #include "gradflow/calibration/calibrate.h"
 #include "gradflow/checkpoint.h"
 #include "gradflow/config.h"
+#include "gradflow/data/source.h"
 #include "gradflow/files.h"
 #include "gradflow/report/report.h"
 #include "gradflow/train.h"
@@ -39,9 +40,8 @@ void add_calibrate_command(CLI::App& app, Action& action) {
       LoadedCheckpoint loaded = load_checkpoint(a->checkpoint);
       const DataOptions data = data_of(loaded, a->data);
       // only the two splits calibration reads: the training split is never converted
-      const Dataset validation = load_split(data, Split::Validation);
-      const Dataset test = load_split(data, Split::Test);
-      const CalibrationResult result = calibrate(loaded.model, validation, test, a->bins);
+      const DataSplits splits = load_data(data, {Split::Validation, Split::Test});
+      const CalibrationResult result = calibrate(loaded.model, splits.validation, splits.test, a->bins);
       store_temperature(a->checkpoint, result.fit.temperature);
 
       // beside a run's checkpoint, refresh its calibration file and report

@@ -7,6 +7,7 @@
 #include "gradflow/calibration/calibrate.h"
 #include "gradflow/checkpoint.h"
 #include "gradflow/config.h"
+#include "gradflow/data/source.h"
 #include "gradflow/errors.h"
 #include "gradflow/evaluate.h"
 #include "gradflow/npy.h"
@@ -61,11 +62,29 @@ void add_eval_command(CLI::App& app, Action& action) {
       const CalibrationMetrics before = calibration_metrics(logits, dataset.labels, raw_t, args->bins);
       const CalibrationMetrics after = calibration_metrics(logits, dataset.labels, calibrated_t, args->bins);
       const CalibrationMetrics& shown = args->no_temperature ? before : after;
+      // per class, named as in the checkpoint: the share of its samples predicted right
+      const auto classes = static_cast<size_t>(loaded.model.classes());
+      std::vector<int64_t> samples(classes, 0), right(classes, 0);
+      for (Eigen::Index i = 0; i < logits.rows(); ++i) {
+        Eigen::Index predicted = 0;
+        logits.row(i).maxCoeff(&predicted);
+        const auto label = static_cast<size_t>(dataset.labels[i]);
+        ++samples[label];
+        right[label] += predicted == dataset.labels[i];
+      }
+      auto class_accuracy = [&](size_t k) {
+        return samples[k] > 0 ? static_cast<double>(right[k]) / static_cast<double>(samples[k]) : 0.0;
+      };
+      nlohmann::json per_class = nlohmann::json::array();
+      for (size_t k = 0; k < classes; ++k) {
+        per_class.push_back({{"class", k}, {"name", loaded.data.class_names[k]}, {"samples", samples[k]},
+                             {"accuracy", class_accuracy(k)}});
+      }
       if (args->json) {
         nlohmann::json out{{"checkpoint", args->checkpoint}, {"split", args->split}, {"data", data.dir},
                            {"samples", shown.count}, {"accuracy", shown.accuracy}, {"loss", shown.nll},
                            {"temperature", t}, {"calibrated_temperature", calibrated_t},
-                           {"before", before.to_json()}, {"after", after.to_json()}};
+                           {"before", before.to_json()}, {"after", after.to_json()}, {"classes", per_class}};
         if (!args->save_logits.empty()) out["logits"] = args->save_logits;
         std::cout << out.dump() << std::endl;
       } else {
@@ -77,6 +96,11 @@ void add_eval_command(CLI::App& app, Action& action) {
         std::printf("  %-10s %10.4f %10.4f\n", "Brier", before.brier, after.brier);
         std::printf("  %-10s %10.4f %10.4f\n", "ECE", before.ece, after.ece);
         std::printf("  %-10s %10.4f %10.4f\n", "MCE", before.mce, after.mce);
+        std::printf("per class (accuracy of the samples of that class):\n");
+        for (size_t k = 0; k < classes; ++k) {
+          std::printf("  %-16s %10.4f  %lld samples\n", loaded.data.class_names[k].c_str(), class_accuracy(k),
+                      static_cast<long long>(samples[k]));
+        }
         if (!args->save_logits.empty()) std::printf("raw logits written to %s\n", args->save_logits.c_str());
       }
       return 0;

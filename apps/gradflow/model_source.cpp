@@ -31,6 +31,7 @@ SourcedModel load_model(const ModelSource& source) {
   for (const auto& assignment : source.overrides) apply_override(raw, assignment);
   Config config = parse_config(raw);
   if (!source.data.empty()) config.data.dir = source.data;
+  config.data.classes = model_output_size(config.model);
   Sequential<float> model(config.model);
   std::mt19937_64 rng(config.seed);
   model.initialize(rng);

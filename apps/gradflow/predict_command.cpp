@@ -34,9 +34,11 @@ bool looks_like_idx(const std::string& path) {
   return in.gcount() == 3 && magic[0] == 0 && magic[1] == 0 && magic[2] == 0x08;
 }
 
-// Every image of an input, as rows in [0, 1]: an IDX file holds many, a picture one.
-Matrix read_input(const std::string& path, int64_t features) {
-  if (!looks_like_idx(path)) return read_digit_image(path, static_cast<int>(std::lround(std::sqrt(features))));
+// Every image of an input, as rows in [0, 1]: an IDX file holds many, a picture one (centred as
+// a digit only when the model was trained on digits).
+Matrix read_input(const std::string& path, const DataDescription& data) {
+  if (!looks_like_idx(path)) return read_picture(path, data);
+  const int64_t features = data.features();
   const IdxArray idx = read_idx(path);
   const int64_t n = idx.dims.size() == 1 ? 1 : idx.dims[0];
   if (n == 0 || static_cast<int64_t>(idx.data.size()) != n * features) {
@@ -51,9 +53,9 @@ Matrix read_input(const std::string& path, int64_t features) {
 
 void add_predict_command(CLI::App& app, Action& action) {
   auto a = std::make_shared<PredictArgs>();
-  CLI::App* cmd = app.add_subcommand("predict", "classify digits from IDX files or PNG/PGM/JPEG images, with calibrated probabilities");
+  CLI::App* cmd = app.add_subcommand("predict", "classify IDX files or PNG/PGM/JPEG pictures, with the class names and calibrated probabilities");
   cmd->add_option("--checkpoint", a->checkpoint, "a model.safetensors written by gradflow train")->required();
-  cmd->add_option("inputs", a->inputs, "IDX image files or pictures of a digit")->required();
+  cmd->add_option("inputs", a->inputs, "IDX image files or pictures (a digit, a piece of clothing, ... as the model was trained)")->required();
   cmd->add_option("--top", a->top, "how many classes to show")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_flag("--no-temperature", a->no_temperature, "raw probabilities, without the calibrated temperature");
   cmd->add_flag("--json", a->json, "print the predictions as one JSON object");
@@ -65,7 +67,7 @@ void add_predict_command(CLI::App& app, Action& action) {
       const double t = a->no_temperature ? raw_t : stored_temperature(loaded.metadata, raw_t);
       nlohmann::json predictions = nlohmann::json::array();
       for (const auto& path : a->inputs) {
-        Matrix x = read_input(path, loaded.model.input_size());
+        Matrix x = read_input(path, loaded.data);
         x = ((x.array() - static_cast<float>(data.mean)) / static_cast<float>(data.std)).matrix();  // as in training
         const MatrixT<double> p = softmax(predict_logits(loaded.model, x), t);
         for (Eigen::Index r = 0; r < p.rows(); ++r) {
@@ -74,7 +76,8 @@ void add_predict_command(CLI::App& app, Action& action) {
           std::stable_sort(order.begin(), order.end(), [&](int i, int j) { return p(r, i) > p(r, j); });
           nlohmann::json top = nlohmann::json::array();
           for (int k = 0; k < std::min<int>(a->top, static_cast<int>(order.size())); ++k) {
-            top.push_back({{"class", order[static_cast<size_t>(k)]}, {"probability", p(r, order[static_cast<size_t>(k)])}});
+            const int c = order[static_cast<size_t>(k)];
+            top.push_back({{"class", c}, {"name", loaded.data.class_names[static_cast<size_t>(c)]}, {"probability", p(r, c)}});
           }
           predictions.push_back({{"input", path}, {"index", r}, {"top", top}});
         }
@@ -88,9 +91,9 @@ void add_predict_command(CLI::App& app, Action& action) {
           if (pr["index"] != 0 || looks_like_idx(line)) line += "[" + pr["index"].dump() + "]";
           line += ":";
           for (const auto& c : pr["top"]) {
-            char b[48];
-            std::snprintf(b, sizeof b, "  %d (%.4f)", c["class"].get<int>(), c["probability"].get<double>());
-            line += b;
+            char b[32];
+            std::snprintf(b, sizeof b, " (%.4f)", c["probability"].get<double>());
+            line += "  " + c["name"].get<std::string>() + b;
           }
           std::cout << line << "\n";
         }

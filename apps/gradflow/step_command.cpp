@@ -4,7 +4,7 @@
 
 #include "commands.h"
 #include "gradflow/kernels/backend.h"
-#include "gradflow/data/dataset.h"
+#include "gradflow/data/source.h"
 #include "gradflow/errors.h"
 #include "gradflow/stepper.h"
 #include "gradflow/train.h"
@@ -49,7 +49,9 @@ void add_step_command(CLI::App& app, Action& action) {
       SourcedModel sourced = load_model(a->source);
       set_threads(sourced.config.threads);
       use_product_backend(sourced.config.backend);
-      const Dataset data = load_split(sourced.config.data, parse_split(a->split));
+      const Split split = parse_split(a->split);
+      DataSplits splits = load_data(sourced.config.data, {split});
+      const Dataset data = std::move(split == Split::Train ? splits.train : split == Split::Validation ? splits.validation : splits.test);
       if (data.features() != sourced.model.input_size()) {
         throw InputError(sourced.config.data.dir + ": images have " + std::to_string(data.features()) +
                          " features, the model expects " + std::to_string(sourced.model.input_size()));
@@ -81,7 +83,9 @@ void add_step_command(CLI::App& app, Action& action) {
         std::cout << out.dump() << std::endl;
       } else {
         const bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
-        const auto pages = step_pages(trace, {terminal, 4});
+        const DataDescription& described = splits.description;
+        const auto pages = step_pages(trace, {terminal, 4, described.channels == 1 ? described.rows : 0, described.cols,
+                                              described.class_names});
         if (terminal) {
           page_interactively(pages, STDIN_FILENO);
         } else {

@@ -30,19 +30,14 @@ std::string stats_text(const TensorSummary& s) {
                 s.mean, s.max);
 }
 
-int64_t image_side(int64_t features) {
-  const auto side = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(features))));
-  return side * side == features ? side : 0;
-}
-
-// Shading of |v| / scale, two characters per pixel so the digit keeps its aspect ratio.
-std::string draw(const float* values, int64_t side, float scale, bool signed_colors) {
+// Shading of |v| / scale, two characters per pixel so the image keeps its aspect ratio.
+std::string draw(const float* values, int64_t rows, int64_t cols, float scale, bool signed_colors) {
   static const char ramp[] = " .:-=+*#%@";
   std::string out;
-  for (int64_t r = 0; r < side; ++r) {
+  for (int64_t r = 0; r < rows; ++r) {
     out += "    ";
-    for (int64_t c = 0; c < side; ++c) {
-      const float v = values[r * side + c];
+    for (int64_t c = 0; c < cols; ++c) {
+      const float v = values[r * cols + c];
       const float level = scale > 0 ? std::min(std::fabs(v) / scale, 1.0f) : 0.0f;
       const char ch = ramp[static_cast<int>(std::lround(level * 9))];
       if (signed_colors && ch != ' ') out += v > 0 ? "\033[31m" : "\033[34m";
@@ -69,9 +64,11 @@ std::string more(const StepTrace& t, const ViewOptions& o) {
                                  : "";
 }
 
-std::string sample_header(const StepTrace& t, int64_t b) {
+std::string sample_header(const StepTrace& t, int64_t b, const std::vector<std::string>& class_names) {
   const long long index = b < static_cast<int64_t>(t.indices.size()) ? static_cast<long long>(t.indices[static_cast<size_t>(b)]) : b;
-  return format("sample %lld (label %d)", index, t.labels[b]);
+  const auto label = static_cast<size_t>(t.labels[b]);
+  const bool named = static_cast<int64_t>(class_names.size()) == t.logits.cols() && class_names[label] != std::to_string(label);
+  return format("sample %lld (label %d", index, t.labels[b]) + (named ? ": " + class_names[label] : "") + ")";
 }
 
 const TensorCheck* check_of(const StepTrace& t, const std::string& name) {
@@ -94,17 +91,19 @@ std::string check_text(const StepTrace& t, const std::string& name) {
 
 std::vector<Page> step_pages(const StepTrace& t, const ViewOptions& o) {
   std::vector<Page> pages;
-  const int64_t side = image_side(t.inputs.cols());
+  const bool drawn = o.rows > 0 && o.cols > 0 && o.rows * o.cols == t.inputs.cols();
   const int64_t classes = t.logits.cols();
+  const bool named = static_cast<int64_t>(o.class_names.size()) == classes;
+  auto name = [&](int64_t k) { return named ? o.class_names[static_cast<size_t>(k)] : std::to_string(k); };
 
   {  // 1. input
     std::string s = "x: the pixels scaled to [0, 1] (and normalised as the config says), one row per sample\n";
     s += "input " + stats_text(summarize(t.inputs.data(), {t.inputs.rows(), t.inputs.cols()}, false)) + "\n\n";
     for (int64_t b = 0; b < shown(t, o); ++b) {
-      s += sample_header(t, b) + "\n";
-      if (side > 0) {
+      s += sample_header(t, b, o.class_names) + "\n";
+      if (drawn) {
         const float scale = std::max(t.inputs.row(b).cwiseAbs().maxCoeff(), 1e-12f);
-        s += draw(t.inputs.row(b).data(), side, scale, false);
+        s += draw(t.inputs.row(b).data(), o.rows, o.cols, scale, false);
       }
     }
     pages.push_back({"the input", s + more(t, o)});
@@ -120,8 +119,10 @@ std::vector<Page> step_pages(const StepTrace& t, const ViewOptions& o) {
   {  // 3. logits
     std::string s = "z: the last layer's output, one score per class (not yet probabilities)\n\n";
     for (int64_t b = 0; b < shown(t, o); ++b) {
-      s += sample_header(t, b) + "\n";
-      for (int64_t k = 0; k < classes; ++k) s += format("    z[%lld] = %9.4f\n", static_cast<long long>(k), t.logits(b, k));
+      s += sample_header(t, b, o.class_names) + "\n";
+      for (int64_t k = 0; k < classes; ++k) {
+        s += format("    z[%lld] = %9.4f", static_cast<long long>(k), t.logits(b, k)) + (named ? "  " + name(k) : "") + "\n";
+      }
     }
     pages.push_back({"the logits z", s + more(t, o)});
   }
@@ -129,9 +130,9 @@ std::vector<Page> step_pages(const StepTrace& t, const ViewOptions& o) {
     std::string s = t.temperature == 1.0 ? "ŷ_k = exp(z_k) / Σ_j exp(z_j)\n\n"
                                           : format("ŷ_k = exp(z_k / T) / Σ_j exp(z_j / T),  T = %.4g\n\n", t.temperature);
     for (int64_t b = 0; b < shown(t, o); ++b) {
-      s += sample_header(t, b) + "\n";
+      s += sample_header(t, b, o.class_names) + "\n";
       for (int64_t k = 0; k < classes; ++k) {
-        s += format("    %lld %s %-40s %.4f\n", static_cast<long long>(k), k == t.labels[b] ? "←" : " ",
+        s += format("    %-12s %s %-40s %.4f\n", name(k).c_str(), k == t.labels[b] ? "←" : " ",
                     bar(t.probabilities(b, k), 40).c_str(), t.probabilities(b, k));
       }
     }
@@ -140,7 +141,7 @@ std::vector<Page> step_pages(const StepTrace& t, const ViewOptions& o) {
   {  // 5. loss
     std::string s = "L = −log ŷ_y = logsumexp(z) − z_y     (the batch loss is the mean over samples)\n\n";
     for (int64_t b = 0; b < shown(t, o); ++b) {
-      s += format("  %s:  −log ŷ_y = %.6f    logsumexp(z) − z_y = %.6f\n", sample_header(t, b).c_str(),
+      s += format("  %s:  −log ŷ_y = %.6f    logsumexp(z) − z_y = %.6f\n", sample_header(t, b, o.class_names).c_str(),
                   t.loss_negative_log[static_cast<size_t>(b)], t.loss_logsumexp[static_cast<size_t>(b)]);
     }
     s += more(t, o) + format("\n  mean loss over %lld sample(s): %.6f\n", static_cast<long long>(t.count), t.loss);
@@ -149,7 +150,7 @@ std::vector<Page> step_pages(const StepTrace& t, const ViewOptions& o) {
   {  // 6. delta
     std::string s = "δ = ∂L/∂z = ŷ − y   (y one-hot; the head passes δ / B back for the mean over B samples)\n\n";
     for (int64_t b = 0; b < shown(t, o); ++b) {
-      s += sample_header(t, b) + "\n    class      y        ŷ         δ\n";
+      s += sample_header(t, b, o.class_names) + "\n    class      y        ŷ         δ\n";
       for (int64_t k = 0; k < classes; ++k) {
         s += format("    %5lld  %5.0f  %9.5f  %+9.5f\n", static_cast<long long>(k), k == t.labels[b] ? 1.0 : 0.0,
                     t.probabilities(b, k), t.delta(b, k));
@@ -188,10 +189,10 @@ std::vector<Page> step_pages(const StepTrace& t, const ViewOptions& o) {
     s += "∂L/∂x " + stats_text(summarize(t.saliency.data(), {t.saliency.rows(), t.saliency.cols()}, false)) + "\n" +
          check_text(t, "input") + "\n";
     for (int64_t b = 0; b < shown(t, o); ++b) {
-      s += sample_header(t, b) + "\n";
-      if (side > 0) {
+      s += sample_header(t, b, o.class_names) + "\n";
+      if (drawn) {
         const float scale = std::max(t.saliency.row(b).cwiseAbs().maxCoeff(), 1e-30f);
-        s += draw(t.saliency.row(b).data(), side, scale, o.color);
+        s += draw(t.saliency.row(b).data(), o.rows, o.cols, scale, o.color);
       }
     }
     pages.push_back({"the saliency ∂L/∂x", s + more(t, o)});
@@ -234,7 +235,7 @@ std::vector<Page> step_pages(const StepTrace& t, const ViewOptions& o) {
     s += "\nafter the update, on the same sample(s):\n";
     for (int64_t b = 0; b < shown(t, o); ++b) {
       const int y = t.labels[b];
-      s += format("  %s: ŷ_y %.5f -> %.5f   loss %.6f -> %.6f\n", sample_header(t, b).c_str(), t.probabilities(b, y),
+      s += format("  %s: ŷ_y %.5f -> %.5f   loss %.6f -> %.6f\n", sample_header(t, b, o.class_names).c_str(), t.probabilities(b, y),
                   t.probabilities_after(b, y), t.loss_negative_log[static_cast<size_t>(b)],
                   t.loss_after_per_sample[static_cast<size_t>(b)]);
     }

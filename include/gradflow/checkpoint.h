@@ -4,17 +4,20 @@
 // then the tensor bytes. Tensor names and shapes are the state_dict of the equivalent PyTorch
 // nn.Sequential, so torch's model.load_state_dict(safetensors.torch.load_file(path)) works.
 // Metadata (all strings): gradflow.format_version, gradflow.model (the model spec JSON),
-// gradflow.config (the resolved config JSON).
+// gradflow.config (the resolved config JSON), gradflow.data (what the model was trained on: the
+// image shape, the class names, whether the images are digits; data/source.h).
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "gradflow/data/source.h"
 #include "gradflow/model.h"
 
 namespace gradflow {
 
 inline constexpr const char* kCheckpointFormatVersion = "1";
+inline constexpr const char* kDataDescriptionKey = "gradflow.data";
 
 struct StoredTensor {
   std::vector<int64_t> shape;
@@ -24,6 +27,10 @@ struct StoredTensor {
 struct SafetensorsFile {
   std::map<std::string, StoredTensor> tensors;
   std::map<std::string, std::string> metadata;
+  // gradflow.data, checked against the model; a checkpoint without it (written before class names
+  // were stored) gets square images when the input is a square, the indices as class names, and
+  // digits when those are the ten digits.
+  DataDescription data;
 };
 
 // Writes atomically (temporary file, flush, rename).
@@ -41,6 +48,10 @@ struct LoadedCheckpoint {
   Sequential<float> model;
   nlohmann::json config;  // the resolved config the model was trained with (may be empty)
   std::map<std::string, std::string> metadata;
+  // gradflow.data, checked against the model; a checkpoint without it (written before class names
+  // were stored) gets square images when the input is a square, the indices as class names, and
+  // digits when those are the ten digits.
+  DataDescription data;
 };
 // Rebuilds the model from the stored spec and loads every tensor; shapes must match.
 LoadedCheckpoint load_checkpoint(const std::string& path);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "gradflow/data/dataset.h"
+#include "gradflow/data/source.h"
 #include "gradflow/optim/schedule.h"
 
 namespace gradflow {
@@ -43,6 +44,10 @@ struct Config {
 
 // Validates `json` and fills in defaults; throws ConfigError.
 Config parse_config(const nlohmann::json& json);
+
+// The model's input must take one image of the data, its output one score per class of the
+// data: ConfigError at /model/input or at the last layer otherwise.
+void check_model_fits_data(const Config& config, const DataDescription& data);
 
 // Reads a JSON file; InputError naming the file (and line/column) when it cannot be read or parsed.
 nlohmann::json load_json_file(const std::string& path);

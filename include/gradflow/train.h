@@ -33,9 +33,6 @@ struct TrainControl {
   const std::atomic<bool>* stop = nullptr;
 };
 
-// Throws ConfigError at /model/input unless the model takes as many features as `data` holds.
-void check_model_input(const Config& config, const Dataset& data);
-
 // Trains as `config` says; writes the run directory `run_dir`. Throws DivergenceError on a
 // non-finite loss or gradient.
 TrainSummary train(const Config& config, const std::string& run_dir, TrainObserver* observer = nullptr,

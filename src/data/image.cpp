@@ -76,8 +76,10 @@ Matrix center_digit(const std::vector<float>& pixels, int rows, int cols, int si
   return out;
 }
 
-Matrix read_digit_image(const std::string& path, int side) {
-  int cols = 0, rows = 0, channels = 0;
+namespace {
+// The picture at `path` as grey pixels in [0, 1], light on dark.
+std::vector<float> read_grey(const std::string& path, int& rows, int& cols) {
+  int channels = 0;
   // grey + alpha, so a transparent background counts as paper
   unsigned char* data = stbi_load(path.c_str(), &cols, &rows, &channels, 2);
   if (data == nullptr) {
@@ -100,11 +102,53 @@ Matrix read_digit_image(const std::string& path, int side) {
     }
   }
   stbi_image_free(data);
-  // MNIST digits are light on dark: invert a dark digit on light paper
+  // MNIST and Fashion-MNIST images are light on dark: invert a picture on light paper
   if (border_count > 0 && border / border_count > 0.5) {
     for (float& p : pixels) p = 1.0f - p;
   }
+  return pixels;
+}
+}  // namespace
+
+Matrix read_digit_image(const std::string& path, int side) {
+  int rows = 0, cols = 0;
+  const std::vector<float> pixels = read_grey(path, rows, cols);
   return center_digit(pixels, rows, cols, side);
+}
+
+Matrix fit_image(const std::vector<float>& pixels, int rows, int cols, int out_rows, int out_cols) {
+  Matrix out = Matrix::Zero(1, out_rows * out_cols);
+  const double scale = std::min(static_cast<double>(out_rows) / rows, static_cast<double>(out_cols) / cols);
+  const int h = std::clamp(static_cast<int>(std::lround(rows * scale)), 1, out_rows);
+  const int w = std::clamp(static_cast<int>(std::lround(cols * scale)), 1, out_cols);
+  const int oy = (out_rows - h) / 2, ox = (out_cols - w) / 2;
+  // average sub × sub samples per output pixel when shrinking
+  const int sub = std::max(1, static_cast<int>(std::ceil(1.0 / scale)));
+  for (int r = 0; r < h; ++r) {
+    for (int c = 0; c < w; ++c) {
+      double sum = 0;
+      for (int i = 0; i < sub; ++i) {
+        for (int j = 0; j < sub; ++j) {
+          sum += sample(pixels, rows, cols, (r + (i + 0.5) / sub) / scale - 0.5, (c + (j + 0.5) / sub) / scale - 0.5);
+        }
+      }
+      out(0, (r + oy) * out_cols + c + ox) = std::clamp(static_cast<float>(sum / (sub * sub)), 0.0f, 1.0f);
+    }
+  }
+  return out;
+}
+
+Matrix read_picture(const std::string& path, const DataDescription& data) {
+  if (data.channels != 1) {
+    throw InputError(path + ": pictures can be read for grey images only, the model takes " +
+                     std::to_string(data.channels) + " channels; give an IDX file");
+  }
+  int rows = 0, cols = 0;
+  const std::vector<float> pixels = read_grey(path, rows, cols);
+  const int out_rows = static_cast<int>(data.rows), out_cols = static_cast<int>(data.cols);
+  if (data.digits && out_rows == out_cols) return center_digit(pixels, rows, cols, out_rows);
+  if (rows == out_rows && cols == out_cols) return Eigen::Map<const Matrix>(pixels.data(), 1, rows * cols);
+  return fit_image(pixels, rows, cols, out_rows, out_cols);
 }
 
 }  // namespace gradflow

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 
+#include "gradflow/checkpoint.h"
 #include "gradflow/config.h"
 #include "gradflow/errors.h"
 #include "gradflow/files.h"
@@ -123,7 +124,21 @@ std::string summary_table(const json& summary, const json* calibration) {
   return rows + "</table>\n";
 }
 
-std::string calibration_section(const json& calibration) {
+// Per true class (named as the checkpoint names them): its test samples and the share predicted right.
+std::string class_table(const std::vector<std::vector<long long>>& confusion, const std::vector<std::string>& names) {
+  std::string rows = "<table><tr><th>class</th><th>name</th><th>test samples</th><th>accuracy</th></tr>";
+  for (size_t k = 0; k < confusion.size(); ++k) {
+    long long total = 0;
+    for (long long count : confusion[k]) total += count;
+    const long long right = k < confusion[k].size() ? confusion[k][k] : 0;
+    rows += "<tr><td>" + std::to_string(k) + "</td><td>" + svg::escape(k < names.size() ? names[k] : std::to_string(k)) +
+            "</td><td>" + std::to_string(total) + "</td><td>" +
+            (total > 0 ? fmt(static_cast<double>(right) / static_cast<double>(total)) : std::string("–")) + "</td></tr>";
+  }
+  return rows + "</table>\n";
+}
+
+std::string calibration_section(const json& calibration, const std::vector<std::string>& class_names) {
   const auto before = bins_of(calibration.at("test_before"));
   const auto after = bins_of(calibration.at("test_after"));
   const double t = calibration.at("fit").at("temperature");
@@ -140,7 +155,15 @@ std::string calibration_section(const json& calibration) {
          "</div><h2>Confusion matrix (test split)</h2><div class='row'>" +
          figure(svg::heat_map("true class vs predicted class", "true class", "predicted class", confusion),
                 "counts; temperature scaling never changes a prediction") +
-         "</div>\n";
+         "</div><h2>Per class (test split)</h2>" + class_table(confusion, class_names);
+}
+
+// The class names stored in the run's model.safetensors (the indices for an older checkpoint);
+// empty when there is no checkpoint yet.
+std::vector<std::string> class_names(const fs::path& dir) {
+  const fs::path model = dir / "model.safetensors";
+  if (!fs::exists(model)) return {};
+  return load_checkpoint(model.string()).data.class_names;
 }
 
 }  // namespace
@@ -175,7 +198,7 @@ std::string write_report(const std::string& run_dir) {
       std::to_string(metrics.size()) + " epochs · batch " +
       std::to_string(config.value("training", json::object()).value("batch_size", 0)) + "</p>\n<h2>Summary</h2>" +
       summary_table(summary, has_calibration ? &calibration : nullptr) + training_curves(metrics) +
-      (has_calibration ? calibration_section(calibration) : std::string("<p>No calibration.json: run <code>gradflow calibrate</code>.</p>")) +
+      (has_calibration ? calibration_section(calibration, class_names(dir)) : std::string("<p>No calibration.json: run <code>gradflow calibrate</code>.</p>")) +
       gradient_norms(grads) + "</body></html>\n";
   const std::string path = (dir / "report.html").string();
   write_file_atomic(path, html);

@@ -13,9 +13,10 @@
 
 namespace gradflow {
 
-void finish_run(Sequential<float>& model, const Config& config, const Dataset& validation, const Dataset& test,
+void finish_run(Sequential<float>& model, const Config& config, const DataDescription& data, const Dataset& validation,
+                const Dataset& test,
                 const RunDirectory& dir, TrainSummary& summary, std::chrono::steady_clock::time_point run_start) {
-  std::map<std::string, std::string> metadata;
+  std::map<std::string, std::string> metadata{{kDataDescriptionKey, data.to_json().dump()}};
   if (config.calibration.method == "temperature") {
     if (validation.size() == 0) {
       spdlog::warn("no validation split (data.validation = 0): skipping temperature scaling");

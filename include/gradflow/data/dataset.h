@@ -1,9 +1,10 @@
 #pragma once
-// A dataset directory holds the four standard MNIST files, each raw or ".gz":
-//   train-images-idx3-ubyte  train-labels-idx1-ubyte  t10k-images-idx3-ubyte  t10k-labels-idx1-ubyte
-// The last `validation` samples of the training file form the validation split.
+// A data set in memory, and the options every data source shares (the "data" section of a
+// config). Sources live behind data/source.h; the IDX files of MNIST and Fashion-MNIST are read
+// by data/idx_source.h.
+#include <optional>
 #include <string>
-#include <utility>
+#include <vector>
 
 #include "gradflow/tensor.h"
 
@@ -21,28 +22,18 @@ Split parse_split(const std::string& name);  // "train" | "validation" | "test"
 std::string split_name(Split split);
 
 struct DataOptions {
+  std::string format = "idx";  // the registered data source (data/source.h)
   std::string dir = "datasets/mnist";
-  int64_t validation = 5000;
+  int64_t validation = 5000;  // the last `validation` training samples form the validation split
   double mean = 0.0;  // pixels are scaled to [0, 1], then normalised as (x - mean) / std
   double std = 1.0;
-  int64_t classes = 10;  // labels must lie in [0, classes)
+  // Class names, in label order; empty: the source's own (idx: classes.txt), else the indices.
+  std::vector<std::string> class_names;
+  // Whether the images are MNIST-style centred digits; unset: the source decides.
+  std::optional<bool> digits;
+  // Labels must lie in [0, classes); 0: any count, taken from the data. A model's output
+  // (a checkpoint's) sets it when the data is read for that model.
+  int64_t classes = 0;
 };
-
-// Pairs an image file with its label file: counts must agree, labels lie in [0, classes).
-Dataset load_idx_pair(const std::string& images_path, const std::string& labels_path, const DataOptions& options);
-
-// Loads the training file once and splits it: {train, validation}.
-std::pair<Dataset, Dataset> load_train_validation(const DataOptions& options);
-// All three splits, the training and the test files read concurrently.
-struct MnistSplits {
-  Dataset train, validation, test;
-};
-MnistSplits load_mnist(const DataOptions& options);
-
-// Loads one split of the dataset directory.
-Dataset load_split(const DataOptions& options, Split split);
-
-// The path of `stem` in `dir`, raw or ".gz"; InputError when neither exists.
-std::string find_data_file(const std::string& dir, const std::string& stem);
 
 }  // namespace gradflow

@@ -6,6 +6,7 @@
 
 #include "gradflow/config.h"
 #include "gradflow/data/dataset.h"
+#include "gradflow/data/source.h"
 #include "gradflow/model.h"
 #include "gradflow/train/run_directory.h"
 #include "gradflow/train/summary.h"
@@ -13,7 +14,9 @@
 namespace gradflow {
 
 // Fills summary.calibration, summary.test and summary.total_seconds (wall time since `run_start`).
-void finish_run(Sequential<float>& model, const Config& config, const Dataset& validation, const Dataset& test,
+// The checkpoint's metadata names the data (`data`: its shape and class names) beside the model.
+void finish_run(Sequential<float>& model, const Config& config, const DataDescription& data, const Dataset& validation,
+                const Dataset& test,
                 const RunDirectory& dir, TrainSummary& summary, std::chrono::steady_clock::time_point run_start);
 
 }  // namespace gradflow

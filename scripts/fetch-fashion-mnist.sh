@@ -22,17 +22,8 @@ declare -A sha=(
 files=(train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte)
 classes=("T-shirt/top" Trouser Pullover Dress Coat Sandal Shirt Sneaker Bag "Ankle boot")
 
-if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
-  sudo=""
-  if [ "$(id -u)" -ne 0 ]; then
-    command -v sudo >/dev/null || { echo "error: need root or sudo to install $package" >&2; exit 1; }
-    sudo="sudo"
-  fi
-  echo "installing: $package"
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq
-  $sudo apt-get install -y -qq --no-install-recommends "$package" >/dev/null
-fi
+# installs the package only when it is missing (with sudo when not root)
+"$(dirname "$0")/install-deps.sh" "$package"
 
 mkdir -p "$dir"
 for f in "${files[@]}"; do

@@ -11,20 +11,12 @@ LayerRegistry& LayerRegistry::instance() {
 
 bool LayerRegistry::add(LayerInfo info) {
   const std::string type = info.type;
-  layers_[type] = std::move(info);
-  return true;
+  return layers_.add(type, std::move(info));
 }
 
-const LayerInfo* LayerRegistry::find(const std::string& type) const {
-  auto it = layers_.find(type);
-  return it == layers_.end() ? nullptr : &it->second;
-}
+const LayerInfo* LayerRegistry::find(const std::string& type) const { return layers_.find(type); }
 
-std::vector<const LayerInfo*> LayerRegistry::all() const {
-  std::vector<const LayerInfo*> out;
-  for (const auto& item : layers_) out.push_back(&item.second);
-  return out;
-}
+std::vector<const LayerInfo*> LayerRegistry::all() const { return layers_.all(); }
 
 int64_t LayerRegistry::output_size(const nlohmann::json& resolved_spec, int64_t input) const {
   return find(resolved_spec.at("type").get<std::string>())->output_size(resolved_spec, input);
@@ -33,9 +25,7 @@ int64_t LayerRegistry::output_size(const nlohmann::json& resolved_spec, int64_t 
 nlohmann::json LayerRegistry::resolve(const nlohmann::json& spec, const std::string& path) const {
   namespace jc = json_check;
   jc::expect_object(spec, path);
-  std::vector<std::string> types;
-  for (const auto& item : layers_) types.push_back(item.first);
-  const std::string type = jc::string(spec, "type", path, std::nullopt, types);
+  const std::string type = jc::string(spec, "type", path, std::nullopt, layers_.names());
   const LayerInfo& info = *find(type);
 
   return resolve_options(spec, path, type, info.params);

@@ -174,3 +174,15 @@ TEST(Registry, HoldsTheBuiltInLayers) {
     EXPECT_NE(LayerRegistry::instance().find(type), nullptr) << type;
   }
 }
+
+TEST(Registry, RefusesASecondRegistrationUnderOneName) {
+  // a plugin layer named like a built-in would otherwise replace it silently
+  LayerInfo again = *LayerRegistry::instance().find("relu");
+  try {
+    LayerRegistry::instance().add(again);
+    FAIL() << "a second \"relu\" was accepted";
+  } catch (const std::logic_error& e) {
+    EXPECT_STREQ(e.what(), "gradflow: layer type \"relu\" is registered twice");
+  }
+  EXPECT_EQ(LayerRegistry::instance().find("relu")->help, again.help);
+}

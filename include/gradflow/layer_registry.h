@@ -18,6 +18,7 @@
 #include "gradflow/json_check.h"
 #include "gradflow/layer.h"
 #include "gradflow/option_schema.h"
+#include "gradflow/registry.h"
 
 namespace gradflow {
 
@@ -39,7 +40,8 @@ class LayerRegistry {
  public:
   static LayerRegistry& instance();
 
-  bool add(LayerInfo info);  // returns true, so registration can initialise a static
+  // Returns true, so registration can initialise a static; std::logic_error for a type already registered.
+  bool add(LayerInfo info);
   const LayerInfo* find(const std::string& type) const;
   std::vector<const LayerInfo*> all() const;  // sorted by type name
 
@@ -60,7 +62,7 @@ class LayerRegistry {
   }
 
  private:
-  std::map<std::string, LayerInfo> layers_;
+  Registry<LayerInfo> layers_{"layer type"};
 };
 
 namespace detail {

@@ -53,20 +53,12 @@ DataSourceRegistry& DataSourceRegistry::instance() {
 
 bool DataSourceRegistry::add(DataSourceInfo info) {
   const std::string format = info.format;
-  sources_[format] = std::move(info);
-  return true;
+  return sources_.add(format, std::move(info));
 }
 
-const DataSourceInfo* DataSourceRegistry::find(const std::string& format) const {
-  auto it = sources_.find(format);
-  return it == sources_.end() ? nullptr : &it->second;
-}
+const DataSourceInfo* DataSourceRegistry::find(const std::string& format) const { return sources_.find(format); }
 
-std::vector<std::string> DataSourceRegistry::formats() const {
-  std::vector<std::string> out;
-  for (const auto& item : sources_) out.push_back(item.first);
-  return out;
-}
+std::vector<std::string> DataSourceRegistry::formats() const { return sources_.names(); }
 
 std::unique_ptr<DataSource> DataSourceRegistry::create(const DataOptions& options) const {
   const DataSourceInfo* info = find(options.format);

@@ -21,32 +21,18 @@ OptimizerRegistry& OptimizerRegistry::instance() {
 
 bool OptimizerRegistry::add(OptimizerInfo info) {
   const std::string type = info.type;
-  if (optimizers_.count(type) != 0) {
-    // two registrations under one name: the second would silently replace the first
-    throw std::logic_error("gradflow: optimizer type \"" + type + "\" is registered twice");
-  }
-  optimizers_[type] = std::move(info);
-  return true;
+  return optimizers_.add(type, std::move(info));
 }
 
-const OptimizerInfo* OptimizerRegistry::find(const std::string& type) const {
-  auto it = optimizers_.find(type);
-  return it == optimizers_.end() ? nullptr : &it->second;
-}
+const OptimizerInfo* OptimizerRegistry::find(const std::string& type) const { return optimizers_.find(type); }
 
-std::vector<const OptimizerInfo*> OptimizerRegistry::all() const {
-  std::vector<const OptimizerInfo*> out;
-  for (const auto& item : optimizers_) out.push_back(&item.second);
-  return out;
-}
+std::vector<const OptimizerInfo*> OptimizerRegistry::all() const { return optimizers_.all(); }
 
 nlohmann::json OptimizerRegistry::resolve(const nlohmann::json& spec, const std::string& path,
                                           const std::vector<std::string>& also_known) const {
   namespace jc = json_check;
   jc::expect_object(spec, path);
-  std::vector<std::string> types;
-  for (const auto& item : optimizers_) types.push_back(item.first);
-  const std::string type = jc::string(spec, "type", path, std::string("sgd"), types);
+  const std::string type = jc::string(spec, "type", path, std::string("sgd"), optimizers_.names());
   const OptimizerInfo& info = *find(type);
   nlohmann::json resolved = resolve_options(spec, path, type, info.options, also_known);
   if (info.validate) info.validate(resolved, path);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gradflow/data/dataset.h"
+#include "gradflow/registry.h"
 
 namespace gradflow {
 
@@ -62,7 +63,8 @@ class DataSourceRegistry {
  public:
   static DataSourceRegistry& instance();
 
-  bool add(DataSourceInfo info);  // returns true, so registration can initialise a static
+  // Returns true, so registration can initialise a static; std::logic_error for a format already registered.
+  bool add(DataSourceInfo info);
   const DataSourceInfo* find(const std::string& format) const;
   std::vector<std::string> formats() const;  // sorted
 
@@ -70,7 +72,7 @@ class DataSourceRegistry {
   std::unique_ptr<DataSource> create(const DataOptions& options) const;
 
  private:
-  std::map<std::string, DataSourceInfo> sources_;
+  Registry<DataSourceInfo> sources_{"data format"};
 };
 
 // The splits in `which` (all three by default) from options.format's source.

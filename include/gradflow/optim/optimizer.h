@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "gradflow/option_schema.h"
+#include "gradflow/registry.h"
 #include "gradflow/tensor.h"
 
 namespace gradflow {
@@ -85,7 +86,8 @@ class OptimizerRegistry {
  public:
   static OptimizerRegistry& instance();
 
-  bool add(OptimizerInfo info);  // returns true, so registration can initialise a static
+  // Returns true, so registration can initialise a static; std::logic_error for a type already registered.
+  bool add(OptimizerInfo info);
   const OptimizerInfo* find(const std::string& type) const;
   std::vector<const OptimizerInfo*> all() const;  // sorted by type name
 
@@ -96,7 +98,7 @@ class OptimizerRegistry {
   std::unique_ptr<Optimizer> create(std::vector<TensorView<float>> parameters, const nlohmann::json& resolved) const;
 
  private:
-  std::map<std::string, OptimizerInfo> optimizers_;
+  Registry<OptimizerInfo> optimizers_{"optimizer"};
 };
 
 // The optimizer a resolved spec describes, over `parameters`.

@@ -115,9 +115,7 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
   t.optimizer_terms = optimizer.terms(options.learning_rate);
   t.state_was_empty = true;
   for (const auto& s : optimizer.state()) {
-    for (const auto& v : s.buffers) {
-      if (std::any_of(v.begin(), v.end(), [](float e) { return e != 0.0f; })) t.state_was_empty = false;
-    }
+    if (std::any_of(s.block.begin(), s.block.end(), [](float e) { return e != 0.0f; })) t.state_was_empty = false;
   }
   std::vector<std::vector<float>> before;
   for (const auto& p : optimizer.parameters()) before.emplace_back(p.value, p.value + p.size());
@@ -127,7 +125,7 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
     Eigen::Map<const Eigen::ArrayXf> old(before[k].data(), p.size()), now(p.value, p.size());
     ParameterUpdate u{p.name, p.shape, std::sqrt(old.cast<double>().square().sum()),
                       std::sqrt((now - old).cast<double>().square().sum()), {}, {}, {}};
-    for (const auto& s : optimizer.state()) u.state.emplace_back(s.name, summarize(s.buffers[k].data(), p.shape, keep));
+    for (const auto& s : optimizer.state()) u.state.emplace_back(s.name, summarize(s.of(k), p.shape, keep));
     if (keep) {
       u.before = before[k];
       u.after.assign(p.value, p.value + p.size());

@@ -1,5 +1,6 @@
 #include "gradflow/train_state.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "gradflow/errors.h"
@@ -30,8 +31,10 @@ void restore_optimizer(const TrainState& state, Optimizer& optimizer) {
       if (it == state.optimizer_tensors.end()) {
         throw InputError(path + ": holds no " + key + " (the optimizer's options differ from the run that wrote it?)");
       }
-      if (it->second.size() != s.buffers[k].size()) throw InputError(path + ": " + key + " has the wrong size");
-      s.buffers[k] = it->second;
+      if (static_cast<int64_t>(it->second.size()) != parameters[k].size()) {
+        throw InputError(path + ": " + key + " has the wrong size");
+      }
+      std::copy(it->second.begin(), it->second.end(), s.of(k));
       ++used;
     }
   }
@@ -62,8 +65,9 @@ void save_train_state(const std::string& path, Sequential<float>& model, const O
   for (const auto& v : views) file.tensors[v.name] = {v.shape, std::vector<float>(v.value, v.value + v.size())};
   for (const auto& v : buffers) file.tensors[v.name] = {v.shape, std::vector<float>(v.value, v.value + v.size())};
   for (const OptimizerState& state : optimizer.state()) {
-    for (size_t k = 0; k < state.buffers.size(); ++k) {
-      file.tensors[state_key(state.name, views[k].name)] = {views[k].shape, state.buffers[k]};
+    for (size_t k = 0; k < views.size(); ++k) {
+      file.tensors[state_key(state.name, views[k].name)] = {views[k].shape,
+                                                            std::vector<float>(state.of(k), state.of(k) + views[k].size())};
     }
   }
   file.metadata[kOptimizer] = nlohmann::json{{"type", optimizer.type()}, {"scalars", optimizer.scalars()}}.dump();

@@ -154,7 +154,7 @@ TEST(Optimizers, AdamStateIsNamedLikeTorchAndCountsSteps) {
   adam.step(0.1);
   EXPECT_EQ(adam.scalars()["step"], 2);
   // m = 0.9 * 0.05 + 0.05 = 0.095 after two equal gradients
-  EXPECT_NEAR(adam.state()[0].buffers[0][0], 0.095f, 1e-7);
+  EXPECT_NEAR(adam.state()[0].of(0)[0], 0.095f, 1e-7);
   EXPECT_NEAR(adam.terms(0.1)[2].second, 1 - std::pow(0.999, 3), 1e-15);
   EXPECT_THROW(adam.set_scalars({{"step", -1}}), InputError);
 }
@@ -212,4 +212,36 @@ TEST(Optimizers, RegistryListsEveryOptimizerAndRefusesADuplicateName) {
   EXPECT_DOUBLE_EQ(OptimizerRegistry::instance().resolve({{"type", "adamw"}}, "/o")["weight_decay"].get<double>(), 0.01);
   OptimizerInfo again = *OptimizerRegistry::instance().find("sgd");
   EXPECT_THROW(OptimizerRegistry::instance().add(again), std::logic_error);
+}
+
+TEST(Optimizers, OnePassOverAParameterBlockEqualsOnePassPerTensor) {
+  // the same tensors, once laid out in one block (as a model holds them) and once apart
+  for (const json& options : {json{{"type", "sgd"}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 0.01}},
+                              json{{"type", "adam"}, {"amsgrad", true}, {"weight_decay", 0.01}}, json{{"type", "adamw"}}}) {
+    std::vector<float> block_values(9), block_gradients(9);
+    for (size_t i = 0; i < 9; ++i) block_values[i] = 0.1f * float(i) - 0.4f;
+    std::vector<std::vector<float>> values{{block_values.begin(), block_values.begin() + 6},
+                                           {block_values.begin() + 6, block_values.end()}};
+    std::vector<std::vector<float>> gradients{std::vector<float>(6), std::vector<float>(3)};
+    const auto resolved = OptimizerRegistry::instance().resolve(options, "/optimizer");
+    auto together = make_optimizer({{"0.weight", {2, 3}, block_values.data(), block_gradients.data()},
+                                    {"0.bias", {3}, block_values.data() + 6, block_gradients.data() + 6}},
+                                   resolved);
+    auto apart = make_optimizer({{"0.weight", {2, 3}, values[0].data(), gradients[0].data()},
+                                 {"0.bias", {3}, values[1].data(), gradients[1].data()}},
+                                resolved);
+    EXPECT_TRUE(together->contiguous());
+    EXPECT_FALSE(apart->contiguous());
+    for (int t = 1; t <= 4; ++t) {
+      for (size_t i = 0; i < 9; ++i) {
+        block_gradients[i] = std::sin(float(i) + 1.7f * float(t));
+        (i < 6 ? gradients[0][i] : gradients[1][i - 6]) = block_gradients[i];
+      }
+      ASSERT_TRUE(together->step(0.01));
+      ASSERT_TRUE(apart->step(0.01));
+    }
+    for (size_t i = 0; i < 9; ++i) {
+      EXPECT_EQ(block_values[i], i < 6 ? values[0][i] : values[1][i - 6]) << options.dump() << " element " << i;
+    }
+  }
 }

@@ -85,13 +85,22 @@ bool Adam::step(double lr, std::vector<double>* update_norms) {
                        static_cast<float>(eps_),
                        d.coupled,
                        static_cast<float>(1.0 - lr * static_cast<double>(d.decoupled))};
+  if (!update_norms && contiguous()) {  // one pass over the whole parameter block
+    const TensorView<float> p = whole();
+    float* v_max = amsgrad_ ? state()[2].block.data() : nullptr;
+    const Pass pass = amsgrad_ ? update<true, false>(p.value, p.gradient, state()[0].block.data(), state()[1].block.data(),
+                                                     v_max, p.size(), c)
+                               : update<false, false>(p.value, p.gradient, state()[0].block.data(),
+                                                      state()[1].block.data(), v_max, p.size(), c);
+    return pass.finite;
+  }
   if (update_norms) update_norms->assign(parameters_.size(), 0.0);
   bool finite = true;
   for (size_t k = 0; k < parameters_.size(); ++k) {
     const TensorView<float>& p = parameters_[k];
-    float* m = state()[0].buffers[k].data();
-    float* v = state()[1].buffers[k].data();
-    float* v_max = amsgrad_ ? state()[2].buffers[k].data() : nullptr;
+    float* m = state()[0].of(k);
+    float* v = state()[1].of(k);
+    float* v_max = amsgrad_ ? state()[2].of(k) : nullptr;
     Pass pass;
     if (amsgrad_) {
       pass = update_norms ? update<true, true>(p.value, p.gradient, m, v, v_max, p.size(), c)

@@ -6,11 +6,29 @@
 namespace gradflow {
 
 Optimizer::Optimizer(std::vector<TensorView<float>> parameters, nlohmann::json options)
-    : parameters_(std::move(parameters)), type_(options.at("type").get<std::string>()), options_(std::move(options)) {}
+    : parameters_(std::move(parameters)), type_(options.at("type").get<std::string>()), options_(std::move(options)) {
+  contiguous_ = !parameters_.empty();
+  for (size_t k = 1; k < parameters_.size(); ++k) {
+    const TensorView<float>& before = parameters_[k - 1];
+    contiguous_ = contiguous_ && parameters_[k].value == before.value + before.size() &&
+                  parameters_[k].gradient == before.gradient + before.size();
+  }
+}
+
+TensorView<float> Optimizer::whole() const {
+  int64_t total = 0;
+  for (const auto& p : parameters_) total += p.size();
+  return {"", {total}, parameters_.front().value, parameters_.front().gradient};
+}
 
 void Optimizer::add_state(const std::string& name) {
-  OptimizerState s{name, {}};
-  for (const auto& p : parameters_) s.buffers.emplace_back(static_cast<size_t>(p.size()), 0.0f);
+  OptimizerState s{name, {}, {}};
+  int64_t total = 0;
+  for (const auto& p : parameters_) {
+    s.offset.push_back(total);
+    total += p.size();
+  }
+  s.block.assign(static_cast<size_t>(total), 0.0f);
   state_.push_back(std::move(s));
 }
 

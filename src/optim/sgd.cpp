@@ -62,9 +62,13 @@ bool Sgd::step(double lr, std::vector<double>* update_norms) {
   const float rate = static_cast<float>(lr);
   const float decay = static_cast<float>(sgd_.weight_decay);
   const float mu = static_cast<float>(sgd_.momentum);
+  float* momentum = state().empty() ? nullptr : state()[0].block.data();
+  if (!update_norms && contiguous()) {  // one pass over the whole parameter block
+    return update<false>(whole(), momentum, rate, decay, mu, sgd_.nesterov).finite;
+  }
   bool finite = true;
   for (size_t k = 0; k < parameters_.size(); ++k) {
-    float* velocity = state().empty() ? nullptr : state()[0].buffers[k].data();
+    float* velocity = state().empty() ? nullptr : state()[0].of(k);
     const Pass pass = update_norms ? update<true>(parameters_[k], velocity, rate, decay, mu, sgd_.nesterov)
                                    : update<false>(parameters_[k], velocity, rate, decay, mu, sgd_.nesterov);
     if (update_norms) (*update_norms)[k] = std::sqrt(pass.squared_update);

@@ -26,10 +26,15 @@
 
 namespace gradflow {
 
-// One named state tensor of every parameter: buffers[k] belongs to parameter k.
+// One named state tensor of every parameter, all in one block in parameter order, laid out like
+// the parameters themselves: when they lie in one block (a model's parameter block), an update is
+// one pass over the parameters, the gradients and each state block together.
 struct OptimizerState {
-  std::string name;                          // "momentum", "exp_avg", ...
-  std::vector<std::vector<float>> buffers;   // buffers[k].size() == parameters[k].size()
+  std::string name;            // "momentum", "exp_avg", ...
+  std::vector<float> block;    // every parameter's state, one after another
+  std::vector<int64_t> offset;  // parameter k's state starts at block[offset[k]], of its size
+  float* of(size_t k) { return block.data() + offset[k]; }
+  const float* of(size_t k) const { return block.data() + offset[k]; }
 };
 
 class Optimizer {
@@ -60,6 +65,12 @@ class Optimizer {
   virtual nlohmann::json scalars() const { return nlohmann::json::object(); }
   virtual void set_scalars(const nlohmann::json& /*scalars*/) {}
 
+  // Every parameter and every gradient one after another in memory, in order: an update can then
+  // run as one pass over a single range (`whole()`), element for element the same arithmetic.
+  bool contiguous() const { return contiguous_; }
+  // The whole range as one tensor view (valid when contiguous()).
+  TensorView<float> whole() const;
+
  protected:
   // Adds a state tensor of every parameter, zero-filled.
   void add_state(const std::string& name);
@@ -67,6 +78,7 @@ class Optimizer {
   std::vector<TensorView<float>> parameters_;
 
  private:
+  bool contiguous_ = false;
   std::string type_;
   nlohmann::json options_;
   std::vector<OptimizerState> state_;

@@ -104,6 +104,9 @@ const typename Sequential<Scalar>::Mat& Sequential<Scalar>::forward(const Eigen:
     throw InputError("model expects " + std::to_string(input_size_) + " input features, got " +
                      std::to_string(x.cols()));
   }
+  input_data_ = x.data();
+  input_rows_ = x.rows();
+  input_stride_ = x.outerStride();
   for (size_t i = 0; i < layers_.size(); ++i) {
     if (i == 0) {
       layers_[i]->forward(x, outputs_[i]);
@@ -113,6 +116,12 @@ const typename Sequential<Scalar>::Mat& Sequential<Scalar>::forward(const Eigen:
     if (stage_hook_) stage_hook_(i, Pass::Forward);
   }
   return outputs_.back();
+}
+
+template <typename Scalar>
+typename Sequential<Scalar>::ConstView Sequential<Scalar>::input(size_t i) const {
+  if (i > 0) return ConstView(outputs_[i - 1].data(), outputs_[i - 1].rows(), outputs_[i - 1].cols(), Eigen::OuterStride<>(outputs_[i - 1].cols()));
+  return ConstView(input_data_, input_rows_, input_size_, Eigen::OuterStride<>(input_stride_));
 }
 
 template <typename Scalar>
@@ -129,7 +138,11 @@ void Sequential<Scalar>::backward(Mat* input_gradient) {
   for (size_t i = layers_.size(); i-- > 0;) {
     // dL/d(input of layer i) is dL/d(output of layer i-1)
     Mat* dx = i > 0 ? &gradients_[i - 1] : input_gradient;
-    layers_[i]->backward(gradients_[i], dx);
+    if (i > 0) {
+      layers_[i]->backward(outputs_[i - 1], outputs_[i], gradients_[i], dx);
+    } else {
+      layers_[i]->backward(input(0), outputs_[i], gradients_[i], dx);
+    }
     if (stage_hook_) stage_hook_(i, Pass::Backward);
   }
 }

@@ -41,9 +41,9 @@ struct LayerProbe {
   Layer<double>& layer;
   MatD x;
   MatD weights;  // (B, out)
+  MatD y = {};   // (B, out): the latest forward's output, kept for backward as a model keeps it
 
   double loss() {
-    MatD y;
     layer.forward(x, y);
     return (y.array() * weights.array()).sum();
   }
@@ -51,7 +51,7 @@ struct LayerProbe {
   MatD backward() {
     loss();
     MatD dx;
-    layer.backward(weights, &dx);
+    layer.backward(x, y, weights, &dx);
     return dx;
   }
   double input_gradient_error() {

@@ -35,7 +35,7 @@ TEST(Dense, KnownValues) {
   Matrix dy(2, 2);
   dy << 1, 0, 0, 1;
   Matrix dx;
-  dense.backward(dy, &dx);
+  dense.backward(x, y, dy, &dx);
   Matrix expected_dx(2, 3);  // dy W
   expected_dx << 1, 2, 3, -1, 0, 1;
   EXPECT_TRUE(dx.isApprox(expected_dx)) << dx;
@@ -90,6 +90,20 @@ TEST(Dense, BackwardOverwritesParameterGradients) {
   for (int i = 0; i < 6; ++i) EXPECT_DOUBLE_EQ(dense.parameters()[0].gradient[i], first[static_cast<size_t>(i)]);
 }
 
+TEST(Dense, BackwardReadsTheInputItIsHandedNotACopy) {
+  // dW = dy^T x with the x passed to backward: the layer keeps no copy of the forward's input.
+  Dense<double> dense(3, 2);
+  std::mt19937_64 rng(12);
+  dense.initialize(rng);
+  const MatD x = random_matrix(4, 3, 13), other = random_matrix(4, 3, 14), dy = random_matrix(4, 2, 15);
+  MatD y;
+  dense.forward(x, y);
+  dense.backward(other, y, dy, nullptr);
+  const MatD expected = dy.transpose() * other;
+  const MatD dw = Eigen::Map<const MatD>(dense.parameters()[0].gradient, 2, 3);
+  EXPECT_TRUE(dw.isApprox(expected)) << dw;
+}
+
 TEST(Dense, KaimingUniformMatchesPyTorchBounds) {
   Dense<float> dense(400, 300);
   std::mt19937_64 rng(7);
@@ -125,7 +139,7 @@ TEST(ReLU, KnownValues) {
   Matrix dy(1, 4);
   dy << 10, 20, 30, 40;
   Matrix dx;
-  relu.backward(dy, &dx);
+  relu.backward(x, y, dy, &dx);
   Matrix expected_dx(1, 4);
   expected_dx << 0, 0, 30, 40;
   EXPECT_EQ(dx, expected_dx);

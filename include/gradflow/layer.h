@@ -4,6 +4,11 @@
 // Gradient rule: backward() OVERWRITES the layer's parameter gradients (one backward per step,
 // no zeroing needed) and writes the gradient with respect to its input into `dx`.
 // Only the loss head divides by the batch size; layers never do.
+//
+// Activations: the model keeps every layer's input and output (Sequential holds each output, and
+// a view of its own input), and hands them back to backward, as mlpack's Backward(input, output,
+// gy, g) does. A layer therefore never copies x or y; it caches only what the model does not
+// keep (dropout's mask, batch norm's batch statistics).
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -29,11 +34,12 @@ class Layer {
   virtual int64_t input_size() const = 0;
   virtual int64_t output_size() const = 0;
 
-  // x: (B, in) -> y: (B, out). Caches what backward needs.
+  // x: (B, in) -> y: (B, out). Caches only what backward needs and cannot get from x and y.
   virtual void forward(const ConstRef& x, Mat& y) = 0;
+  // x: (B, in) and y: (B, out), the input and output of the latest forward, unchanged since;
   // dy: (B, out) -> dx: (B, in); pass dx = nullptr when the input gradient is not needed.
-  // Overwrites parameter gradients. Must follow a forward on the same batch.
-  virtual void backward(const ConstRef& dy, Mat* dx) = 0;
+  // Overwrites parameter gradients.
+  virtual void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) = 0;
 
   // Draws fresh parameters (a seeded generator makes runs reproducible).
   virtual void initialize(std::mt19937_64& /*rng*/) {}

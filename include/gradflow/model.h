@@ -26,6 +26,8 @@ template <typename Scalar>
 class Sequential {
  public:
   using Mat = MatrixT<Scalar>;
+  // A view of a matrix the model does not own (its input): row-major, any row stride.
+  using ConstView = Eigen::Map<const Mat, Eigen::Unaligned, Eigen::OuterStride<>>;
 
   // Builds the layers of a resolved spec (parameters still zero: call initialize or load).
   explicit Sequential(const nlohmann::json& resolved_spec);
@@ -42,7 +44,9 @@ class Sequential {
   void initialize(std::mt19937_64& rng);
   void set_training(bool training);
 
-  // x: (B, input) -> logits: (B, classes). Keeps every layer's output (see output(i)).
+  // x: (B, input) -> logits: (B, classes). Keeps every layer's output (see output(i)) and a view
+  // of x, not a copy, for the first layer's backward: x must stay alive and unchanged until
+  // backward (pass a matrix or a block of rows of one; an expression would be a temporary).
   const Mat& forward(const Eigen::Ref<const Mat>& x);
   // Forward, then the head's loss on `labels`; returns the mean loss.
   double forward_loss(const Eigen::Ref<const Mat>& x, const Eigen::Ref<const Labels>& labels);
@@ -57,6 +61,7 @@ class Sequential {
   using StageHook = std::function<void(size_t layer, Pass pass)>;
   void set_stage_hook(StageHook hook) { stage_hook_ = std::move(hook); }
 
+  ConstView input(size_t i) const;                                     // layer i's input
   const Mat& output(size_t i) const { return outputs_[i]; }            // layer i's output
   const Mat& gradient_into(size_t i) const { return gradients_[i]; }  // dL/d(output of layer i)
 
@@ -66,6 +71,9 @@ class Sequential {
 
  private:
   int64_t input_size_;
+  // the latest forward's input x: (B, input), viewed (see forward)
+  const Scalar* input_data_ = nullptr;
+  Eigen::Index input_rows_ = 0, input_stride_ = 0;
   std::vector<std::unique_ptr<Layer<Scalar>>> layers_;
   SoftmaxCrossEntropy<Scalar> head_;
   std::vector<Mat> outputs_;    // outputs_[i]: (B, out_i)

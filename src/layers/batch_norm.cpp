@@ -52,7 +52,7 @@ void BatchNorm<Scalar>::forward(const ConstRef& x, Mat& y) {
 }
 
 template <typename Scalar>
-void BatchNorm<Scalar>::backward(const ConstRef& dy, Mat* dx) {
+void BatchNorm<Scalar>::backward(const ConstRef& /*x*/, const ConstRef& /*y*/, const ConstRef& dy, Mat* dx) {
   const Eigen::Index batch = dy.rows();
   beta_grad_ = dy.colwise().sum();
   gamma_grad_ = dy.cwiseProduct(normalized_).colwise().sum();

@@ -63,19 +63,15 @@ void Dense<Scalar>::initialize(std::mt19937_64& rng) {
 template <typename Scalar>
 void Dense<Scalar>::forward(const ConstRef& x, Mat& y) {
   // x: (B, in), W: (out, in), y: (B, out)
-  input_.resize(x.rows(), x.cols());
   y.resize(x.rows(), weight_.rows());
-  for_row_blocks(x.rows(), x.cols(), [&](int64_t begin, int64_t end) {
-    input_.middleRows(begin, end - begin) = x.middleRows(begin, end - begin);  // for dW = dy^T x
-    y.middleRows(begin, end - begin).rowwise() = bias_;
-  });
+  for_row_blocks(y.rows(), y.cols(), [&](int64_t begin, int64_t end) { y.middleRows(begin, end - begin).rowwise() = bias_; });
   gemm<Scalar>(false, true, x, weight_, y, /*accumulate=*/true);
 }
 
 template <typename Scalar>
-void Dense<Scalar>::backward(const ConstRef& dy, Mat* dx) {
-  // dy: (B, out), dW: (out, in), db: (out), dx: (B, in)
-  gemm<Scalar>(true, false, dy, input_, weight_grad_);
+void Dense<Scalar>::backward(const ConstRef& x, const ConstRef& /*y*/, const ConstRef& dy, Mat* dx) {
+  // x: (B, in), dy: (B, out), dW: (out, in), db: (out), dx: (B, in)
+  gemm<Scalar>(true, false, dy, x, weight_grad_);
   bias_grad_.noalias() = dy.colwise().sum();
   if (dx != nullptr) gemm<Scalar>(false, false, dy, weight_, *dx);
 }

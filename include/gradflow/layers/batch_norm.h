@@ -31,7 +31,7 @@ class BatchNorm : public Layer<Scalar> {
 
   void initialize(std::mt19937_64& rng) override;
   void forward(const ConstRef& x, Mat& y) override;
-  void backward(const ConstRef& dy, Mat* dx) override;
+  void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
   std::vector<TensorView<Scalar>> parameters() override;
   std::vector<TensorView<Scalar>> buffers() override;
 
@@ -43,7 +43,7 @@ class BatchNorm : public Layer<Scalar> {
   Row gamma_, beta_, gamma_grad_, beta_grad_;  // (features)
   Row running_mean_, running_var_;             // (features)
   Scalar batches_tracked_ = 0;                 // () in PyTorch's state_dict
-  Mat normalized_;                             // (B, features): x̂, cached by forward
+  Mat normalized_;                             // (B, features): x̂, cached by forward (the model keeps x, not x̂)
   Row inv_std_;                                // (features): s, cached by forward
   bool forward_in_training_ = true;            // which backward applies
 };

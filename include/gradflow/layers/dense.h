@@ -31,7 +31,7 @@ class Dense : public Layer<Scalar> {
   void initialize(std::mt19937_64& rng) override;
 
   void forward(const ConstRef& x, Mat& y) override;
-  void backward(const ConstRef& dy, Mat* dx) override;
+  void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
   std::vector<TensorView<Scalar>> parameters() override;
 
   Mat& weight() { return weight_; }
@@ -41,7 +41,6 @@ class Dense : public Layer<Scalar> {
   Init init_;
   Mat weight_, weight_grad_;                // (out, in)
   RowVectorT<Scalar> bias_, bias_grad_;     // (out)
-  Mat input_;                               // (B, in): cached by forward for dW = dy^T x
 };
 
 }  // namespace gradflow

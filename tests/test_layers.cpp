@@ -79,6 +79,21 @@ TEST(Dense, FiniteDifferenceCheckCatchesAWrongGradient) {
   EXPECT_GT(gradflow::testing::max_fd_error([&] { return probe.loss(); }, p.value, wrong.data(), p.size()), 1e-4);
 }
 
+TEST(FiniteDifferences, TheLibraryLoopVisitsOnlyTheListedEntriesAndRestoresThem) {
+  // L = Σ c_i v_i²: dL/dv_i = 2 c_i v_i
+  std::vector<double> v{1.0, -2.0, 3.0}, c{1.0, 2.0, 3.0}, analytic{2.0, -8.0, 18.0};
+  int evaluations = 0;
+  auto loss = [&] {
+    ++evaluations;
+    return c[0] * v[0] * v[0] + c[1] * v[1] * v[1] + c[2] * v[2] * v[2];
+  };
+  analytic[0] = 99.0;  // wrong, but entry 0 is not listed
+  EXPECT_LT(max_central_difference_error(loss, v.data(), analytic.data(), std::vector<int64_t>{1, 2}, 1e-5, 1e-3), 1e-8);
+  EXPECT_EQ(evaluations, 4);
+  EXPECT_EQ(v, (std::vector<double>{1.0, -2.0, 3.0}));
+  EXPECT_GT(max_central_difference_error(loss, v.data(), analytic.data(), 3, 1e-5, 1e-3), 0.9);
+}
+
 TEST(Dense, BackwardOverwritesParameterGradients) {
   Dense<double> dense(3, 2);
   std::mt19937_64 rng(6);
@@ -144,6 +159,23 @@ TEST(ReLU, KnownValues) {
   expected_dx << 0, 0, 30, 40;
   EXPECT_EQ(dx, expected_dx);
   EXPECT_TRUE(relu.parameters().empty());
+}
+
+TEST(LayerHooks, DenseCountsItsFlopsAndReLUItsGates) {
+  const Dense<float> dense(3, 2);
+  EXPECT_EQ(dense.forward_flop(5), 2.0 * 5 * 3 * 2);
+  ReLU<float> relu(3);
+  EXPECT_EQ(relu.forward_flop(5), 0.0);  // element-wise: not counted
+  Matrix x(2, 3), y;
+  x << -1, 2, -3, 4, -5, -6;
+  relu.forward(x, y);
+  const GateStatistics gates = relu.gate_statistics(x, y);
+  EXPECT_EQ(gates.blocked, 4);                  // four entries are 0
+  EXPECT_DOUBLE_EQ(gates.dead_fraction, 1.0 / 3);  // unit 2 is 0 for both samples
+  // a layer without gates says so
+  const GateStatistics none = dense.gate_statistics(x, y);
+  EXPECT_LT(none.blocked, 0);
+  EXPECT_LT(none.dead_fraction, 0);
 }
 
 TEST(ReLU, InputGradientMatchesFiniteDifferences) {

@@ -19,6 +19,14 @@
 
 namespace gradflow {
 
+// What a gating layer (ReLU) can say about a batch it has seen: how many entries of its output
+// pass no gradient back whatever dy is (ReLU: y = 0), and the fraction of its units that pass
+// none for any sample of the batch ("dead" on this batch). Negative: the layer has no gates.
+struct GateStatistics {
+  int64_t blocked = -1;
+  double dead_fraction = -1;
+};
+
 template <typename Scalar>
 class Layer {
  public:
@@ -40,6 +48,12 @@ class Layer {
   // dy: (B, out) -> dx: (B, in); pass dx = nullptr when the input gradient is not needed.
   // Overwrites parameter gradients.
   virtual void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) = 0;
+
+  // Floating-point operations of one forward on `rows` samples, counting a multiply-add as 2
+  // (dense: 2·rows·in·out); 0 for layers whose cost is element-wise, not counted by `bench`.
+  virtual double forward_flop(int64_t /*rows*/) const { return 0.0; }
+  // x, y: a forward's input and output (B, in), (B, out), as backward receives them.
+  virtual GateStatistics gate_statistics(const ConstRef& /*x*/, const ConstRef& /*y*/) const { return {}; }
 
   // Draws fresh parameters (a seeded generator makes runs reproducible).
   virtual void initialize(std::mt19937_64& /*rng*/) {}

@@ -25,6 +25,15 @@ void ReLU<Scalar>::backward(const ConstRef& /*x*/, const ConstRef& y, const Cons
   });
 }
 
+template <typename Scalar>
+GateStatistics ReLU<Scalar>::gate_statistics(const ConstRef& /*x*/, const ConstRef& y) const {
+  GateStatistics s;
+  s.blocked = y.size() - static_cast<int64_t>((y.array() > Scalar(0)).count());
+  const auto alive = (y.array() > Scalar(0)).colwise().any();
+  s.dead_fraction = y.cols() > 0 ? 1.0 - static_cast<double>(alive.count()) / static_cast<double>(y.cols()) : 0.0;
+  return s;
+}
+
 template class ReLU<float>;
 template class ReLU<double>;
 

@@ -30,6 +30,9 @@ class Dense : public Layer<Scalar> {
   // xavier_uniform: W ~ U(-sqrt(6/(in+out)), +sqrt(6/(in+out))), b = 0
   void initialize(std::mt19937_64& rng) override;
 
+  double forward_flop(int64_t rows) const override {
+    return 2.0 * static_cast<double>(rows) * static_cast<double>(input_size()) * static_cast<double>(output_size());
+  }
   void forward(const ConstRef& x, Mat& y) override;
   void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
   std::vector<TensorView<Scalar>> parameters() override;

@@ -67,6 +67,15 @@ Sequential<Scalar>::Sequential(const nlohmann::json& resolved_spec)
     layers_.push_back(LayerRegistry::instance().create<Scalar>(layer_spec, features));
     features = layers_.back()->output_size();
   }
+  size_t total = 0;
+  for (const auto& layer : layers_) total += static_cast<size_t>(layer->parameter_count());
+  parameter_block_.assign(total, Scalar(0));
+  gradient_block_.assign(total, Scalar(0));
+  size_t offset = 0;
+  for (auto& layer : layers_) {
+    layer->bind_parameters(parameter_block_.data() + offset, gradient_block_.data() + offset);
+    offset += static_cast<size_t>(layer->parameter_count());
+  }
   outputs_.resize(layers_.size());
   gradients_.resize(layers_.size());
 }

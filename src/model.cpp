@@ -129,8 +129,9 @@ const typename Sequential<Scalar>::Mat& Sequential<Scalar>::forward(const Eigen:
 
 template <typename Scalar>
 typename Sequential<Scalar>::ConstView Sequential<Scalar>::input(size_t i) const {
-  if (i > 0) return ConstView(outputs_[i - 1].data(), outputs_[i - 1].rows(), outputs_[i - 1].cols(), Eigen::OuterStride<>(outputs_[i - 1].cols()));
-  return ConstView(input_data_, input_rows_, input_size_, Eigen::OuterStride<>(input_stride_));
+  if (i == 0) return ConstView(input_data_, input_rows_, input_size_, Eigen::OuterStride<>(input_stride_));
+  const Mat& previous = outputs_[i - 1];
+  return ConstView(previous.data(), previous.rows(), previous.cols(), Eigen::OuterStride<>(previous.cols()));
 }
 
 template <typename Scalar>
@@ -147,11 +148,7 @@ void Sequential<Scalar>::backward(Mat* input_gradient) {
   for (size_t i = layers_.size(); i-- > 0;) {
     // dL/d(input of layer i) is dL/d(output of layer i-1)
     Mat* dx = i > 0 ? &gradients_[i - 1] : input_gradient;
-    if (i > 0) {
-      layers_[i]->backward(outputs_[i - 1], outputs_[i], gradients_[i], dx);
-    } else {
-      layers_[i]->backward(input(0), outputs_[i], gradients_[i], dx);
-    }
+    layers_[i]->backward(input(i), outputs_[i], gradients_[i], dx);
     if (stage_hook_) stage_hook_(i, Pass::Backward);
   }
 }

@@ -14,9 +14,9 @@ namespace {
 
 // The block rows [row, row + rows) x columns [col, col + cols) of c = op(a) · op(b), on the
 // calling thread alone.
-template <typename Scalar, typename Out>
+template <typename Scalar>
 void product_block(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,
-                   const Eigen::Ref<const MatrixT<Scalar>>& b, Out& c, Eigen::Index row, Eigen::Index rows,
+                   const Eigen::Ref<const MatrixT<Scalar>>& b, Eigen::Ref<MatrixT<Scalar>>& c, Eigen::Index row, Eigen::Index rows,
                    Eigen::Index col, Eigen::Index cols, bool accumulate) {
   const Eigen::Index k = transpose_a ? a.rows() : a.cols();
 #ifdef GRADFLOW_USE_BLAS
@@ -46,18 +46,22 @@ void product_block(bool transpose_a, bool transpose_b, const Eigen::Ref<const Ma
   }
 }
 
-// c: a matrix, or a view of one (resized only when its shape differs, which a view refuses)
-template <typename Scalar, typename Out>
-void gemm_into(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,
-               const Eigen::Ref<const MatrixT<Scalar>>& b, Out& c, bool accumulate) {
+}  // namespace
+
+template <typename Scalar>
+void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,
+          const Eigen::Ref<const MatrixT<Scalar>>& b, MatrixT<Scalar>& c, bool accumulate) {
+  if (!accumulate) c.resize(transpose_a ? a.cols() : a.rows(), transpose_b ? b.rows() : b.cols());
+  gemm<Scalar>(transpose_a, transpose_b, a, b, Eigen::Ref<MatrixT<Scalar>>(c), accumulate);
+}
+
+template <typename Scalar>
+void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,
+          const Eigen::Ref<const MatrixT<Scalar>>& b, Eigen::Ref<MatrixT<Scalar>> c, bool accumulate) {
   const Eigen::Index m = transpose_a ? a.cols() : a.rows();
   const Eigen::Index k = transpose_a ? a.rows() : a.cols();
   const Eigen::Index n = transpose_b ? b.rows() : b.cols();
-  if (accumulate) {
-    eigen_assert(c.rows() == m && c.cols() == n && "gemm: accumulating into a matrix of another shape");
-  } else {
-    c.resize(m, n);  // a view: asserts that the shape fits
-  }
+  eigen_assert(c.rows() == m && c.cols() == n && "gemm: a product into a view of another shape");
   if (m == 0 || n == 0) return;
   if (k == 0) {
     if (!accumulate) c.setZero();
@@ -93,28 +97,13 @@ void gemm_into(bool transpose_a, bool transpose_b, const Eigen::Ref<const Matrix
   }
 }
 
-}  // namespace
-
-template <typename Scalar>
-void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,
-          const Eigen::Ref<const MatrixT<Scalar>>& b, MatrixT<Scalar>& c, bool accumulate) {
-  gemm_into<Scalar>(transpose_a, transpose_b, a, b, c, accumulate);
-}
-
-template <typename Scalar>
-void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,
-          const Eigen::Ref<const MatrixT<Scalar>>& b, Eigen::Map<MatrixT<Scalar>>& c, bool accumulate) {
-  gemm_into<Scalar>(transpose_a, transpose_b, a, b, c, accumulate);
-}
-
 template void gemm<float>(bool, bool, const Eigen::Ref<const MatrixT<float>>&, const Eigen::Ref<const MatrixT<float>>&,
                           MatrixT<float>&, bool);
 template void gemm<double>(bool, bool, const Eigen::Ref<const MatrixT<double>>&, const Eigen::Ref<const MatrixT<double>>&,
                            MatrixT<double>&, bool);
-
 template void gemm<float>(bool, bool, const Eigen::Ref<const MatrixT<float>>&, const Eigen::Ref<const MatrixT<float>>&,
-                          Eigen::Map<MatrixT<float>>&, bool);
+                          Eigen::Ref<MatrixT<float>>, bool);
 template void gemm<double>(bool, bool, const Eigen::Ref<const MatrixT<double>>&, const Eigen::Ref<const MatrixT<double>>&,
-                           Eigen::Map<MatrixT<double>>&, bool);
+                           Eigen::Ref<MatrixT<double>>, bool);
 
 }  // namespace gradflow

@@ -77,9 +77,14 @@ TEST(ParameterBlock, BackwardWritesTheGradientBlockAndAnUpdateIsOnePass) {
     m->backward();
   }
   EXPECT_GT(model.gradient_block().norm(), 0.0f);
-  // plain SGD through the per-tensor views, and as one pass over the blocks
-  Sgd(model.parameters(), {}).step(0.1);
-  twin.parameter_block() -= 0.1f * twin.gradient_block();
+  // SGD with momentum through the per-tensor views, and as one pass over the whole block
+  auto block = twin.parameter_block();
+  const TensorView<float> everything{"all", {block.size()}, block.data(), twin.gradient_block().data()};
+  Sgd per_tensor(model.parameters(), {0.9, 1e-4, true}), one_pass({everything}, {0.9, 1e-4, true});
+  for (int step = 0; step < 2; ++step) {
+    per_tensor.step(0.1);
+    one_pass.step(0.1);
+  }
   EXPECT_EQ(Eigen::VectorXf(model.parameter_block()), Eigen::VectorXf(twin.parameter_block()));
 }
 

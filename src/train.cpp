@@ -83,7 +83,7 @@ void set_threads(int threads) {
 
 namespace {
 
-// Per layer: ||dL/dW||, ||delta|| entering it, ||update|| / ||W||, and for a gate (ReLU) the fraction of
+// Per layer: ||dL/dW||, ||delta|| entering it, ||update|| / ||W||, and for ReLU the fraction of
 // units that are 0 for every sample of the batch (dead on this batch).
 json gradient_flow_record(Sequential<float>& model, const std::vector<double>& update_norms, int64_t epoch,
                           int64_t step) {

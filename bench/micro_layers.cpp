@@ -36,7 +36,7 @@ void BM_DenseBackward(benchmark::State& state) {
   Matrix x = Matrix::Random(b, in), y, dy = Matrix::Random(b, out), dx;
   dense.forward(x, y);
   for (auto _ : state) {
-    dense.backward(dy, &dx);  // dW = dy^T x, db, dx = dy W
+    dense.backward(x, y, dy, &dx);  // dW = dy^T x, db, dx = dy W
     benchmark::DoNotOptimize(dx.data());
   }
   state.counters["GFLOP/s"] = benchmark::Counter(4.0 * static_cast<double>(b * in * out) * static_cast<double>(state.iterations()) / 1e9,
@@ -49,7 +49,7 @@ void BM_ReluForwardBackward(benchmark::State& state) {
   Matrix x = Matrix::Random(b, n), y, dx;
   for (auto _ : state) {
     relu.forward(x, y);
-    relu.backward(y, &dx);
+    relu.backward(x, y, y, &dx);  // dy = y: any gradient of the right shape
     benchmark::DoNotOptimize(dx.data());
   }
 }

@@ -106,10 +106,9 @@ double median(std::vector<double> v) {
   return v.size() % 2 == 1 ? v[h] : (v[h - 1] + v[h]) / 2;
 }
 
-// FLOPs of layer i's forward on `rows` samples: 2·rows·in·out for a dense layer, 0 for the others.
+// FLOPs of layer i's forward on `rows` samples, as the layer counts them (Layer::forward_flop).
 double forward_flop(Sequential<float>& model, size_t i, int64_t rows) {
-  Layer<float>& layer = model.layer(i);
-  return layer.type() == "dense" ? 2.0 * static_cast<double>(rows * layer.input_size() * layer.output_size()) : 0.0;
+  return model.layer(i).forward_flop(rows);
 }
 // Its backward, as executed: dW and dx, twice the forward, less dx for the first layer, whose
 // input gradient nothing needs.
@@ -197,8 +196,8 @@ BenchResult benchmark_training(const Config& config, const Dataset& train, const
   int64_t largest_in = 0, largest_out = 0;
   double model_flop = 0, executed_flop = 0;
   for (size_t i = 0; i < model.size(); ++i) {
-    if (model.layer(i).type() != "dense") continue;
     const double forward = forward_flop(model, i, r.batch);
+    if (forward == 0) continue;
     model_flop += 3 * forward;
     executed_flop += forward + executed_backward_flop(model, i, r.batch);
     const int64_t in = model.layer(i).input_size(), out = model.layer(i).output_size();

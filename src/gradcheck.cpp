@@ -32,6 +32,28 @@ double relative_error(double analytic, double numeric, double floor) {
   return std::fabs(analytic - numeric) / std::max({std::fabs(analytic), std::fabs(numeric), floor});
 }
 
+double max_central_difference_error(const std::function<double()>& loss, double* values, const double* analytic,
+                                    const std::vector<int64_t>& entries, double step, double floor) {
+  double worst = 0.0;
+  for (int64_t i : entries) {
+    const double saved = values[i];
+    values[i] = saved + step;
+    const double plus = loss();
+    values[i] = saved - step;
+    const double minus = loss();
+    values[i] = saved;
+    worst = std::max(worst, relative_error(analytic[i], (plus - minus) / (2 * step), floor));
+  }
+  return worst;
+}
+
+double max_central_difference_error(const std::function<double()>& loss, double* values, const double* analytic,
+                                    int64_t n, double step, double floor) {
+  std::vector<int64_t> every(static_cast<size_t>(std::max<int64_t>(n, 0)));
+  std::iota(every.begin(), every.end(), int64_t(0));
+  return max_central_difference_error(loss, values, analytic, every, step, floor);
+}
+
 namespace {
 
 // Which entries of a tensor of `size` to check: all of them, or a seeded sample plus the largest.
@@ -58,17 +80,9 @@ TensorCheck check_tensor(const std::string& name, std::vector<int64_t> shape, do
                          std::mt19937_64& rng) {
   TensorCheck check{name, std::move(shape), 0, 0, 0};
   check.analytic_norm = Eigen::Map<const Eigen::VectorXd>(gradient, size).norm();
-  for (int64_t i : pick_entries(gradient, size, options, rng)) {
-    const double saved = values[i];
-    values[i] = saved + options.step;
-    const double plus = loss();
-    values[i] = saved - options.step;
-    const double minus = loss();
-    values[i] = saved;
-    const double numeric = (plus - minus) / (2 * options.step);
-    check.max_relative_error = std::max(check.max_relative_error, relative_error(gradient[i], numeric, options.floor));
-    ++check.checked;
-  }
+  const std::vector<int64_t> entries = pick_entries(gradient, size, options, rng);
+  check.max_relative_error = max_central_difference_error(loss, values, gradient, entries, options.step, options.floor);
+  check.checked = static_cast<int64_t>(entries.size());
   return check;
 }
 

@@ -67,6 +67,15 @@ Sequential<Scalar>::Sequential(const nlohmann::json& resolved_spec)
     layers_.push_back(LayerRegistry::instance().create<Scalar>(layer_spec, features));
     features = layers_.back()->output_size();
   }
+  size_t total = 0;
+  for (const auto& layer : layers_) total += static_cast<size_t>(layer->parameter_count());
+  parameter_block_.assign(total, Scalar(0));
+  gradient_block_.assign(total, Scalar(0));
+  size_t offset = 0;
+  for (auto& layer : layers_) {
+    layer->bind_parameters(parameter_block_.data() + offset, gradient_block_.data() + offset);
+    offset += static_cast<size_t>(layer->parameter_count());
+  }
   outputs_.resize(layers_.size());
   gradients_.resize(layers_.size());
 }
@@ -104,6 +113,9 @@ const typename Sequential<Scalar>::Mat& Sequential<Scalar>::forward(const Eigen:
     throw InputError("model expects " + std::to_string(input_size_) + " input features, got " +
                      std::to_string(x.cols()));
   }
+  input_data_ = x.data();
+  input_rows_ = x.rows();
+  input_stride_ = x.outerStride();
   for (size_t i = 0; i < layers_.size(); ++i) {
     if (i == 0) {
       layers_[i]->forward(x, outputs_[i]);
@@ -113,6 +125,13 @@ const typename Sequential<Scalar>::Mat& Sequential<Scalar>::forward(const Eigen:
     if (stage_hook_) stage_hook_(i, Pass::Forward);
   }
   return outputs_.back();
+}
+
+template <typename Scalar>
+typename Sequential<Scalar>::ConstView Sequential<Scalar>::input(size_t i) const {
+  if (i == 0) return ConstView(input_data_, input_rows_, input_size_, Eigen::OuterStride<>(input_stride_));
+  const Mat& previous = outputs_[i - 1];
+  return ConstView(previous.data(), previous.rows(), previous.cols(), Eigen::OuterStride<>(previous.cols()));
 }
 
 template <typename Scalar>
@@ -129,7 +148,7 @@ void Sequential<Scalar>::backward(Mat* input_gradient) {
   for (size_t i = layers_.size(); i-- > 0;) {
     // dL/d(input of layer i) is dL/d(output of layer i-1)
     Mat* dx = i > 0 ? &gradients_[i - 1] : input_gradient;
-    layers_[i]->backward(gradients_[i], dx);
+    layers_[i]->backward(input(i), outputs_[i], gradients_[i], dx);
     if (stage_hook_) stage_hook_(i, Pass::Backward);
   }
 }

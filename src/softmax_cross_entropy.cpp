@@ -4,6 +4,7 @@
 #include <string>
 
 #include "gradflow/errors.h"
+#include "gradflow/softmax.h"
 
 namespace gradflow {
 
@@ -39,23 +40,17 @@ double SoftmaxCrossEntropy<Scalar>::forward(const Eigen::Ref<const Mat>& logits,
     if (y < 0 || y >= classes) {
       throw InputError("label " + std::to_string(y) + " is outside [0, " + std::to_string(classes) + ")");
     }
-    Eigen::Index argmax = 0;
-    const Scalar max = logits.row(b).maxCoeff(&argmax);
-    // p = exp(z/T - max/T) / sum; every exponent is <= 0, so nothing overflows
-    auto p = probabilities_.row(b);
-    p = ((logits.row(b).array() - max) * inv_t).exp().matrix();
-    const Scalar sum = p.sum();  // >= 1: the max term contributes exp(0)
-    p /= sum;
-    // loss = logsumexp(z/T) - sum_k q_k z_k/T = log(sum) + sum_k q_k (max - z_k)/T; every term >= 0
-    double gap = static_cast<double>(max - logits(b, y));
+    const LogSumExp<Scalar> row = softmax(logits.row(b), inv_t, probabilities_.row(b));
+    // loss = logsumexp(z/T) - sum_k q_k z_k/T = log s + sum_k q_k (max - z_k)/T; every term >= 0
+    double gap = static_cast<double>(row.max - logits(b, y));
     if (label_smoothing_ > 0.0) {
-      const double mean_gap = static_cast<double>(max) - static_cast<double>(logits.row(b).template cast<double>().mean());
+      const double mean_gap = static_cast<double>(row.max) - static_cast<double>(logits.row(b).template cast<double>().mean());
       gap = (1.0 - label_smoothing_) * gap + label_smoothing_ * mean_gap;
     }
-    const double loss = std::log(static_cast<double>(sum)) + gap * static_cast<double>(inv_t);
+    const double loss = row.log_sum + gap * static_cast<double>(inv_t);
     sample_losses_[b] = loss;
     total += loss;
-    correct_ += (argmax == y) ? 1 : 0;
+    correct_ += (row.argmax == y) ? 1 : 0;
   }
   return batch > 0 ? total / static_cast<double>(batch) : 0.0;
 }

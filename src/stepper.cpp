@@ -4,6 +4,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "gradflow/softmax.h"
+
 namespace gradflow {
 
 using nlohmann::json;
@@ -67,10 +69,8 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
   t.loss = model.forward_loss(x, labels);
   for (size_t i = 0; i < model.size(); ++i) {
     ForwardStage f{i, model.layer(i).type(), summarize_matrix(model.output(i), keep), -1};
-    if (f.type == "relu") {
-      const Matrix& out = model.output(i);
-      f.zero_fraction = static_cast<double>((out.array() == 0.0f).count()) / static_cast<double>(out.size());
-    }
+    const GateStatistics gates = model.layer(i).gate_statistics(model.input(i), model.output(i));
+    if (gates.blocked >= 0) f.zero_fraction = static_cast<double>(gates.blocked) / static_cast<double>(model.output(i).size());
     t.forward.push_back(std::move(f));
   }
   t.logits = model.output(model.size() - 1);
@@ -79,10 +79,10 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
   for (Eigen::Index b = 0; b < t.delta.rows(); ++b) t.delta(b, labels[b]) -= 1.0f;  // y_hat - y
   for (Eigen::Index b = 0; b < t.logits.rows(); ++b) {
     // both forms, computed independently in double
-    const Eigen::ArrayXd z = t.logits.row(b).cast<double>().transpose().array() / t.temperature;
-    const double max = z.maxCoeff();
-    const double lse = max + std::log((z - max).exp().sum());
-    t.loss_logsumexp.push_back(lse - z[labels[b]]);
+    const auto z = t.logits.row(b).cast<double>();
+    const double u = 1.0 / t.temperature;
+    const LogSumExp<double> row = log_sum_exp(z, u);
+    t.loss_logsumexp.push_back(row.log_sum + (row.max - z(labels[b])) * u);
     t.loss_negative_log.push_back(-std::log(static_cast<double>(t.probabilities(b, labels[b]))));
   }
 
@@ -100,10 +100,10 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
                           largest_entries(p, options.largest_entries)};
       s.parameters.push_back(std::move(g));
     }
-    if (s.type == "relu") {
-      const Matrix& out = model.output(i);
-      s.passed = (out.array() > 0.0f).count();
-      s.blocked = out.size() - s.passed;
+    const GateStatistics gates = layer.gate_statistics(model.input(i), model.output(i));
+    if (gates.blocked >= 0) {
+      s.blocked = gates.blocked;
+      s.passed = model.output(i).size() - gates.blocked;
     }
     t.backward.push_back(std::move(s));
   }

@@ -72,11 +72,8 @@ json gradient_flow_record(Sequential<float>& model, const std::vector<double>& u
       entry[p.name + "_update_ratio"] = weight_norm > 0 ? update_norms[parameter] / weight_norm : 0.0;
       ++parameter;
     }
-    if (layer.type() == "relu") {
-      const Matrix& out = model.output(i);
-      const auto alive = (out.array() > 0.0f).colwise().any();
-      entry["dead_fraction"] = 1.0 - static_cast<double>(alive.count()) / static_cast<double>(out.cols());
-    }
+    const GateStatistics gates = layer.gate_statistics(model.input(i), model.output(i));
+    if (gates.dead_fraction >= 0) entry["dead_fraction"] = gates.dead_fraction;
     layers.push_back(std::move(entry));
   }
   return {{"epoch", epoch}, {"step", step}, {"layers", layers}};

@@ -5,35 +5,20 @@
 // 1e-10, so a tolerance of 1e-6 is far below what any wrong formula produces (see the test that
 // perturbs one gradient entry by 0.1%).
 #include <algorithm>
-#include <cmath>
 #include <functional>
 
+#include "gradflow/gradcheck.h"
 #include "gradflow/layer.h"
 
 namespace gradflow::testing {
 
 using MatD = MatrixT<double>;
 
-inline double relative_error(double analytic, double numeric) {
-  const double scale = std::max({std::fabs(analytic), std::fabs(numeric), 1e-3});
-  return std::fabs(analytic - numeric) / scale;
-}
-
 // Largest relative error between `analytic` and the central difference of `loss` with respect to
-// each of the `n` values at `values`.
+// each of the `n` values at `values` (the library's loop, gradcheck.h, with this file's h and floor).
 inline double max_fd_error(const std::function<double()>& loss, double* values, const double* analytic, int64_t n,
                            double h = 1e-5) {
-  double worst = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
-    const double saved = values[i];
-    values[i] = saved + h;
-    const double plus = loss();
-    values[i] = saved - h;
-    const double minus = loss();
-    values[i] = saved;
-    worst = std::max(worst, relative_error(analytic[i], (plus - minus) / (2 * h)));
-  }
-  return worst;
+  return max_central_difference_error(loss, values, analytic, n, h, 1e-3);
 }
 
 // A scalar loss L = sum(y .* weights) for a layer, so dL/dy = weights: a fixed random matrix.
@@ -41,9 +26,9 @@ struct LayerProbe {
   Layer<double>& layer;
   MatD x;
   MatD weights;  // (B, out)
+  MatD y = {};   // (B, out): the latest forward's output, kept for backward as a model keeps it
 
   double loss() {
-    MatD y;
     layer.forward(x, y);
     return (y.array() * weights.array()).sum();
   }
@@ -51,7 +36,7 @@ struct LayerProbe {
   MatD backward() {
     loss();
     MatD dx;
-    layer.backward(weights, &dx);
+    layer.backward(x, y, weights, &dx);
     return dx;
   }
   double input_gradient_error() {

@@ -28,18 +28,20 @@ MatD row(std::initializer_list<double> values) {
 TEST(LeakyReLU, KnownValues) {
   LeakyReLU<double> layer(3, 0.1);
   MatD y, dx;
-  layer.forward(row({-2, 0, 3}), y);
+  const MatD x = row({-2, 0, 3});
+  layer.forward(x, y);
   EXPECT_TRUE(y.isApprox(row({-0.2, 0, 3})));
-  layer.backward(row({1, 1, 1}), &dx);
+  layer.backward(x, y, row({1, 1, 1}), &dx);
   EXPECT_TRUE(dx.isApprox(row({0.1, 0.1, 1})));
 }
 
 TEST(Tanh, KnownValues) {
   Tanh<double> layer(2);
   MatD y, dx;
-  layer.forward(row({0, 1}), y);
+  const MatD x = row({0, 1});
+  layer.forward(x, y);
   EXPECT_NEAR(y(0, 1), std::tanh(1.0), 1e-15);
-  layer.backward(row({1, 1}), &dx);
+  layer.backward(x, y, row({1, 1}), &dx);
   EXPECT_NEAR(dx(0, 0), 1.0, 1e-15);
   EXPECT_NEAR(dx(0, 1), 1 - std::tanh(1.0) * std::tanh(1.0), 1e-15);
 }
@@ -53,7 +55,7 @@ TEST(Sigmoid, KnownValuesAndNoOverflow) {
   EXPECT_EQ(y(0, 1), 0.0f);
   EXPECT_EQ(y(0, 2), 1.0f);
   Matrix dy = Matrix::Ones(1, 3);
-  layer.backward(dy, &dx);
+  layer.backward(x, y, dy, &dx);
   EXPECT_FLOAT_EQ(dx(0, 0), 0.25f);
   EXPECT_TRUE(dx.allFinite());
 }
@@ -61,12 +63,13 @@ TEST(Sigmoid, KnownValuesAndNoOverflow) {
 TEST(Gelu, KnownValues) {
   Gelu<double> layer(3);
   MatD y, dx;
-  layer.forward(row({0, 1, -1}), y);
+  const MatD x = row({0, 1, -1});
+  layer.forward(x, y);
   // PyTorch: gelu(1) = 0.8413447460685429, gelu(-1) = -0.15865525393145707
   EXPECT_NEAR(y(0, 0), 0.0, 1e-15);
   EXPECT_NEAR(y(0, 1), 0.8413447460685429, 1e-12);
   EXPECT_NEAR(y(0, 2), -0.15865525393145707, 1e-12);
-  layer.backward(row({1, 1, 1}), &dx);
+  layer.backward(x, y, row({1, 1, 1}), &dx);
   EXPECT_NEAR(dx(0, 0), 0.5, 1e-15);
   EXPECT_NEAR(dx(0, 1), 0.8413447460685429 + 0.24197072451914337, 1e-12);  // Φ(1) + φ(1)
 }
@@ -82,7 +85,7 @@ TEST(Dropout, InvertedMaskInTrainingIdentityInEval) {
   EXPECT_TRUE(((y.array() == 0.0f) || (y.array() == 2.0f / 0.75f)).all());
   EXPECT_NEAR(y.mean(), 2.0, 0.06);  // inverted: the expectation is kept
   Matrix dy = Matrix::Ones(4, 1000);
-  layer.backward(dy, &dx);
+  layer.backward(x, y, dy, &dx);
   EXPECT_TRUE(((dx.array() != 0.0f) == (y.array() != 0.0f)).all());  // same mask as the forward
   layer.set_training(false);
   layer.forward(x, y);

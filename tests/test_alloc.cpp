@@ -9,7 +9,7 @@
 #include <new>
 
 #include "gradflow/data/batcher.h"
-#include "gradflow/optim/sgd.h"
+#include "gradflow/optim/optimizer.h"
 #include "gradflow/train.h"
 
 extern "C" void* __libc_malloc(size_t);
@@ -43,12 +43,15 @@ void operator delete(void* p, size_t) noexcept { std::free(p); }
 using namespace gradflow;
 
 namespace {
-long allocations_in_steps(const nlohmann::json& layers, int64_t batch, int threads) {
+long allocations_in_steps(const nlohmann::json& layers, int64_t batch, int threads,
+                          const nlohmann::json& optimizer = {{"type", "sgd"}, {"momentum", 0.9}, {"weight_decay", 1e-4},
+                                                             {"nesterov", true}}) {
   set_threads(threads);
   Sequential<float> model(resolve_model_spec({{"input", 784}, {"layers", layers}}));
   std::mt19937_64 rng(1);
   model.initialize(rng);
-  Sgd sgd(model.parameters(), SgdOptions{0.9, 1e-4, true});
+  auto optimizer_owner = make_optimizer(model.parameters(), OptimizerRegistry::instance().resolve(optimizer, "/optimizer"));
+  Optimizer& sgd = *optimizer_owner;
   Dataset data;
   data.images = Matrix::Random(batch * 8, 784);
   data.labels = Labels::Zero(batch * 8);
@@ -76,6 +79,8 @@ TEST(Allocations, NoneInATrainingStepAfterTheFirst) {
   EXPECT_EQ(allocations_in_steps(small, 64, 1), 0) << "784-128-10";
   EXPECT_EQ(allocations_in_steps(big, 128, 2), 0) << "784-512-256-10, 2 threads";
   EXPECT_EQ(allocations_in_steps(small, 64, 2), 0) << "784-128-10, 2 threads";
+  EXPECT_EQ(allocations_in_steps(big, 128, 2, {{"type", "adam"}, {"amsgrad", true}}), 0) << "784-512-256-10, adam";
+  EXPECT_EQ(allocations_in_steps(small, 64, 1, {{"type", "adamw"}}), 0) << "784-128-10, adamw";
   set_threads(1);
 }
 

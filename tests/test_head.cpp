@@ -1,15 +1,48 @@
 // The fused softmax-cross-entropy head: known values, gradient = (softmax - onehot) / (B T),
-// finite differences in double, and stability at extreme logits.
+// finite differences in double, and stability at extreme logits; and the one softmax and
+// log-sum-exp (softmax.h) the head and the calibration code share.
 #include <gtest/gtest.h>
 
 #include <cmath>
 
 #include "gradflow/errors.h"
+#include "gradflow/softmax.h"
 #include "gradflow/softmax_cross_entropy.h"
 #include "gradient_check.h"
 
 using namespace gradflow;
 using gradflow::testing::MatD;
+
+TEST(Softmax, KnownValuesAtATemperature) {
+  Eigen::RowVector3d z(1, 2, 4);
+  Eigen::RowVector3d p;
+  const LogSumExp<double> r = softmax(z, 0.5, p);  // T = 2
+  const double s = std::exp(-1.5) + std::exp(-1.0) + 1.0;
+  EXPECT_NEAR(p[0], std::exp(-1.5) / s, 1e-15);
+  EXPECT_NEAR(p[2], 1.0 / s, 1e-15);
+  EXPECT_NEAR(p.sum(), 1.0, 1e-15);
+  EXPECT_EQ(r.max, 4.0);
+  EXPECT_EQ(r.argmax, 2);
+  EXPECT_NEAR(r.log_sum, std::log(s), 1e-15);
+  // logsumexp(z/T) = m/T + log s
+  EXPECT_NEAR(4.0 * 0.5 + r.log_sum, std::log(std::exp(0.5) + std::exp(1.0) + std::exp(2.0)), 1e-14);
+  const LogSumExp<double> alone = log_sum_exp(z, 0.5);  // the same without storing p
+  EXPECT_EQ(alone.max, r.max);
+  EXPECT_EQ(alone.argmax, r.argmax);
+  EXPECT_NEAR(alone.log_sum, r.log_sum, 1e-15);
+}
+
+TEST(Softmax, NoOverflowAtHugeLogits) {
+  // exp(1000) overflows even a double; with the max subtracted every exponent is <= 0
+  Eigen::RowVector2f z(1000.0f, 1000.0f - 30.0f);
+  Eigen::RowVector2f p;
+  const LogSumExp<float> r = softmax(z, 1.0f, p);
+  EXPECT_TRUE(p.allFinite());
+  EXPECT_FLOAT_EQ(p[1], std::exp(-30.0f) / (1.0f + std::exp(-30.0f)));
+  // the loss of class 1: log s + (m − z_1)·u = log(1 + e^−30) + 30
+  EXPECT_NEAR(r.log_sum + (r.max - z[1]), 30.0, 1e-6);
+  EXPECT_TRUE(std::isfinite(log_sum_exp(z, 1.0f).log_sum));
+}
 
 TEST(SoftmaxCrossEntropy, KnownValues) {
   SoftmaxCrossEntropy<double> head;

@@ -35,7 +35,7 @@ TEST(Dense, KnownValues) {
   Matrix dy(2, 2);
   dy << 1, 0, 0, 1;
   Matrix dx;
-  dense.backward(dy, &dx);
+  dense.backward(x, y, dy, &dx);
   Matrix expected_dx(2, 3);  // dy W
   expected_dx << 1, 2, 3, -1, 0, 1;
   EXPECT_TRUE(dx.isApprox(expected_dx)) << dx;
@@ -79,6 +79,21 @@ TEST(Dense, FiniteDifferenceCheckCatchesAWrongGradient) {
   EXPECT_GT(gradflow::testing::max_fd_error([&] { return probe.loss(); }, p.value, wrong.data(), p.size()), 1e-4);
 }
 
+TEST(FiniteDifferences, TheLibraryLoopVisitsOnlyTheListedEntriesAndRestoresThem) {
+  // L = Σ c_i v_i²: dL/dv_i = 2 c_i v_i
+  std::vector<double> v{1.0, -2.0, 3.0}, c{1.0, 2.0, 3.0}, analytic{2.0, -8.0, 18.0};
+  int evaluations = 0;
+  auto loss = [&] {
+    ++evaluations;
+    return c[0] * v[0] * v[0] + c[1] * v[1] * v[1] + c[2] * v[2] * v[2];
+  };
+  analytic[0] = 99.0;  // wrong, but entry 0 is not listed
+  EXPECT_LT(max_central_difference_error(loss, v.data(), analytic.data(), std::vector<int64_t>{1, 2}, 1e-5, 1e-3), 1e-8);
+  EXPECT_EQ(evaluations, 4);
+  EXPECT_EQ(v, (std::vector<double>{1.0, -2.0, 3.0}));
+  EXPECT_GT(max_central_difference_error(loss, v.data(), analytic.data(), 3, 1e-5, 1e-3), 0.9);
+}
+
 TEST(Dense, BackwardOverwritesParameterGradients) {
   Dense<double> dense(3, 2);
   std::mt19937_64 rng(6);
@@ -88,6 +103,20 @@ TEST(Dense, BackwardOverwritesParameterGradients) {
   std::vector<double> first(dense.parameters()[0].gradient, dense.parameters()[0].gradient + 6);
   probe.backward();
   for (int i = 0; i < 6; ++i) EXPECT_DOUBLE_EQ(dense.parameters()[0].gradient[i], first[static_cast<size_t>(i)]);
+}
+
+TEST(Dense, BackwardReadsTheInputItIsHandedNotACopy) {
+  // dW = dy^T x with the x passed to backward: the layer keeps no copy of the forward's input.
+  Dense<double> dense(3, 2);
+  std::mt19937_64 rng(12);
+  dense.initialize(rng);
+  const MatD x = random_matrix(4, 3, 13), other = random_matrix(4, 3, 14), dy = random_matrix(4, 2, 15);
+  MatD y;
+  dense.forward(x, y);
+  dense.backward(other, y, dy, nullptr);
+  const MatD expected = dy.transpose() * other;
+  const MatD dw = Eigen::Map<const MatD>(dense.parameters()[0].gradient, 2, 3);
+  EXPECT_TRUE(dw.isApprox(expected)) << dw;
 }
 
 TEST(Dense, KaimingUniformMatchesPyTorchBounds) {
@@ -125,11 +154,28 @@ TEST(ReLU, KnownValues) {
   Matrix dy(1, 4);
   dy << 10, 20, 30, 40;
   Matrix dx;
-  relu.backward(dy, &dx);
+  relu.backward(x, y, dy, &dx);
   Matrix expected_dx(1, 4);
   expected_dx << 0, 0, 30, 40;
   EXPECT_EQ(dx, expected_dx);
   EXPECT_TRUE(relu.parameters().empty());
+}
+
+TEST(LayerHooks, DenseCountsItsFlopsAndReLUItsGates) {
+  const Dense<float> dense(3, 2);
+  EXPECT_EQ(dense.forward_flop(5), 2.0 * 5 * 3 * 2);
+  ReLU<float> relu(3);
+  EXPECT_EQ(relu.forward_flop(5), 0.0);  // element-wise: not counted
+  Matrix x(2, 3), y;
+  x << -1, 2, -3, 4, -5, -6;
+  relu.forward(x, y);
+  const GateStatistics gates = relu.gate_statistics(x, y);
+  EXPECT_EQ(gates.blocked, 4);                  // four entries are 0
+  EXPECT_DOUBLE_EQ(gates.dead_fraction, 1.0 / 3);  // unit 2 is 0 for both samples
+  // a layer without gates says so
+  const GateStatistics none = dense.gate_statistics(x, y);
+  EXPECT_LT(none.blocked, 0);
+  EXPECT_LT(none.dead_fraction, 0);
 }
 
 TEST(ReLU, InputGradientMatchesFiniteDifferences) {

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "gradflow/errors.h"
+#include "gradflow/layer_registry.h"
 #include "gradflow/model.h"
 #include "gradflow/optim/schedule.h"
 #include "gradflow/optim/sgd.h"
@@ -64,6 +65,64 @@ TEST(Sequential, StageHookSeesEveryLayerAndTheHeadInOrder) {
   model.forward_loss(x, y);
   model.backward();
   EXPECT_TRUE(seen.empty());
+}
+
+namespace {
+// y = x, recording where the x and y it is handed live, forward and backward.
+template <typename Scalar>
+class RecordsStorage : public Layer<Scalar> {
+ public:
+  using typename Layer<Scalar>::Mat;
+  using typename Layer<Scalar>::ConstRef;
+  RecordsStorage(const nlohmann::json& /*args*/, int64_t input) : size_(input) {}
+  std::string type() const override { return "test_records_storage"; }
+  nlohmann::json describe() const override { return {{"type", type()}}; }
+  int64_t input_size() const override { return size_; }
+  int64_t output_size() const override { return size_; }
+  void forward(const ConstRef& x, Mat& y) override {
+    forward_x = x.data();
+    y = x;
+    forward_y = y.data();
+  }
+  void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override {
+    backward_x = x.data();
+    backward_y = y.data();
+    if (dx) *dx = dy;
+  }
+  const Scalar *forward_x = nullptr, *forward_y = nullptr, *backward_x = nullptr, *backward_y = nullptr;
+
+ private:
+  int64_t size_;
+};
+GRADFLOW_REGISTER_LAYER(RecordsStorage, "test_records_storage", "test only: records the storage it is handed", {});
+}  // namespace
+
+TEST(Sequential, BackwardIsHandedTheInputAndOutputTheModelKeeps) {
+  // No copies: layer 0 sees the caller's x itself, a later layer the previous layer's output.
+  Sequential<float> model(resolve_model_spec(
+      {{"input", 5},
+       {"layers", {{{"type", "test_records_storage"}}, {{"type", "dense"}, {"units", 4}}, {{"type", "test_records_storage"}},
+                   {{"type", "dense"}, {"units", 3}}}}}));
+  std::mt19937_64 rng(9);
+  model.initialize(rng);
+  std::srand(10);
+  const Matrix batch = Matrix::Random(6, 5);
+  Labels y(2);
+  y << 0, 2;
+  // a block of rows is viewed with its stride, not copied
+  const auto x = batch.middleRows(2, 2);
+  model.forward_loss(x, y);
+  model.backward();
+  for (size_t i : {size_t(0), size_t(2)}) {
+    auto& layer = dynamic_cast<RecordsStorage<float>&>(model.layer(i));
+    const float* input = i == 0 ? x.data() : model.output(i - 1).data();
+    EXPECT_EQ(layer.forward_x, input) << i;
+    EXPECT_EQ(layer.backward_x, input) << i;
+    EXPECT_EQ(layer.forward_y, model.output(i).data()) << i;
+    EXPECT_EQ(layer.backward_y, model.output(i).data()) << i;
+    EXPECT_EQ(model.input(i).data(), input) << i;
+  }
+  EXPECT_EQ(Matrix(model.input(0)), Matrix(x));
 }
 
 TEST(Sequential, WholeModelGradientsMatchFiniteDifferences) {

@@ -59,7 +59,7 @@ TEST(ForRowBlocks, DenseForwardAndBackwardMatchAPlainLoopOnTwoThreads) {
   const Matrix x = Matrix::Random(kRows, kCols), dy = Matrix::Random(kRows, out);
   Matrix y, dx;
   dense.forward(x, y);
-  dense.backward(dy, &dx);
+  dense.backward(x, y, dy, &dx);
   const auto params = dense.parameters();
   const float* dw = params[0].gradient;
   const float* db = params[1].gradient;
@@ -70,7 +70,7 @@ TEST(ForRowBlocks, DenseForwardAndBackwardMatchAPlainLoopOnTwoThreads) {
       ASSERT_NEAR(y(b, o), expected, 1e-4) << "y(" << b << ", " << o << ")";
     }
   }
-  // dW = dy^T x reads the input the forward cached: every row of it must be the input's
+  // dW = dy^T x reads the input backward is handed: every row of it must be the input's
   for (int64_t o = 0; o < out; ++o) {
     double bias_grad = 0;
     for (int64_t b = 0; b < kRows; ++b) bias_grad += dy(b, o);
@@ -97,7 +97,7 @@ TEST(ForRowBlocks, ReluForwardAndBackwardMatchAPlainLoopOnTwoThreads) {
   const Matrix x = Matrix::Random(kRows, kCols), dy = Matrix::Random(kRows, kCols);
   Matrix y, dx;
   relu.forward(x, y);
-  relu.backward(dy, &dx);
+  relu.backward(x, y, dy, &dx);
   ASSERT_EQ(y.rows(), kRows);
   ASSERT_EQ(dx.rows(), kRows);
   for (int64_t b = 0; b < kRows; ++b) {

@@ -99,17 +99,8 @@ TEST_P(EveryLayer, GradientsMatchFiniteDifferencesInEvalMode) {
   MatrixT<double> x = b.x.cast<double>(), dx;
   twin.forward_loss(x, b.y);
   twin.backward(&dx);
-  const double h = 1e-5;
-  double worst = 0;
-  for (Eigen::Index i = 0; i < x.size(); ++i) {
-    const double saved = x.data()[i];
-    x.data()[i] = saved + h;
-    const double plus = twin.forward_loss(x, b.y);
-    x.data()[i] = saved - h;
-    const double minus = twin.forward_loss(x, b.y);
-    x.data()[i] = saved;
-    worst = std::max(worst, relative_error(dx.data()[i], (plus - minus) / (2 * h), 1e-3));
-  }
+  const double worst = max_central_difference_error([&] { return twin.forward_loss(x, b.y); }, x.data(), dx.data(),
+                                                    x.size(), 1e-5, 1e-3);
   EXPECT_LT(worst, 1e-6);
 }
 

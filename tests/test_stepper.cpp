@@ -32,7 +32,7 @@ class WrongDouble : public Layer<Scalar> {
   int64_t input_size() const override { return size_; }
   int64_t output_size() const override { return size_; }
   void forward(const ConstRef& x, Mat& y) override { y = 2 * x; }
-  void backward(const ConstRef& dy, Mat* dx) override {
+  void backward(const ConstRef& /*x*/, const ConstRef& /*y*/, const ConstRef& dy, Mat* dx) override {
     if (dx) *dx = dy;  // wrong: should be 2 * dy
   }
 

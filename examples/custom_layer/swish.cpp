@@ -2,17 +2,24 @@
 
 #include "gradflow/layer_registry.h"
 
+namespace {
+// σ(x) = (1 + tanh(x/2)) / 2: the same value as 1/(1 + e^−x), without overflow for large |x|
+template <typename Derived>
+auto sigmoid(const Eigen::ArrayBase<Derived>& x) {
+  using Scalar = typename Derived::Scalar;
+  return (Scalar(1) + (Scalar(0.5) * x).tanh()) * Scalar(0.5);
+}
+}  // namespace
+
 template <typename Scalar>
 void Swish<Scalar>::forward(const ConstRef& x, Mat& y) {
-  input_ = x;
-  sigmoid_ = (Scalar(1) + (Scalar(0.5) * x.array()).tanh()) * Scalar(0.5);  // σ(x), no overflow
-  y = x.cwiseProduct(sigmoid_);
+  y = x.array() * sigmoid(x.array());
 }
 
 template <typename Scalar>
-void Swish<Scalar>::backward(const ConstRef& dy, Mat* dx) {
+void Swish<Scalar>::backward(const ConstRef& x, const ConstRef& /*y*/, const ConstRef& dy, Mat* dx) {
   if (dx == nullptr) return;
-  *dx = dy.array() * sigmoid_.array() * (Scalar(1) + input_.array() * (Scalar(1) - sigmoid_.array()));
+  *dx = dy.array() * sigmoid(x.array()) * (Scalar(1) + x.array() * (Scalar(1) - sigmoid(x.array())));
 }
 
 template class Swish<float>;

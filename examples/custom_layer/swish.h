@@ -1,6 +1,7 @@
 #pragma once
 // Swish (also called SiLU):  y = x·σ(x)
 // backward:  dy/dx = σ(x) + x·σ(x)(1 − σ(x)) = σ(x)·(1 + x·(1 − σ(x)))
+// It caches nothing: backward receives x from the model and recomputes σ(x) from it.
 #include "gradflow/layers/activation.h"
 
 template <typename Scalar>
@@ -13,8 +14,5 @@ class Swish : public gradflow::Activation<Scalar> {
 
   std::string type() const override { return "swish"; }
   void forward(const ConstRef& x, Mat& y) override;
-  void backward(const ConstRef& dy, Mat* dx) override;
-
- private:
-  Mat input_, sigmoid_;  // (B, size): cached by forward, the derivative needs x and σ(x)
+  void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
 };

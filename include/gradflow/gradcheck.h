@@ -4,6 +4,7 @@
 // are computed by backward, and compared entry by entry with central differences
 //   n = (L(p + h) - L(p - h)) / 2h,   error = |a - n| / max(|a|, |n|, floor)
 // For large tensors a seeded sample of entries is checked, always including the largest.
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -38,6 +39,17 @@ struct GradCheckResult {
 
 // Relative error with the floor: |a - n| / max(|a|, |n|, floor).
 double relative_error(double analytic, double numeric, double floor);
+
+// The finite-difference loop every gradient check uses (this one, the layer tests'): for each
+// index i in `entries`, the central difference n_i = (L(v_i + h) - L(v_i - h)) / 2h of `loss`
+// with respect to values[i] (restored afterwards), compared with analytic[i]. Returns the
+// largest relative error. `analytic` is read while `loss` runs: it must not point into storage
+// that `loss` rewrites.
+double max_central_difference_error(const std::function<double()>& loss, double* values, const double* analytic,
+                                    const std::vector<int64_t>& entries, double step, double floor);
+// The same over every one of the `n` values.
+double max_central_difference_error(const std::function<double()>& loss, double* values, const double* analytic,
+                                    int64_t n, double step, double floor);
 
 // Checks d(mean loss)/d(every parameter tensor) and d(mean loss)/dx on the batch (x, labels), in
 // training mode, or in eval mode when a layer is random in training (dropout).

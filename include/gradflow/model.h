@@ -1,6 +1,8 @@
 #pragma once
 // Sequential: owns its layers and the head, runs forward and backward through them, and names
 // tensors like PyTorch's nn.Sequential state_dict ("0.weight", "0.bias", "2.weight", ...).
+// It owns every parameter in one contiguous block, and every gradient in another, laid out in
+// parameters() order; each layer's tensors are views into them (layer.h).
 //
 // A model spec is JSON:
 //   {"input": 784, "layers": [{"type": "dense", "units": 512}, {"type": "relu"}, ...],
@@ -26,9 +28,13 @@ template <typename Scalar>
 class Sequential {
  public:
   using Mat = MatrixT<Scalar>;
+  // A view of a matrix the model does not own (its input): row-major, any row stride.
+  using ConstView = Eigen::Map<const Mat, Eigen::Unaligned, Eigen::OuterStride<>>;
 
-  // Builds the layers of a resolved spec (parameters still zero: call initialize or load).
+  // Builds the layers of a resolved spec and binds them to the blocks (parameters still zero, or
+  // a layer's constructor defaults: call initialize or load).
   explicit Sequential(const nlohmann::json& resolved_spec);
+  // Moving keeps every view valid: the blocks' storage moves with the model, it is not copied.
   Sequential(Sequential&&) noexcept = default;
   Sequential& operator=(Sequential&&) noexcept = default;
 
@@ -42,7 +48,9 @@ class Sequential {
   void initialize(std::mt19937_64& rng);
   void set_training(bool training);
 
-  // x: (B, input) -> logits: (B, classes). Keeps every layer's output (see output(i)).
+  // x: (B, input) -> logits: (B, classes). Keeps every layer's output (see output(i)) and a view
+  // of x, not a copy, for the first layer's backward: x must stay alive and unchanged until
+  // backward (pass a matrix or a block of rows of one; an expression would be a temporary).
   const Mat& forward(const Eigen::Ref<const Mat>& x);
   // Forward, then the head's loss on `labels`; returns the mean loss.
   double forward_loss(const Eigen::Ref<const Mat>& x, const Eigen::Ref<const Labels>& labels);
@@ -57,15 +65,35 @@ class Sequential {
   using StageHook = std::function<void(size_t layer, Pass pass)>;
   void set_stage_hook(StageHook hook) { stage_hook_ = std::move(hook); }
 
+  ConstView input(size_t i) const;                                     // layer i's input
   const Mat& output(size_t i) const { return outputs_[i]; }            // layer i's output
   const Mat& gradient_into(size_t i) const { return gradients_[i]; }  // dL/d(output of layer i)
 
-  // Trained tensors and saved state, named "<layer index>.<name>".
+  // Trained tensors and saved state, named "<layer index>.<name>"; the trained tensors are views
+  // into the blocks below, one after another.
   std::vector<TensorView<Scalar>> parameters();
   std::vector<TensorView<Scalar>> buffers();
 
+  // Every parameter, and every gradient, as one vector: an optimizer's update can be one pass,
+  // a cross-process reduction of the gradients one call. Their sizes never change.
+  using Block = Eigen::Map<Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>;
+  using ConstBlock = Eigen::Map<const Eigen::Matrix<Scalar, Eigen::Dynamic, 1>>;
+  Block parameter_block() { return Block(parameter_block_.data(), static_cast<Eigen::Index>(parameter_block_.size())); }
+  Block gradient_block() { return Block(gradient_block_.data(), static_cast<Eigen::Index>(gradient_block_.size())); }
+  ConstBlock parameter_block() const {
+    return ConstBlock(parameter_block_.data(), static_cast<Eigen::Index>(parameter_block_.size()));
+  }
+  ConstBlock gradient_block() const {
+    return ConstBlock(gradient_block_.data(), static_cast<Eigen::Index>(gradient_block_.size()));
+  }
+
  private:
   int64_t input_size_;
+  // the latest forward's input x: (B, input), viewed (see forward)
+  const Scalar* input_data_ = nullptr;
+  Eigen::Index input_rows_ = 0, input_stride_ = 0;
+  // the blocks the layers' parameters and gradients live in (moved, never reallocated)
+  std::vector<Scalar, Eigen::aligned_allocator<Scalar>> parameter_block_, gradient_block_;
   std::vector<std::unique_ptr<Layer<Scalar>>> layers_;
   SoftmaxCrossEntropy<Scalar> head_;
   std::vector<Mat> outputs_;    // outputs_[i]: (B, out_i)

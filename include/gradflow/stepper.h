@@ -30,7 +30,7 @@ struct ForwardStage {
   size_t layer = 0;
   std::string type;
   TensorSummary output;
-  double zero_fraction = -1;  // ReLU: fraction of outputs that are exactly 0
+  double zero_fraction = -1;  // a gate (ReLU): fraction of outputs that pass no gradient (y = 0)
 };
 
 struct ParameterGradient {
@@ -45,7 +45,7 @@ struct BackwardStage {
   TensorSummary delta;                     // dL/d(output of the layer), entering it
   std::vector<ParameterGradient> parameters;
   TensorSummary passed_down;               // dL/d(input of the layer)
-  int64_t passed = -1, blocked = -1;       // ReLU: gradient entries let through / stopped
+  int64_t passed = -1, blocked = -1;       // a gate (ReLU): gradient entries let through / stopped
 };
 
 struct ParameterUpdate {

@@ -18,6 +18,18 @@ using Matrix = MatrixT<float>;        // (B, features), float32, row-major
 using RowVector = RowVectorT<float>;  // (features)
 using Labels = Eigen::VectorXi;       // (B), class indices
 
+// The name and shape of one trained tensor, as a layer declares it before storage exists.
+struct TensorShape {
+  std::string name;            // local name, e.g. "weight"
+  std::vector<int64_t> shape;  // e.g. {out, in}; {} for a scalar
+
+  int64_t size() const {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return n;
+  }
+};
+
 // A non-owning view of one named tensor of a layer, stored contiguously in row-major order.
 // `gradient` is null for state that is not trained (e.g. running statistics).
 template <typename Scalar>

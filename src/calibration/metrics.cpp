@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "gradflow/errors.h"
+#include "gradflow/softmax.h"
 
 namespace gradflow {
 
@@ -18,12 +19,8 @@ nlohmann::json CalibrationMetrics::to_json() const {
 }
 
 MatrixT<double> softmax(const Matrix& logits, double temperature) {
-  MatrixT<double> p = logits.cast<double>() / temperature;
-  for (Eigen::Index i = 0; i < p.rows(); ++i) {
-    const double max = p.row(i).maxCoeff();
-    p.row(i) = (p.row(i).array() - max).exp().matrix();
-    p.row(i) /= p.row(i).sum();
-  }
+  MatrixT<double> p(logits.rows(), logits.cols());
+  for (Eigen::Index i = 0; i < p.rows(); ++i) softmax(logits.row(i).cast<double>(), 1.0 / temperature, p.row(i));
   return p;
 }
 
@@ -75,10 +72,11 @@ CalibrationMetrics calibration_metrics(const Matrix& logits, const Labels& label
   CalibrationMetrics m = metrics_from_probabilities(softmax(logits, temperature), labels, bins);
   // NLL from logsumexp rather than log(p), exact even where p underflows
   double nll = 0;
+  const double u = 1.0 / temperature;
   for (Eigen::Index i = 0; i < logits.rows(); ++i) {
-    const Eigen::ArrayXd z = logits.row(i).cast<double>().transpose().array() / temperature;
-    const double max = z.maxCoeff();
-    nll += max + std::log((z - max).exp().sum()) - z[labels[i]];
+    const auto z = logits.row(i).cast<double>();
+    const LogSumExp<double> row = log_sum_exp(z, u);
+    nll += row.log_sum + (row.max - z(labels[i])) * u;
   }
   if (logits.rows() > 0) m.nll = nll / static_cast<double>(logits.rows());
   return m;

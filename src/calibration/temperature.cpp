@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "gradflow/errors.h"
+#include "gradflow/softmax.h"
 
 namespace gradflow {
 
@@ -19,12 +20,9 @@ NllDerivatives nll_derivatives(const Matrix& logits, const Labels& labels, doubl
   Eigen::ArrayXd z(logits.cols()), p(logits.cols());
   for (Eigen::Index i = 0; i < logits.rows(); ++i) {
     z = logits.row(i).cast<double>().transpose().array();
-    const double max = z.maxCoeff();
-    p = ((z - max) * u).exp();
-    const double sum = p.sum();
-    p /= sum;
+    const LogSumExp<double> row = softmax(z, u, p);
     const double mean_z = (p * z).sum();  // E_p[z]
-    nll += std::log(sum) + (max - z[labels[i]]) * u;
+    nll += row.log_sum + (row.max - z[labels[i]]) * u;
     a += mean_z - z[labels[i]];
     v += (p * (z - mean_z).square()).sum();  // Var_p[z]
   }

@@ -14,7 +14,7 @@ namespace {
 template <typename Scalar>
 void product_block(const ProductBackend& backend, bool transpose_a, bool transpose_b,
                    const Eigen::Ref<const MatrixT<Scalar>>& a, const Eigen::Ref<const MatrixT<Scalar>>& b,
-                   MatrixT<Scalar>& c, Eigen::Index row, Eigen::Index rows, Eigen::Index col, Eigen::Index cols,
+                   Eigen::Ref<MatrixT<Scalar>>& c, Eigen::Index row, Eigen::Index rows, Eigen::Index col, Eigen::Index cols,
                    bool accumulate) {
   backend.block(BlockProduct<Scalar>{transpose_a, transpose_b, a, b, c, row, rows, col, cols, accumulate});
 }
@@ -24,14 +24,17 @@ void product_block(const ProductBackend& backend, bool transpose_a, bool transpo
 template <typename Scalar>
 void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,
           const Eigen::Ref<const MatrixT<Scalar>>& b, MatrixT<Scalar>& c, bool accumulate) {
+  if (!accumulate) c.resize(transpose_a ? a.cols() : a.rows(), transpose_b ? b.rows() : b.cols());
+  gemm<Scalar>(transpose_a, transpose_b, a, b, Eigen::Ref<MatrixT<Scalar>>(c), accumulate);
+}
+
+template <typename Scalar>
+void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,
+          const Eigen::Ref<const MatrixT<Scalar>>& b, Eigen::Ref<MatrixT<Scalar>> c, bool accumulate) {
   const Eigen::Index m = transpose_a ? a.cols() : a.rows();
   const Eigen::Index k = transpose_a ? a.rows() : a.cols();
   const Eigen::Index n = transpose_b ? b.rows() : b.cols();
-  if (accumulate) {
-    eigen_assert(c.rows() == m && c.cols() == n && "gemm: accumulating into a matrix of another shape");
-  } else {
-    c.resize(m, n);
-  }
+  eigen_assert(c.rows() == m && c.cols() == n && "gemm: a product into a view of another shape");
   if (m == 0 || n == 0) return;
   if (k == 0) {
     if (!accumulate) c.setZero();
@@ -72,5 +75,9 @@ template void gemm<float>(bool, bool, const Eigen::Ref<const MatrixT<float>>&, c
                           MatrixT<float>&, bool);
 template void gemm<double>(bool, bool, const Eigen::Ref<const MatrixT<double>>&, const Eigen::Ref<const MatrixT<double>>&,
                            MatrixT<double>&, bool);
+template void gemm<float>(bool, bool, const Eigen::Ref<const MatrixT<float>>&, const Eigen::Ref<const MatrixT<float>>&,
+                          Eigen::Ref<MatrixT<float>>, bool);
+template void gemm<double>(bool, bool, const Eigen::Ref<const MatrixT<double>>&, const Eigen::Ref<const MatrixT<double>>&,
+                           Eigen::Ref<MatrixT<double>>, bool);
 
 }  // namespace gradflow

@@ -7,15 +7,20 @@ namespace gradflow {
 
 template <typename Scalar>
 BatchNorm<Scalar>::BatchNorm(int64_t features, double eps, double momentum)
-    : eps_(eps), momentum_(momentum) {
-  gamma_.resize(features);
-  beta_.resize(features);
-  gamma_grad_ = Row::Zero(features);
-  beta_grad_ = Row::Zero(features);
+    : features_(features), eps_(eps), momentum_(momentum) {
+  this->allocate_parameters();
   running_mean_.resize(features);
   running_var_.resize(features);
   std::mt19937_64 unused;
   initialize(unused);
+}
+
+template <typename Scalar>
+void BatchNorm<Scalar>::map_parameters(Scalar* values, Scalar* gradients) {
+  new (&gamma_) RowMap(values, features_);
+  new (&beta_) RowMap(values + features_, features_);
+  new (&gamma_grad_) RowMap(gradients, features_);
+  new (&beta_grad_) RowMap(gradients + features_, features_);
 }
 
 template <typename Scalar>
@@ -52,7 +57,7 @@ void BatchNorm<Scalar>::forward(const ConstRef& x, Mat& y) {
 }
 
 template <typename Scalar>
-void BatchNorm<Scalar>::backward(const ConstRef& dy, Mat* dx) {
+void BatchNorm<Scalar>::backward(const ConstRef& /*x*/, const ConstRef& /*y*/, const ConstRef& dy, Mat* dx) {
   const Eigen::Index batch = dy.rows();
   beta_grad_ = dy.colwise().sum();
   gamma_grad_ = dy.cwiseProduct(normalized_).colwise().sum();
@@ -66,12 +71,6 @@ void BatchNorm<Scalar>::backward(const ConstRef& dy, Mat* dx) {
   const Scalar n = static_cast<Scalar>(batch);
   *dx = ((n * dy).rowwise() - beta_grad_ - (normalized_.array().rowwise() * gamma_grad_.array()).matrix());
   *dx = dx->array().rowwise() * (scale.array() / n);
-}
-
-template <typename Scalar>
-std::vector<TensorView<Scalar>> BatchNorm<Scalar>::parameters() {
-  return {{"weight", {gamma_.size()}, gamma_.data(), gamma_grad_.data()},
-          {"bias", {beta_.size()}, beta_.data(), beta_grad_.data()}};
 }
 
 template <typename Scalar>

@@ -28,11 +28,18 @@ int64_t checked_units(int64_t input, int64_t units) {
 
 template <typename Scalar>
 Dense<Scalar>::Dense(int64_t input, int64_t units, Init init)
-    : init_((checked_units(input, units), init)),
-      weight_(Mat::Zero(units, input)),
-      weight_grad_(Mat::Zero(units, input)),
-      bias_(RowVectorT<Scalar>::Zero(units)),
-      bias_grad_(RowVectorT<Scalar>::Zero(units)) {}
+    : init_(init), input_(input), units_(checked_units(input, units)) {
+  this->allocate_parameters();
+}
+
+template <typename Scalar>
+void Dense<Scalar>::map_parameters(Scalar* values, Scalar* gradients) {
+  const int64_t weights = units_ * input_;
+  new (&weight_) Eigen::Map<Mat>(values, units_, input_);
+  new (&bias_) Eigen::Map<RowVectorT<Scalar>>(values + weights, units_);
+  new (&weight_grad_) Eigen::Map<Mat>(gradients, units_, input_);
+  new (&bias_grad_) Eigen::Map<RowVectorT<Scalar>>(gradients + weights, units_);
+}
 
 template <typename Scalar>
 Dense<Scalar>::Dense(const nlohmann::json& args, int64_t input)
@@ -63,27 +70,17 @@ void Dense<Scalar>::initialize(std::mt19937_64& rng) {
 template <typename Scalar>
 void Dense<Scalar>::forward(const ConstRef& x, Mat& y) {
   // x: (B, in), W: (out, in), y: (B, out)
-  input_.resize(x.rows(), x.cols());
   y.resize(x.rows(), weight_.rows());
-  for_row_blocks(x.rows(), x.cols(), [&](int64_t begin, int64_t end) {
-    input_.middleRows(begin, end - begin) = x.middleRows(begin, end - begin);  // for dW = dy^T x
-    y.middleRows(begin, end - begin).rowwise() = bias_;
-  });
+  for_row_blocks(y.rows(), y.cols(), [&](int64_t begin, int64_t end) { y.middleRows(begin, end - begin).rowwise() = bias_; });
   gemm<Scalar>(false, true, x, weight_, y, /*accumulate=*/true);
 }
 
 template <typename Scalar>
-void Dense<Scalar>::backward(const ConstRef& dy, Mat* dx) {
-  // dy: (B, out), dW: (out, in), db: (out), dx: (B, in)
-  gemm<Scalar>(true, false, dy, input_, weight_grad_);
+void Dense<Scalar>::backward(const ConstRef& x, const ConstRef& /*y*/, const ConstRef& dy, Mat* dx) {
+  // x: (B, in), dy: (B, out), dW: (out, in), db: (out), dx: (B, in)
+  gemm<Scalar>(true, false, dy, x, weight_grad_);
   bias_grad_.noalias() = dy.colwise().sum();
   if (dx != nullptr) gemm<Scalar>(false, false, dy, weight_, *dx);
-}
-
-template <typename Scalar>
-std::vector<TensorView<Scalar>> Dense<Scalar>::parameters() {
-  return {{"weight", {weight_.rows(), weight_.cols()}, weight_.data(), weight_grad_.data()},
-          {"bias", {bias_.size()}, bias_.data(), bias_grad_.data()}};
 }
 
 template class Dense<float>;

@@ -23,7 +23,7 @@ void Dropout<Scalar>::forward(const ConstRef& x, Mat& y) {
 }
 
 template <typename Scalar>
-void Dropout<Scalar>::backward(const ConstRef& dy, Mat* dx) {
+void Dropout<Scalar>::backward(const ConstRef& /*x*/, const ConstRef& /*y*/, const ConstRef& dy, Mat* dx) {
   if (dx == nullptr) return;
   if (!this->training() || p_ == 0.0) {
     *dx = dy;

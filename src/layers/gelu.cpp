@@ -15,15 +15,14 @@ Scalar normal_cdf(Scalar x) {
 
 template <typename Scalar>
 void Gelu<Scalar>::forward(const ConstRef& x, Mat& y) {
-  input_ = x;
   y = x.unaryExpr([](Scalar v) { return v * normal_cdf(v); });
 }
 
 template <typename Scalar>
-void Gelu<Scalar>::backward(const ConstRef& dy, Mat* dx) {
+void Gelu<Scalar>::backward(const ConstRef& x, const ConstRef& /*y*/, const ConstRef& dy, Mat* dx) {
   if (dx == nullptr) return;
   const Scalar inv_sqrt_2pi = Scalar(0.5 * M_2_SQRTPI * M_SQRT1_2);  // 1/√(2π)
-  *dx = dy.array() * input_.array().unaryExpr([inv_sqrt_2pi](Scalar v) {
+  *dx = dy.array() * x.array().unaryExpr([inv_sqrt_2pi](Scalar v) {
     return normal_cdf(v) + v * inv_sqrt_2pi * std::exp(Scalar(-0.5) * v * v);
   });
 }

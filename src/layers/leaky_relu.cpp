@@ -6,14 +6,13 @@ namespace gradflow {
 
 template <typename Scalar>
 void LeakyReLU<Scalar>::forward(const ConstRef& x, Mat& y) {
-  input_ = x;
   y = (x.array() > Scalar(0)).select(x, slope_ * x);
 }
 
 template <typename Scalar>
-void LeakyReLU<Scalar>::backward(const ConstRef& dy, Mat* dx) {
+void LeakyReLU<Scalar>::backward(const ConstRef& x, const ConstRef& /*y*/, const ConstRef& dy, Mat* dx) {
   if (dx == nullptr) return;
-  *dx = (input_.array() > Scalar(0)).select(dy, slope_ * dy);
+  *dx = (x.array() > Scalar(0)).select(dy, slope_ * dy);
 }
 
 template class LeakyReLU<float>;

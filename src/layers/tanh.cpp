@@ -6,14 +6,13 @@ namespace gradflow {
 
 template <typename Scalar>
 void Tanh<Scalar>::forward(const ConstRef& x, Mat& y) {
-  output_ = x.array().tanh();
-  y = output_;
+  y = x.array().tanh();
 }
 
 template <typename Scalar>
-void Tanh<Scalar>::backward(const ConstRef& dy, Mat* dx) {
+void Tanh<Scalar>::backward(const ConstRef& /*x*/, const ConstRef& y, const ConstRef& dy, Mat* dx) {
   if (dx == nullptr) return;
-  *dx = dy.array() * (Scalar(1) - output_.array().square());
+  *dx = dy.array() * (Scalar(1) - y.array().square());
 }
 
 template class Tanh<float>;

@@ -86,12 +86,11 @@ bool Adam::step(double lr, std::vector<double>* update_norms) {
                        d.coupled,
                        static_cast<float>(1.0 - lr * static_cast<double>(d.decoupled))};
   if (!update_norms && contiguous()) {  // one pass over the whole parameter block
-    const TensorView<float> p = whole();
+    float* m = state()[0].block.data();
+    float* v = state()[1].block.data();
     float* v_max = amsgrad_ ? state()[2].block.data() : nullptr;
-    const Pass pass = amsgrad_ ? update<true, false>(p.value, p.gradient, state()[0].block.data(), state()[1].block.data(),
-                                                     v_max, p.size(), c)
-                               : update<false, false>(p.value, p.gradient, state()[0].block.data(),
-                                                      state()[1].block.data(), v_max, p.size(), c);
+    const Pass pass = amsgrad_ ? update<true, false>(whole_value(), whole_gradient(), m, v, v_max, whole_size(), c)
+                               : update<false, false>(whole_value(), whole_gradient(), m, v, v_max, whole_size(), c);
     return pass.finite;
   }
   if (update_norms) update_norms->assign(parameters_.size(), 0.0);

@@ -13,13 +13,9 @@ Optimizer::Optimizer(std::vector<TensorView<float>> parameters, nlohmann::json o
     contiguous_ = contiguous_ && parameters_[k].value == before.value + before.size() &&
                   parameters_[k].gradient == before.gradient + before.size();
   }
+  for (const auto& p : parameters_) whole_size_ += p.size();
 }
 
-TensorView<float> Optimizer::whole() const {
-  int64_t total = 0;
-  for (const auto& p : parameters_) total += p.size();
-  return {"", {total}, parameters_.front().value, parameters_.front().gradient};
-}
 
 void Optimizer::add_state(const std::string& name) {
   OptimizerState s{name, {}, {}};

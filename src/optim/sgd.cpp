@@ -50,10 +50,10 @@ Pass update(float* p, const float* g, float* v, int64_t n, float rate, float dec
 }
 
 template <bool kNorm>
-Pass update(const TensorView<float>& view, float* velocity, float rate, float decay, float mu, bool nesterov) {
-  if (velocity == nullptr) return update<false, false, kNorm>(view.value, view.gradient, nullptr, view.size(), rate, decay, mu);
-  if (nesterov) return update<true, true, kNorm>(view.value, view.gradient, velocity, view.size(), rate, decay, mu);
-  return update<true, false, kNorm>(view.value, view.gradient, velocity, view.size(), rate, decay, mu);
+Pass update(float* p, const float* g, int64_t n, float* velocity, float rate, float decay, float mu, bool nesterov) {
+  if (velocity == nullptr) return update<false, false, kNorm>(p, g, nullptr, n, rate, decay, mu);
+  if (nesterov) return update<true, true, kNorm>(p, g, velocity, n, rate, decay, mu);
+  return update<true, false, kNorm>(p, g, velocity, n, rate, decay, mu);
 }
 }  // namespace
 
@@ -64,13 +64,14 @@ bool Sgd::step(double lr, std::vector<double>* update_norms) {
   const float mu = static_cast<float>(sgd_.momentum);
   float* momentum = state().empty() ? nullptr : state()[0].block.data();
   if (!update_norms && contiguous()) {  // one pass over the whole parameter block
-    return update<false>(whole(), momentum, rate, decay, mu, sgd_.nesterov).finite;
+    return update<false>(whole_value(), whole_gradient(), whole_size(), momentum, rate, decay, mu, sgd_.nesterov).finite;
   }
   bool finite = true;
   for (size_t k = 0; k < parameters_.size(); ++k) {
     float* velocity = state().empty() ? nullptr : state()[0].of(k);
-    const Pass pass = update_norms ? update<true>(parameters_[k], velocity, rate, decay, mu, sgd_.nesterov)
-                                   : update<false>(parameters_[k], velocity, rate, decay, mu, sgd_.nesterov);
+    const TensorView<float>& p = parameters_[k];
+    const Pass pass = update_norms ? update<true>(p.value, p.gradient, p.size(), velocity, rate, decay, mu, sgd_.nesterov)
+                                   : update<false>(p.value, p.gradient, p.size(), velocity, rate, decay, mu, sgd_.nesterov);
     if (update_norms) (*update_norms)[k] = std::sqrt(pass.squared_update);
     finite = finite && pass.finite;
   }

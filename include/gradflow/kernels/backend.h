@@ -23,7 +23,7 @@ struct BlockProduct {
   bool transpose_a, transpose_b;
   const Eigen::Ref<const MatrixT<Scalar>>& a;
   const Eigen::Ref<const MatrixT<Scalar>>& b;
-  MatrixT<Scalar>& c;
+  Eigen::Ref<MatrixT<Scalar>>& c;  // the whole product: an owned matrix or a view (a gradient in the parameter block)
   Eigen::Index row, rows, col, cols;
   bool accumulate;
   Eigen::Index depth() const { return transpose_a ? a.rows() : a.cols(); }  // k

@@ -23,5 +23,9 @@ inline constexpr int64_t kBlasMinimumWork = int64_t(1) << 20;
 template <typename Scalar>
 void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,
           const Eigen::Ref<const MatrixT<Scalar>>& b, MatrixT<Scalar>& c, bool accumulate = false);
+// The same into a view that is already (m, n), e.g. a weight gradient in the parameter block.
+template <typename Scalar>
+void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Scalar>>& a,
+          const Eigen::Ref<const MatrixT<Scalar>>& b, Eigen::Ref<MatrixT<Scalar>> c, bool accumulate = false);
 
 }  // namespace gradflow

@@ -8,7 +8,8 @@
 // Backward (training), with s = 1/sqrt(var + eps):
 //   dβ = Σ_b dy    dγ = Σ_b dy·x̂    dx = γ·s/B · (B·dy − Σ_b dy − x̂·Σ_b dy·x̂)
 // running_mean, running_var and num_batches_tracked are state, not parameters: they are saved in
-// checkpoints (as buffers) but never trained.
+// checkpoints (as buffers) but never trained, and stay with the layer. γ ("weight") and β ("bias")
+// are views into the parameter block.
 #include "gradflow/layer.h"
 
 namespace gradflow {
@@ -26,24 +27,29 @@ class BatchNorm : public Layer<Scalar> {
 
   std::string type() const override { return "batch_norm"; }
   nlohmann::json describe() const override { return {{"type", type()}, {"eps", eps_}, {"momentum", momentum_}}; }
-  int64_t input_size() const override { return gamma_.size(); }
-  int64_t output_size() const override { return gamma_.size(); }
+  int64_t input_size() const override { return features_; }
+  int64_t output_size() const override { return features_; }
 
   void initialize(std::mt19937_64& rng) override;
   void forward(const ConstRef& x, Mat& y) override;
-  void backward(const ConstRef& dy, Mat* dx) override;
-  std::vector<TensorView<Scalar>> parameters() override;
+  void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
+  std::vector<TensorShape> parameter_shapes() const override { return {{"weight", {features_}}, {"bias", {features_}}}; }
   std::vector<TensorView<Scalar>> buffers() override;
 
   const Row& running_mean() const { return running_mean_; }
   const Row& running_var() const { return running_var_; }
 
+ protected:
+  void map_parameters(Scalar* values, Scalar* gradients) override;
+
  private:
+  using RowMap = Eigen::Map<Row>;
+  int64_t features_;
   double eps_, momentum_;
-  Row gamma_, beta_, gamma_grad_, beta_grad_;  // (features)
+  RowMap gamma_{nullptr, 0}, beta_{nullptr, 0}, gamma_grad_{nullptr, 0}, beta_grad_{nullptr, 0};  // (features)
   Row running_mean_, running_var_;             // (features)
   Scalar batches_tracked_ = 0;                 // () in PyTorch's state_dict
-  Mat normalized_;                             // (B, features): x̂, cached by forward
+  Mat normalized_;                             // (B, features): x̂, cached by forward (the model keeps x, not x̂)
   Row inv_std_;                                // (features): s, cached by forward
   bool forward_in_training_ = true;            // which backward applies
 };

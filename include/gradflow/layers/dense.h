@@ -2,6 +2,7 @@
 // Dense (fully connected), like PyTorch's nn.Linear:  y = x W^T + b
 //   x: (B, in)   W: (out, in)   b: (out)   y: (B, out)
 // Backward:  dW = dy^T x   db = sum over the batch of dy   dx = dy W
+// W, b and their gradients are views into the parameter block: "weight" then "bias".
 #include "gradflow/layer.h"
 
 namespace gradflow {
@@ -23,25 +24,33 @@ class Dense : public Layer<Scalar> {
 
   std::string type() const override { return "dense"; }
   nlohmann::json describe() const override;
-  int64_t input_size() const override { return weight_.cols(); }
-  int64_t output_size() const override { return weight_.rows(); }
+  int64_t input_size() const override { return input_; }
+  int64_t output_size() const override { return units_; }
 
   // kaiming_uniform (PyTorch's default for nn.Linear): W, b ~ U(-1/sqrt(in), 1/sqrt(in))
   // xavier_uniform: W ~ U(-sqrt(6/(in+out)), +sqrt(6/(in+out))), b = 0
   void initialize(std::mt19937_64& rng) override;
 
+  double forward_flop(int64_t rows) const override {
+    return 2.0 * static_cast<double>(rows) * static_cast<double>(input_size()) * static_cast<double>(output_size());
+  }
   void forward(const ConstRef& x, Mat& y) override;
-  void backward(const ConstRef& dy, Mat* dx) override;
-  std::vector<TensorView<Scalar>> parameters() override;
+  void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
+  std::vector<TensorShape> parameter_shapes() const override {
+    return {{"weight", {units_, input_}}, {"bias", {units_}}};
+  }
 
-  Mat& weight() { return weight_; }
-  RowVectorT<Scalar>& bias() { return bias_; }
+  Eigen::Map<Mat>& weight() { return weight_; }
+  Eigen::Map<RowVectorT<Scalar>>& bias() { return bias_; }
+
+ protected:
+  void map_parameters(Scalar* values, Scalar* gradients) override;
 
  private:
   Init init_;
-  Mat weight_, weight_grad_;                // (out, in)
-  RowVectorT<Scalar> bias_, bias_grad_;     // (out)
-  Mat input_;                               // (B, in): cached by forward for dW = dy^T x
+  int64_t input_, units_;
+  Eigen::Map<Mat> weight_{nullptr, 0, 0}, weight_grad_{nullptr, 0, 0};           // (out, in)
+  Eigen::Map<RowVectorT<Scalar>> bias_{nullptr, 0}, bias_grad_{nullptr, 0};   // (out)
 };
 
 }  // namespace gradflow

@@ -23,7 +23,7 @@ class Dropout : public Activation<Scalar> {
   std::string random_state() const override;
   void set_random_state(const std::string& state) override;
   void forward(const ConstRef& x, Mat& y) override;
-  void backward(const ConstRef& dy, Mat* dx) override;
+  void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
 
   const Mat& mask() const { return mask_; }
 

@@ -16,10 +16,7 @@ class Gelu : public Activation<Scalar> {
 
   std::string type() const override { return "gelu"; }
   void forward(const ConstRef& x, Mat& y) override;
-  void backward(const ConstRef& dy, Mat* dx) override;
-
- private:
-  Mat input_;  // (B, size): cached by forward, the derivative needs x
+  void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
 };
 
 }  // namespace gradflow

@@ -16,11 +16,10 @@ class LeakyReLU : public Activation<Scalar> {
   std::string type() const override { return "leaky_relu"; }
   nlohmann::json describe() const override { return {{"type", type()}, {"negative_slope", static_cast<double>(slope_)}}; }
   void forward(const ConstRef& x, Mat& y) override;
-  void backward(const ConstRef& dy, Mat* dx) override;
+  void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
 
  private:
   Scalar slope_;
-  Mat input_;  // (B, size): cached by forward; backward needs its sign
 };
 
 }  // namespace gradflow

@@ -15,10 +15,9 @@ class ReLU : public Activation<Scalar> {
 
   std::string type() const override { return "relu"; }
   void forward(const ConstRef& x, Mat& y) override;
-  void backward(const ConstRef& dy, Mat* dx) override;
-
- private:
-  Mat output_;  // (B, size): cached by forward; backward needs only its sign
+  void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
+  // blocked: entries with y = 0; dead: units with y = 0 for every sample
+  GateStatistics gate_statistics(const ConstRef& x, const ConstRef& y) const override;
 };
 
 }  // namespace gradflow

@@ -15,10 +15,7 @@ class Sigmoid : public Activation<Scalar> {
 
   std::string type() const override { return "sigmoid"; }
   void forward(const ConstRef& x, Mat& y) override;
-  void backward(const ConstRef& dy, Mat* dx) override;
-
- private:
-  Mat output_;  // (B, size): cached by forward, the derivative is y(1 − y)
+  void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
 };
 
 }  // namespace gradflow

@@ -15,10 +15,7 @@ class Tanh : public Activation<Scalar> {
 
   std::string type() const override { return "tanh"; }
   void forward(const ConstRef& x, Mat& y) override;
-  void backward(const ConstRef& dy, Mat* dx) override;
-
- private:
-  Mat output_;  // (B, size): cached by forward, the derivative is 1 − y²
+  void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
 };
 
 }  // namespace gradflow

@@ -68,8 +68,11 @@ class Optimizer {
   // Every parameter and every gradient one after another in memory, in order: an update can then
   // run as one pass over a single range (`whole()`), element for element the same arithmetic.
   bool contiguous() const { return contiguous_; }
-  // The whole range as one tensor view (valid when contiguous()).
-  TensorView<float> whole() const;
+  // The whole range (valid when contiguous()): the first parameter's value and gradient, and the
+  // number of elements of all of them.
+  float* whole_value() const { return parameters_.front().value; }
+  const float* whole_gradient() const { return parameters_.front().gradient; }
+  int64_t whole_size() const { return whole_size_; }
 
  protected:
   // Adds a state tensor of every parameter, zero-filled.
@@ -79,6 +82,7 @@ class Optimizer {
 
  private:
   bool contiguous_ = false;
+  int64_t whole_size_ = 0;
   std::string type_;
   nlohmann::json options_;
   std::vector<OptimizerState> state_;

@@ -214,6 +214,10 @@ void apply_override(json& root, const std::string& assignment) {
     } else {
       if (node->is_null()) *node = json::object();
       if (!node->is_object()) throw ConfigError(pointer, "cannot set a key inside " + jc::show(*node));
+      if (value.is_null() && i + 1 == parts.size()) {  // key=null removes the key: its default applies
+        node->erase(part);
+        return;
+      }
       next = &(*node)[part];
     }
     node = next;

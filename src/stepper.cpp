@@ -115,6 +115,7 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
   t.optimizer_terms = optimizer.terms(options.learning_rate);
   t.state_was_empty = true;
   for (const auto& s : optimizer.state()) {
+    t.state_symbols.push_back(s.symbol);
     if (std::any_of(s.block.begin(), s.block.end(), [](float e) { return e != 0.0f; })) t.state_was_empty = false;
   }
   std::vector<std::vector<float>> before;
@@ -194,7 +195,14 @@ json StepTrace::to_json(bool full) const {
     upd.push_back(std::move(j));
   }
   json terms_json = json::object();
-  for (const auto& [name, value] : optimizer_terms) terms_json[name] = value;
+  for (const auto& [name, value] : optimizer_terms) {
+    // a count (Adam's t) as an integer
+    if (value == std::floor(value) && std::fabs(value) < 9e15) {
+      terms_json[name] = static_cast<int64_t>(value);
+    } else {
+      terms_json[name] = value;
+    }
+  }
   json out{{"count", count},
            {"samples", samples},
            {"temperature", temperature},

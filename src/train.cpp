@@ -127,6 +127,7 @@ EpochMetrics epoch_metrics(int64_t epoch, const TrainPosition& p, double seconds
 TrainSummary train(const Config& config, const std::string& run_dir, TrainObserver* observer,
                    const TrainControl& control) {
   const auto start = Clock::now();
+  if (control.resume != nullptr) check_optimizer_type(*control.resume, config.optimizer.at("type"));
   set_threads(config.threads);
   use_product_backend(config.backend);
   spdlog::info("run {}: loading {}", config.name, config.data.dir);

@@ -15,13 +15,17 @@ std::string state_key(const std::string& state, const std::string& parameter) {
 }
 }  // namespace
 
+void check_optimizer_type(const TrainState& state, const std::string& type) {
+  // checkpoints written before optimizers were interchangeable hold SGD's momentum only
+  const std::string written = state.optimizer_type.empty() ? "sgd" : state.optimizer_type;
+  if (written != type) {
+    throw InputError(state.path + ": written by the " + written + " optimizer; it cannot resume with " + type);
+  }
+}
+
 void restore_optimizer(const TrainState& state, Optimizer& optimizer) {
   const std::string& path = state.path;
-  // checkpoints written before optimizers were interchangeable hold SGD's momentum only
-  const std::string type = state.optimizer_type.empty() ? "sgd" : state.optimizer_type;
-  if (type != optimizer.type()) {
-    throw InputError(path + ": written by the " + type + " optimizer; it cannot resume with " + optimizer.type());
-  }
+  check_optimizer_type(state, optimizer.type());
   const auto& parameters = optimizer.parameters();
   size_t used = 0;
   for (OptimizerState& s : optimizer.state()) {
@@ -31,10 +35,11 @@ void restore_optimizer(const TrainState& state, Optimizer& optimizer) {
       if (it == state.optimizer_tensors.end()) {
         throw InputError(path + ": holds no " + key + " (the optimizer's options differ from the run that wrote it?)");
       }
-      if (static_cast<int64_t>(it->second.size()) != parameters[k].size()) {
-        throw InputError(path + ": " + key + " has the wrong size");
+      if (it->second.shape != parameters[k].shape) {
+        throw InputError(path + ": " + key + " has shape " + nlohmann::json(it->second.shape).dump() + ", its parameter " +
+                         nlohmann::json(parameters[k].shape).dump());
       }
-      std::copy(it->second.begin(), it->second.end(), s.of(k));
+      std::copy(it->second.values.begin(), it->second.values.end(), s.of(k));
       ++used;
     }
   }
@@ -42,7 +47,11 @@ void restore_optimizer(const TrainState& state, Optimizer& optimizer) {
     throw InputError(path + ": holds optimizer state that " + optimizer.type() +
                      " with these options does not use (the options differ from the run that wrote it?)");
   }
-  optimizer.set_scalars(state.optimizer_scalars);
+  try {
+    optimizer.set_scalars(state.optimizer_scalars);
+  } catch (const InputError& e) {
+    throw InputError(path + ": " + e.what());
+  }
 }
 
 std::string rng_state(const std::mt19937_64& rng) {
@@ -124,7 +133,7 @@ TrainState load_train_state(const std::string& path) {
     state.optimizer_scalars = optimizer["scalars"];
   }
   for (auto& [name, tensor] : file.tensors) {
-    if (name.rfind("optimizer.", 0) == 0) state.optimizer_tensors[name] = std::move(tensor.values);
+    if (name.rfind("optimizer.", 0) == 0) state.optimizer_tensors[name] = std::move(tensor);
   }
   return state;
 }

@@ -143,6 +143,22 @@ INSTANTIATE_TEST_SUITE_P(Points, Resume,
                                            std::make_tuple(int64_t(2), int64_t(0), kAdam),
                                            std::make_tuple(int64_t(2), int64_t(5), kAdamW)));
 
+TEST(Resume, RefusesTheStateOfAnotherOptimizerNamingTheFile) {
+  const std::string data = write_separable_dataset("resume_other", 300, 40);
+  const std::string dir = temp_dir("resume_other_run");
+  std::ofstream(dir + "/c.json") << config_for(data, 1).dump();
+  ASSERT_EQ(run_cli("train --config " + dir + "/c.json --out " + dir + "/run").code, 0);
+  const std::string last = dir + "/run/last.safetensors";
+  const CliRun adam = run_cli("train --resume " + last +
+                              " --set optimizer.type=adam --set optimizer.momentum=null --set optimizer.nesterov=null");
+  EXPECT_EQ(adam.code, 2);
+  EXPECT_EQ(adam.err, "gradflow: error: " + last + ": written by the sgd optimizer; it cannot resume with adam\n");
+  // without removing SGD's options, the config says which optimizer they belong to
+  const CliRun left_over = run_cli("train --resume " + last + " --set optimizer.type=adam");
+  EXPECT_EQ(left_over.code, 2);
+  EXPECT_NE(left_over.err.find("/optimizer/momentum: an option of sgd, not of adam"), std::string::npos) << left_over.err;
+}
+
 TEST(Resume, RefusesACheckpointThatIsNotResumable) {
   const std::string data = write_separable_dataset("resume_plain", 300, 40);
   const std::string run = temp_dir("resume_plain_run");

@@ -198,7 +198,17 @@ TEST(Optimizers, ConfigChoosesByTypeWithCheckedOptions) {
             "config error at /optimizer/type: expected one of \"adam\", \"adamw\", \"sgd\", got \"adagrad\"");
   EXPECT_EQ(error({{"type", "adam"}, {"beta1", 1.0}}), "config error at /optimizer/beta1: expected a number in [0, 1), got 1.0");
   EXPECT_EQ(error({{"type", "adam"}, {"momentum", 0.9}}),
-            "config error at /optimizer/momentum: unknown key (expected one of: type, lr, beta1, beta2, eps, weight_decay, amsgrad)");
+            "config error at /optimizer/momentum: an option of sgd, not of adam (remove it: --set optimizer.momentum=null)");
+  EXPECT_EQ(error({{"type", "adam"}, {"beta3", 0.9}}),
+            "config error at /optimizer/beta3: unknown key (expected one of: type, lr, beta1, beta2, eps, weight_decay, amsgrad)");
+  // switching a config's optimizer from the command line: null removes a key, its default applies
+  json config{{"model", model}, {"optimizer", {{"type", "sgd"}, {"lr", 0.05}, {"momentum", 0.9}}}};
+  for (const char* assignment : {"optimizer.type=adam", "optimizer.momentum=null", "optimizer.lr=null"}) {
+    apply_override(config, assignment);
+  }
+  const Config switched = parse_config(config);
+  EXPECT_EQ(switched.optimizer["type"], "adam");
+  EXPECT_DOUBLE_EQ(switched.schedule.base_lr, 1e-3);
   EXPECT_EQ(error({{"type", "sgd"}, {"nesterov", true}}),
             "config error at /optimizer/nesterov: Nesterov momentum needs /optimizer/momentum > 0");
 }

@@ -285,8 +285,8 @@ TEST(StepperCli, ShowsTheChosenOptimizersRuleAndState) {
   const std::string all((std::istreambuf_iterator<char>(text)), std::istreambuf_iterator<char>());
   const auto stage = all.find("stage 9/9: the adam update");
   ASSERT_NE(stage, std::string::npos) << all;
-  for (const char* piece : {"m = β₁·m + (1 − β₁)·g", "v̂ = v_max = max(v_max, v)  (amsgrad)", "bias_correction1", "0.1",
-                            "effective_step_size", "‖exp_avg‖", "‖max_exp_avg_sq‖", "this is its first step"}) {
+  for (const char* piece : {"m = β₁·m + (1 − β₁)·g", "v̂ = v_max = max(v_max, v)   (amsgrad)", "bias_correction1 = 0.1",
+                            "effective_step_size = ", "‖m‖", "‖v_max‖", "this is its first step"}) {
     EXPECT_NE(all.find(piece, stage), std::string::npos) << piece << "\n" << all.substr(stage);
   }
 

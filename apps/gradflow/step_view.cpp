@@ -25,6 +25,46 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return s + ")";
 }
 
+// Columns on a terminal: UTF-8 characters, not bytes ("‖W‖" is 3 wide).
+size_t display_width(const std::string& text) {
+  size_t width = 0;
+  for (const unsigned char c : text) width += (c & 0xC0) != 0x80;
+  return width;
+}
+
+std::string pad(const std::string& text, size_t width) {
+  return text + std::string(width > display_width(text) ? width - display_width(text) : 0, ' ');
+}
+
+// "a = 1   b = 2   ..." on lines of at most `columns`, each starting with `indent`.
+std::string wrap_items(const std::vector<std::string>& items, const std::string& indent, size_t columns) {
+  std::string out, line;
+  for (const auto& item : items) {
+    if (!line.empty() && display_width(line) + 3 + display_width(item) > columns) {
+      out += line + "\n";
+      line.clear();
+    }
+    line += (line.empty() ? indent : "   ") + item;
+  }
+  return line.empty() ? out : out + line + "\n";
+}
+
+// Rows of cells in columns as wide as their widest cell, `gap` spaces apart.
+std::string table(const std::vector<std::vector<std::string>>& rows, const std::string& indent, size_t gap) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()), 0);
+    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], display_width(row[c]));
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line = indent;
+    for (size_t c = 0; c < row.size(); ++c) line += c + 1 < row.size() ? pad(row[c], widths[c] + gap) : row[c];
+    out += line + "\n";
+  }
+  return out;
+}
+
 std::string stats_text(const TensorSummary& s) {
   return format("%-12s norm %-10.4g min %-10.4g mean %-10.4g max %.4g", shape_text(s.shape).c_str(), s.norm, s.min,
                 s.mean, s.max);
@@ -199,40 +239,32 @@ std::vector<Page> step_pages(const StepTrace& t, const ViewOptions& o) {
   }
   {  // 9. update
     const std::string type = t.optimizer.value("type", std::string("sgd"));
-    std::string s = type + ":\n";
+    std::string s;
     for (const auto& line : t.optimizer_formula) s += "  " + line + "\n";
-    std::string line = format("  lr = %.4g", t.learning_rate);
+    // the options, then the terms of this update, as "name = value" wrapped at 78 columns
+    std::vector<std::string> items{format("lr = %.4g", t.learning_rate)};
     for (const auto& [key, value] : t.optimizer.items()) {
-      if (key == "type") continue;
-      const std::string item = key + " = " + (value.is_number_float() ? format("%.4g", value.get<double>()) : value.dump());
-      if (line.size() + item.size() + 3 > 78) {
-        s += line + "\n";
-        line = "  " + item;
-      } else {
-        line += "   " + item;
-      }
+      if (key != "type") items.push_back(key + " = " + (value.is_number_float() ? format("%.4g", value.get<double>()) : value.dump()));
     }
-    s += line + "\n";
-    for (const auto& [name, value] : t.optimizer_terms) s += format("  %-20s %.6g\n", name.c_str(), value);
+    s += wrap_items(items, "  ", 78);
+    items.clear();
+    for (const auto& [name, value] : t.optimizer_terms) items.push_back(name + " = " + format("%.4g", value));
+    if (!items.empty()) s += wrap_items(items, "  ", 78);
     const bool stateful = !t.updates.empty() && !t.updates[0].state.empty();
     if (stateful) {
-      s += t.state_was_empty ? "  the optimizer's state was empty: this is its first step\n\n"
-                             : "  the optimizer's state carried over from earlier steps\n\n";
-    } else {
-      s += "\n";
+      s += t.state_was_empty ? "  the optimizer's state was empty: this is its first step\n"
+                             : "  the optimizer's state carried over from earlier steps\n";
     }
-    s += "  tensor    shape      ‖W‖       ‖ΔW‖      ‖ΔW‖/‖W‖ ";
-    if (stateful) {
-      for (const auto& [name, summary] : t.updates[0].state) s += format(" %-9s", ("‖" + name + "‖").c_str());
-    }
-    s += "\n";
+    // the table, each column as wide as its widest cell
+    std::vector<std::vector<std::string>> rows{{"tensor", "shape", "‖W‖", "‖ΔW‖", "‖ΔW‖/‖W‖"}};
+    for (const auto& symbol : t.state_symbols) rows[0].push_back("‖" + symbol + "‖");
     for (const auto& u : t.updates) {
-      s += format("  %-9s %-10s %-9.3g %-9.3g %-9.2e", u.name.c_str(), shape_text(u.shape).c_str(), u.weight_norm,
-                  u.delta_norm, u.weight_norm > 0 ? u.delta_norm / u.weight_norm : 0.0);
-      for (const auto& [name, summary] : u.state) s += format(" %-9.3g", summary.norm);
-      s += "\n";
+      rows.push_back({u.name, shape_text(u.shape), format("%.3g", u.weight_norm), format("%.3g", u.delta_norm),
+                      format("%.2e", u.weight_norm > 0 ? u.delta_norm / u.weight_norm : 0.0)});
+      for (const auto& [name, summary] : u.state) rows.back().push_back(format("%.3g", summary.norm));
     }
-    s += "\nafter the update, on the same sample(s):\n";
+    s += table(rows, "  ", 2);
+    s += "after the update, on the same sample(s):\n";
     for (int64_t b = 0; b < shown(t, o); ++b) {
       const int y = t.labels[b];
       s += format("  %s: ŷ_y %.5f -> %.5f   loss %.6f -> %.6f\n", sample_header(t, b, o.class_names).c_str(), t.probabilities(b, y),

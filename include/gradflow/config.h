@@ -53,7 +53,8 @@ void check_model_fits_data(const Config& config, const DataDescription& data);
 nlohmann::json load_json_file(const std::string& path);
 
 // Applies "a.b.c=value" to `json`: the value is parsed as JSON, else taken as a string.
-// Array elements are addressed by index ("model.layers.0.units=256").
+// Array elements are addressed by index ("model.layers.0.units=256"); "key=null" removes an
+// object's key, so its default applies ("optimizer.momentum=null" before switching to adam).
 void apply_override(nlohmann::json& json, const std::string& assignment);
 
 }  // namespace gradflow

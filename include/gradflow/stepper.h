@@ -77,6 +77,7 @@ struct StepTrace {
   std::vector<std::string> optimizer_formula;  // the update rule, a line each
   std::vector<std::pair<std::string, double>> optimizer_terms;  // the scalars this update used (Adam: t, ...)
   bool state_was_empty = true;               // every state tensor was zero: the optimizer's first step
+  std::vector<std::string> state_symbols;    // the state tensors as the formula names them ("m", "v")
   std::vector<ParameterUpdate> updates;
   Matrix probabilities_after;
   std::vector<double> loss_after_per_sample;

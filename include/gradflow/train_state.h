@@ -35,7 +35,7 @@ struct TrainState {
   TrainPosition position;
   std::string optimizer_type;                 // empty in checkpoints older than the optimizer interface (SGD)
   nlohmann::json optimizer_scalars = nlohmann::json::object();
-  std::map<std::string, std::vector<float>> optimizer_tensors;  // "optimizer.<state>.<parameter>"
+  std::map<std::string, StoredTensor> optimizer_tensors;  // "optimizer.<state>.<parameter>"
   std::vector<std::string> layer_rng;        // per layer, empty for layers without a generator
 };
 // InputError naming the file when it is not a resumable checkpoint.
@@ -44,6 +44,8 @@ TrainState load_train_state(const std::string& path);
 // config's options); InputError naming the file when a state tensor is missing, of the wrong shape, or
 // the checkpoint was written by another optimizer.
 void restore_optimizer(const TrainState& state, Optimizer& optimizer);
+// InputError naming the file unless `state` was written by an optimizer of `type`.
+void check_optimizer_type(const TrainState& state, const std::string& type);
 
 std::string rng_state(const std::mt19937_64& rng);
 void set_rng_state(std::mt19937_64& rng, const std::string& state);

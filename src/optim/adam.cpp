@@ -8,14 +8,14 @@ namespace gradflow {
 
 Adam::Adam(std::vector<TensorView<float>> parameters, const nlohmann::json& resolved)
     : Optimizer(std::move(parameters), resolved),
-      weight_decay_(resolved.at("weight_decay").get<float>()),
+      weight_decay_(resolved.at("weight_decay").get<double>()),
       beta1_(resolved.at("beta1").get<double>()),
       beta2_(resolved.at("beta2").get<double>()),
       eps_(resolved.at("eps").get<double>()),
       amsgrad_(resolved.at("amsgrad").get<bool>()) {
-  add_state("exp_avg");
-  add_state("exp_avg_sq");
-  if (amsgrad_) add_state("max_exp_avg_sq");
+  add_state("exp_avg", "m");
+  add_state("exp_avg_sq", "v");
+  if (amsgrad_) add_state("max_exp_avg_sq", "v_max");
 }
 
 void Adam::set_scalars(const nlohmann::json& scalars) {
@@ -41,7 +41,8 @@ struct Pass {
   bool finite = true;
 };
 
-// One fused pass over a tensor, in PyTorch's order of operations (memory traffic bounds it).
+// One fused pass over a tensor (memory traffic bounds it). The order of operations is torch's
+// (foreach=False) up to m, which torch updates with lerp: within a few ulps (tests/test_optim.cpp).
 template <bool kAmsgrad, bool kNorm>
 Pass update(float* p, const float* grad, float* m, float* v, float* v_max, int64_t n, const Coefficients& c) {
   double squared = 0.0;
@@ -83,8 +84,8 @@ bool Adam::step(double lr, std::vector<double>* update_norms) {
                        static_cast<float>(lr / (1.0 - std::pow(beta1_, t))),
                        static_cast<float>(std::sqrt(1.0 - std::pow(beta2_, t))),
                        static_cast<float>(eps_),
-                       d.coupled,
-                       static_cast<float>(1.0 - lr * static_cast<double>(d.decoupled))};
+                       static_cast<float>(d.coupled),
+                       static_cast<float>(1.0 - lr * d.decoupled)};  // as torch: the factor in double, then float
   if (!update_norms && contiguous()) {  // one pass over the whole parameter block
     float* m = state()[0].block.data();
     float* v = state()[1].block.data();
@@ -116,11 +117,10 @@ bool Adam::step(double lr, std::vector<double>* update_norms) {
 
 std::vector<std::string> Adam::formula() const {
   return {decay_formula(),
-          "m = β₁·m + (1 − β₁)·g       (m, v start at 0)",
-          "v = β₂·v + (1 − β₂)·g²",
-          amsgrad_ ? "v̂ = v_max = max(v_max, v)  (amsgrad)" : "v̂ = v",
-          "W ← W − lr/(1 − β₁ᵗ) · m / (√v̂ / √(1 − β₂ᵗ) + ε)",
-          "  = W − α_t · m / (√v̂ + ε·√(1 − β₂ᵗ)),   α_t = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ): effective_step_size"};
+          "m = β₁·m + (1 − β₁)·g,   v = β₂·v + (1 − β₂)·g²   (m, v start at 0)",
+          amsgrad_ ? "v̂ = v_max = max(v_max, v)   (amsgrad)" : "v̂ = v",
+          "W ← W − α_t · m / (√v̂ + ε·√(1 − β₂ᵗ))",
+          "α_t = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)   (the effective step size; t counts the updates)"};
 }
 
 std::vector<std::pair<std::string, double>> Adam::terms(double lr) const {

@@ -1,5 +1,7 @@
 #include "gradflow/optim/optimizer.h"
 
+#include <algorithm>
+
 #include "gradflow/errors.h"
 #include "gradflow/json_check.h"
 
@@ -17,8 +19,8 @@ Optimizer::Optimizer(std::vector<TensorView<float>> parameters, nlohmann::json o
 }
 
 
-void Optimizer::add_state(const std::string& name) {
-  OptimizerState s{name, {}, {}};
+void Optimizer::add_state(const std::string& name, const std::string& symbol) {
+  OptimizerState s{name, symbol, {}, {}};
   int64_t total = 0;
   for (const auto& p : parameters_) {
     s.offset.push_back(total);
@@ -48,6 +50,22 @@ nlohmann::json OptimizerRegistry::resolve(const nlohmann::json& spec, const std:
   jc::expect_object(spec, path);
   const std::string type = jc::string(spec, "type", path, std::string("sgd"), optimizers_.names());
   const OptimizerInfo& info = *find(type);
+  // an option of another optimizer (left over from switching with --set optimizer.type=...)
+  for (const auto& item : spec.items()) {
+    const auto declared = [&](const OptimizerInfo& i) {
+      return std::any_of(i.options.begin(), i.options.end(), [&](const OptionSpec& o) { return o.name == item.key(); });
+    };
+    if (item.key() == "type" || declared(info) ||
+        std::find(also_known.begin(), also_known.end(), item.key()) != also_known.end()) {
+      continue;
+    }
+    for (const OptimizerInfo* other : all()) {
+      if (declared(*other)) {
+        throw ConfigError(jc::join(path, item.key()), "an option of " + other->type + ", not of " + type +
+                                                          " (remove it: --set " + path.substr(1) + "." + item.key() + "=null)");
+      }
+    }
+  }
   nlohmann::json resolved = resolve_options(spec, path, type, info.options, also_known);
   if (info.validate) info.validate(resolved, path);
   return resolved;

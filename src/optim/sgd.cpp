@@ -12,7 +12,7 @@ nlohmann::json SgdOptions::to_json() const {
 
 Sgd::Sgd(std::vector<TensorView<float>> parameters, SgdOptions options)
     : Optimizer(std::move(parameters), options.to_json()), sgd_(options) {
-  if (sgd_.momentum != 0.0) add_state("momentum");
+  if (sgd_.momentum != 0.0) add_state("momentum", "v");
 }
 
 Sgd::Sgd(std::vector<TensorView<float>> parameters, const nlohmann::json& resolved)

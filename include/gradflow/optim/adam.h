@@ -30,14 +30,14 @@ class Adam : public Optimizer {
   // How weight decay enters an update at `lr`: added to the gradient (`coupled`, Adam), or as
   // p *= 1 - lr * decoupled before it (AdamW).
   struct Decay {
-    float coupled = 0.0f;
-    float decoupled = 0.0f;
+    double coupled = 0.0;
+    double decoupled = 0.0;
   };
   virtual Decay decay() const { return {weight_decay_, 0.0f}; }
   // The formula's line for weight decay.
   virtual std::string decay_formula() const { return "g = ∂L/∂W + λ·W            (λ: weight_decay)"; }
 
-  float weight_decay_;
+  double weight_decay_;
 
  private:
   double beta1_, beta2_, eps_;

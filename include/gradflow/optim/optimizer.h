@@ -30,7 +30,8 @@ namespace gradflow {
 // the parameters themselves: when they lie in one block (a model's parameter block), an update is
 // one pass over the parameters, the gradients and each state block together.
 struct OptimizerState {
-  std::string name;            // "momentum", "exp_avg", ...
+  std::string name;            // "momentum", "exp_avg", ... (PyTorch's names)
+  std::string symbol;          // as the update rule names it: "v", "m", ...
   std::vector<float> block;    // every parameter's state, one after another
   std::vector<int64_t> offset;  // parameter k's state starts at block[offset[k]], of its size
   float* of(size_t k) { return block.data() + offset[k]; }
@@ -75,8 +76,8 @@ class Optimizer {
   int64_t whole_size() const { return whole_size_; }
 
  protected:
-  // Adds a state tensor of every parameter, zero-filled.
-  void add_state(const std::string& name);
+  // Adds a state tensor of every parameter, zero-filled; `symbol` is its name in formula().
+  void add_state(const std::string& name, const std::string& symbol);
 
   std::vector<TensorView<float>> parameters_;
 

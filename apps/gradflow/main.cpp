@@ -10,7 +10,7 @@
 #include "gradflow/errors.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"gradflow: train MLPs on MNIST from JSON configs, with hand-written backward passes"};
+  CLI::App app{"gradflow: train MLPs on MNIST-style image data from JSON configs, with hand-written backward passes"};
   app.set_version_flag("--version", "gradflow 0.1.0");
   app.require_subcommand(1);
   app.fallthrough();

@@ -9,7 +9,8 @@ cmake -S . -B build -DGRADFLOW_BUILD_TESTS=OFF
 cmake --build build -j "$(nproc)"
 scripts/fetch-mnist.sh datasets/mnist
 
-build/bin/gradflow train --config configs/mnist_mlp.json
+# --force: a second quick start replaces the first one's run (a new run never silently does)
+build/bin/gradflow train --config configs/mnist_mlp.json --force
 echo
 build/bin/gradflow eval --checkpoint runs/mnist_mlp/model.safetensors --split test
 echo

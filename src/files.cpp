@@ -33,7 +33,8 @@ void write_all(int fd, const char* data, size_t size, const std::string& path) {
 void write_file_atomic(const std::string& path, const std::string& bytes) {
   const std::filesystem::path target(path);
   if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path());
-  const std::string temporary = path + ".tmp";
+  // unique per process: two writers of one path never share a temporary file
+  const std::string temporary = path + "." + std::to_string(::getpid()) + ".tmp";
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) fail(temporary, "cannot create");
   try {

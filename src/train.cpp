@@ -127,7 +127,17 @@ EpochMetrics epoch_metrics(int64_t epoch, const TrainPosition& p, double seconds
 TrainSummary train(const Config& config, const std::string& run_dir, TrainObserver* observer,
                    const TrainControl& control) {
   const auto start = Clock::now();
-  if (control.resume != nullptr) check_optimizer_type(*control.resume, config.optimizer.at("type"));
+  if (control.resume != nullptr) {
+    check_optimizer_type(*control.resume, config.optimizer.at("type"));
+    const TrainPosition& p = control.resume->position;
+    if (p.epoch > config.training.epochs) {
+      throw InputError(control.resume->path + ": the run is finished (" + std::to_string(p.epoch - 1) + " of " +
+                       std::to_string(config.training.epochs) +
+                       " epochs); --set training.epochs=N with N > " + std::to_string(p.epoch - 1) + " extends it");
+    }
+  }
+  RunDirectory dir(run_dir);
+  dir.claim(control.resume != nullptr, control.replace);
   set_threads(config.threads);
   use_product_backend(config.backend);
   spdlog::info("run {}: loading {}", config.name, config.data.dir);
@@ -142,7 +152,6 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   Optimizer& optimizer = *trainee.optimizer;
   TrainPosition& position = trainee.position;
 
-  RunDirectory dir(run_dir);
   const json resolved = config.to_json();
   dir.prepare(resolved, control.resume != nullptr ? &position : nullptr);
 

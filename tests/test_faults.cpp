@@ -331,3 +331,127 @@ TEST(BadInput, DamagedCheckpointsExitTwo) {
     }
   }
 }
+
+namespace {
+// Starts `gradflow train` on a long run in the background with stdout and stderr going to
+// `output` (a file descriptor), and waits until its first epoch is logged in metrics.jsonl.
+pid_t start_long_run(const std::string& config, const std::string& run, int output) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    dup2(output, 1);
+    dup2(output, 2);
+    execl(GRADFLOW_BINARY, GRADFLOW_BINARY, "train", "--config", config.c_str(), "--out", run.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 400 && read_all(run + "/metrics.jsonl").empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  return pid;
+}
+
+std::string long_config(const std::string& name) {
+  const std::string data = write_separable_dataset(name + "_data", 6000, 100);
+  const std::string dir = temp_dir(name);
+  json c = config_for(data, 5000);  // far longer than the test: it is always interrupted
+  c["training"]["checkpoint_every"] = 0;  // only the interrupt writes last.safetensors
+  std::ofstream(dir + "/c.json") << c.dump();
+  return dir;
+}
+}  // namespace
+
+TEST(Signals, InterruptThroughAClosedPipeStillSaves) {
+  // `gradflow train 2>&1 | tee log`, then Ctrl-C: tee is gone, every log line meets a closed pipe
+  const std::string dir = long_config("pipe_run");
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  const pid_t pid = start_long_run(dir + "/c.json", dir + "/run", fds[1]);
+  close(fds[1]);
+  close(fds[0]);  // the reader goes away
+  ASSERT_FALSE(read_all(dir + "/run/metrics.jsonl").empty());
+  // epochs take milliseconds: let it log a few more lines into the closed pipe first
+  const size_t epochs = lines(read_all(dir + "/run/metrics.jsonl"));
+  for (int i = 0; i < 400 && lines(read_all(dir + "/run/metrics.jsonl")) < epochs + 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_NO_THROW(load_train_state(dir + "/run/last.safetensors"));
+}
+
+TEST(RunDirectory, ASecondProcessIsRefusedNamingTheFirst) {
+  const std::string dir = long_config("lock_run");
+  const int log = ::open((dir + "/first.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  const pid_t first = start_long_run(dir + "/c.json", dir + "/run", log);
+  close(log);
+  const std::string config_before = read_all(dir + "/run/config.json");
+  const CliRun second = run_cli("train --config " + dir + "/c.json --out " + dir + "/run --force");
+  EXPECT_EQ(second.code, 2);
+  EXPECT_EQ(lines(second.err), 1u) << second.err;
+  EXPECT_NE(second.err.find("another gradflow process is training into this run directory (PID " + std::to_string(first) + ")"),
+            std::string::npos)
+      << second.err;
+  EXPECT_EQ(read_all(dir + "/run/config.json"), config_before);
+  kill(first, SIGINT);
+  int status = 0;
+  waitpid(first, &status, 0);
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  for (const auto& entry : fs::directory_iterator(dir + "/run")) {
+    EXPECT_EQ(entry.path().extension(), entry.path().extension() == ".tmp" ? ".none" : entry.path().extension())
+        << "a temporary file was left: " << entry.path();
+  }
+}
+
+TEST(RunDirectory, ANewRunNeverReplacesAnEarlierOneUnlessForced) {
+  const std::string data = write_separable_dataset("reuse_data", 300, 40);
+  const std::string dir = temp_dir("reuse_run");
+  json c = config_for(data, 1);
+  std::ofstream(dir + "/c.json") << c.dump();
+  ASSERT_EQ(run_cli("train --config " + dir + "/c.json --out " + dir + "/run").code, 0);
+  const std::string summary = read_all(dir + "/run/summary.json");
+  const std::string metrics = read_all(dir + "/run/metrics.jsonl");
+
+  const CliRun again = run_cli("train --config " + dir + "/c.json --out " + dir + "/run --set seed=2");
+  EXPECT_EQ(again.code, 2);
+  EXPECT_EQ(lines(again.err), 1u) << again.err;
+  EXPECT_NE(again.err.find("holds an earlier run (metrics.jsonl, grads.jsonl, last.safetensors, model.safetensors, summary.json"),
+            std::string::npos)
+      << again.err;
+  EXPECT_NE(again.err.find("--force"), std::string::npos);
+  EXPECT_EQ(read_all(dir + "/run/summary.json"), summary);
+  EXPECT_EQ(read_all(dir + "/run/metrics.jsonl"), metrics);
+
+  // an interrupted run is pointed to --resume
+  fs::remove(dir + "/run/summary.json");
+  const CliRun interrupted = run_cli("train --config " + dir + "/c.json --out " + dir + "/run");
+  EXPECT_EQ(interrupted.code, 2);
+  EXPECT_NE(interrupted.err.find("resume it with gradflow train --resume " + dir + "/run/last.safetensors"),
+            std::string::npos)
+      << interrupted.err;
+
+  const CliRun forced = run_cli("train --config " + dir + "/c.json --out " + dir + "/run --set seed=2 --force");
+  EXPECT_EQ(forced.code, 0) << forced.err;
+  EXPECT_NE(read_all(dir + "/run/summary.json"), summary);
+}
+
+TEST(Resume, AFinishedRunIsLeftAloneUntilExtended) {
+  const std::string data = write_separable_dataset("finished_data", 300, 40);
+  const std::string dir = temp_dir("finished_run");
+  std::ofstream(dir + "/c.json") << config_for(data, 2).dump();
+  ASSERT_EQ(run_cli("train --config " + dir + "/c.json --out " + dir + "/run").code, 0);
+  const std::string summary = read_all(dir + "/run/summary.json");
+  const std::string last = dir + "/run/last.safetensors";
+
+  const CliRun finished = run_cli("train --resume " + last);
+  EXPECT_EQ(finished.code, 2);
+  EXPECT_EQ(finished.err, "gradflow: error: " + last +
+                              ": the run is finished (2 of 2 epochs); --set training.epochs=N with N > 2 extends it\n");
+  EXPECT_EQ(read_all(dir + "/run/summary.json"), summary);
+
+  const CliRun extended = run_cli("train --resume " + last + " --set training.epochs=3 --json");
+  ASSERT_EQ(extended.code, 0) << extended.err;
+  EXPECT_EQ(json::parse(extended.out)["epochs"], 3);
+}

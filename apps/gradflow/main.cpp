@@ -4,12 +4,16 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <csignal>
 #include <cstdio>
 
 #include "commands.h"
 #include "gradflow/errors.h"
 
 int main(int argc, char** argv) {
+  // A closed stdout or stderr (`gradflow train | tee log`, then Ctrl-C) must not kill a run before
+  // it saves: a write to it fails with EPIPE instead, and the logs are lost, not the run.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"gradflow: train MLPs on MNIST-style image data from JSON configs, with hand-written backward passes"};
   app.set_version_flag("--version", "gradflow 0.1.0");
   app.require_subcommand(1);

@@ -21,6 +21,7 @@ struct TrainArgs {
   std::vector<std::string> overrides;
   std::string out;
   bool json = false;
+  bool force = false;
 };
 
 // SIGINT and SIGTERM ask training to stop after the current step; it then saves last.safetensors.
@@ -47,6 +48,7 @@ void add_train_command(CLI::App& app, Action& action) {
       ->allow_extra_args(false);
   cmd->add_option("--out", args->out, "the run directory (default: <output.dir>/<name>, or the resumed checkpoint's directory)");
   cmd->add_flag("--json", args->json, "print the summary as one JSON object on stdout");
+  cmd->add_flag("--force", args->force, "replace an earlier run's results in the run directory");
   cmd->callback([&action, args]() {
     action = [args]() {
       if (args->config.empty() == args->resume.empty()) throw InputError("give --config FILE or --resume CHECKPOINT");
@@ -72,6 +74,7 @@ void add_train_command(CLI::App& app, Action& action) {
       TrainControl control;
       control.resume = state.get();
       control.stop = &stop_requested;
+      control.replace = args->force;
       const TrainSummary summary = train(config, run_dir, ProgressBar::wanted() ? &bar : nullptr, control);
       if (summary.interrupted) {
         std::fprintf(stderr, "gradflow: interrupted at epoch %lld, step %lld; resume with: gradflow train --resume %s/last.safetensors\n",

@@ -31,6 +31,7 @@ class TrainObserver {
 struct TrainControl {
   TrainState* resume = nullptr;
   const std::atomic<bool>* stop = nullptr;
+  bool replace = false;  // a new run may replace an earlier run's results in its directory
 };
 
 // Trains as `config` says; writes the run directory `run_dir`. Throws DivergenceError on a

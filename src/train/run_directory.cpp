@@ -1,8 +1,15 @@
 #include "gradflow/train/run_directory.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <filesystem>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
+#include "gradflow/errors.h"
 #include "gradflow/files.h"
 
 namespace gradflow {
@@ -24,10 +31,59 @@ void truncate_log(const std::string& path, const char* key, int64_t limit) {
 
 RunDirectory::RunDirectory(std::string dir) : dir_(std::move(dir)) {}
 
+RunDirectory::~RunDirectory() {
+  if (lock_ >= 0) ::close(lock_);  // closing releases the lock
+}
+
+namespace {
+// What a finished or interrupted run leaves; config.json alone (a run that stopped before its
+// first epoch) is not a result.
+const char* const kResults[] = {"metrics.jsonl", "grads.jsonl", "last.safetensors", "model.safetensors",
+                                "summary.json",  "calibration.json", "report.html"};
+}  // namespace
+
+void RunDirectory::claim(bool resuming, bool replace) {
+  std::error_code error;
+  fs::create_directories(dir_, error);
+  if (error) throw InputError(dir_ + ": cannot create the run directory: " + error.message());
+  const std::string path = file(".gradflow.lock");
+  lock_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_ < 0) throw InputError(path + ": cannot open the run directory's lock: " + std::strerror(errno));
+  if (::flock(lock_, LOCK_EX | LOCK_NB) != 0) {
+    char pid[32] = {0};
+    const ssize_t n = ::pread(lock_, pid, sizeof pid - 1, 0);
+    ::close(lock_);
+    lock_ = -1;
+    throw InputError(dir_ + ": another gradflow process is training into this run directory (PID " +
+                     (n > 0 ? std::string(pid, static_cast<size_t>(n)) : std::string("unknown")) +
+                     "); wait for it, or train into another directory (--out DIR)");
+  }
+  const std::string pid = std::to_string(::getpid());
+  if (::ftruncate(lock_, 0) != 0 || ::pwrite(lock_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
+    throw InputError(path + ": cannot write the run directory's lock: " + std::strerror(errno));
+  }
+  if (resuming) return;
+
+  std::string found;
+  for (const char* name : kResults) {
+    const fs::path p = file(name);
+    const bool empty_log = fs::is_regular_file(p) && fs::file_size(p) == 0;
+    if (fs::exists(fs::symlink_status(p)) && !empty_log) found += (found.empty() ? "" : ", ") + std::string(name);
+  }
+  if (found.empty()) return;
+  if (!replace) {
+    std::string advice = "replace it with --force, or train into another directory (--out DIR or --set name=NEW)";
+    if (fs::exists(file("last.safetensors")) && !fs::exists(file("summary.json"))) {
+      advice = "resume it with gradflow train --resume " + file("last.safetensors") + ", " + advice;
+    }
+    throw InputError(dir_ + ": holds an earlier run (" + found + "); " + advice);
+  }
+  for (const char* name : kResults) fs::remove(file(name));
+}
+
 std::string RunDirectory::file(const std::string& name) const { return (fs::path(dir_) / name).string(); }
 
 void RunDirectory::prepare(const nlohmann::json& resolved_config, const TrainPosition* resumed) {
-  fs::create_directories(dir_);
   write_file_atomic(file("config.json"), resolved_config.dump(2) + "\n");
   if (resumed != nullptr) {
     truncate_log(metrics(), "epoch", resumed->epoch);

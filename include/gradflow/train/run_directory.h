@@ -5,8 +5,10 @@
 //   grads.jsonl        gradient-flow records, with training.log_grad_every
 //   last.safetensors   the resumable state, with training.checkpoint_every or on interrupt
 //   model.safetensors, summary.json, calibration.json, report.html   written when the run finishes
-// Preparing it for a new run clears the logs and the results of an earlier run; for a resumed
-// run it keeps the log lines before the resumed position.
+// One process at a time: claim() takes an exclusive lock (.gradflow.lock, holding the PID), so a
+// second process training into the same directory stops with an error naming the first.
+// A new run never silently replaces an earlier run's results: claim() refuses unless asked to
+// replace them. For a resumed run it keeps the log lines before the resumed position.
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -17,6 +19,15 @@ namespace gradflow {
 class RunDirectory {
  public:
   explicit RunDirectory(std::string dir);
+  ~RunDirectory();  // releases the lock
+  RunDirectory(const RunDirectory&) = delete;
+  RunDirectory& operator=(const RunDirectory&) = delete;
+
+  // Creates the directory and locks it; InputError naming the holder's PID when another process
+  // holds the lock. For a new run (`resuming` false) that finds an earlier run's results there
+  // (metrics, checkpoints, summary, report): InputError saying how to resume, replace or avoid
+  // them, unless `replace`, which removes them. Call before any work starts.
+  void claim(bool resuming, bool replace);
 
   const std::string& dir() const { return dir_; }
   std::string file(const std::string& name) const;  // dir/name
@@ -27,7 +38,7 @@ class RunDirectory {
   std::string summary() const { return file("summary.json"); }
   std::string calibration() const { return file("calibration.json"); }
 
-  // Creates the directory and writes config.json. A new run (`resumed` null) starts empty logs;
+  // Writes config.json (after claim()). A new run (`resumed` null) starts empty logs;
   // a resumed run keeps the metrics of epochs before resumed->epoch and the gradient records of
   // steps before resumed->step. Either way the finished-run files (summary, calibration,
   // report) are removed: they are written again when this run finishes.
@@ -38,6 +49,7 @@ class RunDirectory {
 
  private:
   std::string dir_;
+  int lock_ = -1;  // the locked file's descriptor while claimed
 };
 
 }  // namespace gradflow

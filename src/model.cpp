@@ -1,5 +1,7 @@
 #include "gradflow/model.h"
 
+#include <algorithm>
+
 #include "gradflow/errors.h"
 #include "gradflow/json_check.h"
 #include "gradflow/layer_registry.h"
@@ -31,7 +33,10 @@ nlohmann::json resolve_model_spec(const nlohmann::json& spec, const std::string&
     const std::string layer_path = jc::join(layers_path, std::to_string(i));
     nlohmann::json resolved = LayerRegistry::instance().resolve(spec["layers"][i], layer_path);
     const int64_t out = LayerRegistry::instance().output_size(resolved, features);
-    weights += features * out;  // an upper bound on what the layer allocates
+    // the layer's trained values, and its output for one sample: activations grow with the batch,
+    // but a layer as wide as the cap is already past what gradflow is for
+    weights += LayerRegistry::instance().find(resolved.at("type").get<std::string>())->parameter_count(resolved, features);
+    weights = std::max(weights, out);
     if (weights > kMaxModelWeights) {
       throw ConfigError(layer_path, "the model grows past " + std::to_string(kMaxModelWeights) +
                                         " weights; gradflow trains small networks");

@@ -138,6 +138,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   }
   RunDirectory dir(run_dir);
   dir.claim(control.resume != nullptr, control.replace);
+  if (control.resume != nullptr) dir.check_config_unedited(control.resume->checkpoint.config);
   set_threads(config.threads);
   use_product_backend(config.backend);
   spdlog::info("run {}: loading {}", config.name, config.data.dir);

@@ -109,3 +109,17 @@ TEST(Config, ShippedConfigsParse) {
     EXPECT_EQ(c.data.format, "idx") << name;
   }
 }
+
+TEST(ModelSpec, CountsTrainedValuesNotWidthsTowardTheCap) {
+  // 784-10000-10: 7.9 M weights, under the 64 Mi cap (the ReLU between adds none)
+  const json wide{{"input", 784},
+                  {"layers", {{{"type", "dense"}, {"units", 10000}}, {{"type", "relu"}}, {{"type", "dense"}, {"units", 10}}}}};
+  EXPECT_NO_THROW(resolve_model_spec(wide));
+  const json huge{{"input", 784}, {"layers", {{{"type", "dense"}, {"units", 100000}}, {{"type", "dense"}, {"units", 10}}}}};
+  try {
+    resolve_model_spec(huge);
+    FAIL() << "a 78 M-weight layer was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "config error at /model/layers/0: the model grows past 67108864 weights; gradflow trains small networks");
+  }
+}

@@ -455,3 +455,36 @@ TEST(Resume, AFinishedRunIsLeftAloneUntilExtended) {
   ASSERT_EQ(extended.code, 0) << extended.err;
   EXPECT_EQ(json::parse(extended.out)["epochs"], 3);
 }
+
+TEST(BadInput, StepIndexNearTheLargestIntegerIsRefused) {
+  const std::string data = write_separable_dataset("step_index", 200, 20);
+  const std::string dir = temp_dir("step_index_run");
+  std::ofstream(dir + "/c.json") << config_for(data, 1).dump();
+  const CliRun r = run_cli("step --config " + dir + "/c.json --index 9223372036854775000 --count 1000");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--index 9223372036854775000 --count 1000 goes past the 20 samples of the test split"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST(Resume, AnEditedConfigJsonIsRefusedNamingTheKey) {
+  const std::string data = write_separable_dataset("edited_data", 300, 40);
+  const std::string dir = temp_dir("edited_run");
+  std::ofstream(dir + "/c.json") << config_for(data, 2).dump();
+  ASSERT_EQ(run_cli("train --config " + dir + "/c.json --out " + dir + "/run").code, 0);
+  const std::string path = dir + "/run/config.json";
+  const std::string original = read_all(path);
+  json edited = json::parse(original);
+  edited["training"]["epochs"] = 3;
+  std::ofstream(path) << edited.dump(2);
+  const std::string summary = read_all(dir + "/run/summary.json");
+
+  const CliRun r = run_cli("train --resume " + dir + "/run/last.safetensors --set training.epochs=3");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.err, "gradflow: error: " + path +
+                       ": edited after the checkpoint was written (at /training/epochs); a resume trains with the "
+                       "checkpoint's config: give the change as --set, and restore the file\n");
+  EXPECT_EQ(read_all(dir + "/run/summary.json"), summary);
+  std::ofstream(path) << original;
+  EXPECT_EQ(run_cli("train --resume " + dir + "/run/last.safetensors --set training.epochs=3").code, 0);
+}

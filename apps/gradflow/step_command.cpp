@@ -56,7 +56,7 @@ void add_step_command(CLI::App& app, Action& action) {
         throw InputError(sourced.config.data.dir + ": images have " + std::to_string(data.features()) +
                          " features, the model expects " + std::to_string(sourced.model.input_size()));
       }
-      if (a->index + a->count > data.size()) {
+      if (a->index > data.size() || a->count > data.size() - a->index) {  // no index + count: it may overflow
         throw InputError("--index " + std::to_string(a->index) + " --count " + std::to_string(a->count) + " goes past the " +
                          std::to_string(data.size()) + " samples of the " + a->split + " split");
       }

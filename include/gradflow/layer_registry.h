@@ -34,6 +34,9 @@ struct LayerInfo {
   std::function<std::unique_ptr<Layer<double>>(const nlohmann::json& args, int64_t input)> make_double;
   // features out, from the validated args and the features in (without building the layer)
   std::function<int64_t(const nlohmann::json& args, int64_t input)> output_size;
+  // trained values the layer holds (dense: (in + 1)·out), without building it; 0 for a layer that
+  // does not say (static parameter_count_for)
+  std::function<int64_t(const nlohmann::json& args, int64_t input)> parameter_count;
 };
 
 class LayerRegistry {
@@ -69,6 +72,12 @@ namespace detail {
 // A layer whose width changes defines `static int64_t output_size_for(const json& args, int64_t input)`;
 // every other layer keeps the width of its input.
 template <typename T, typename = void>
+struct HasParameterCountFor : std::false_type {};
+template <typename T>
+struct HasParameterCountFor<
+    T, std::void_t<decltype(T::parameter_count_for(std::declval<const nlohmann::json&>(), int64_t{}))>>
+    : std::true_type {};
+template <typename T, typename = void>
 struct HasOutputSizeFor : std::false_type {};
 template <typename T>
 struct HasOutputSizeFor<T, std::void_t<decltype(T::output_size_for(std::declval<const nlohmann::json&>(), int64_t{}))>>
@@ -77,7 +86,14 @@ struct HasOutputSizeFor<T, std::void_t<decltype(T::output_size_for(std::declval<
 
 template <template <typename> class L>
 LayerInfo make_layer_info(std::string type, std::string help, std::vector<LayerParam> params) {
-  LayerInfo info{std::move(type), std::move(help), std::move(params), {}, {}, {}};
+  LayerInfo info{std::move(type), std::move(help), std::move(params), {}, {}, {}, {}};
+  info.parameter_count = [](const nlohmann::json& a, int64_t in) -> int64_t {
+    if constexpr (detail::HasParameterCountFor<L<float>>::value) {
+      return L<float>::parameter_count_for(a, in);
+    } else {
+      return 0;
+    }
+  };
   info.make_float = [](const nlohmann::json& a, int64_t in) { return std::make_unique<L<float>>(a, in); };
   info.make_double = [](const nlohmann::json& a, int64_t in) { return std::make_unique<L<double>>(a, in); };
   info.output_size = [](const nlohmann::json& a, int64_t in) {

@@ -83,6 +83,22 @@ void RunDirectory::claim(bool resuming, bool replace) {
 
 std::string RunDirectory::file(const std::string& name) const { return (fs::path(dir_) / name).string(); }
 
+void RunDirectory::check_config_unedited(const nlohmann::json& checkpoint_config) const {
+  const std::string path = file("config.json");
+  std::ifstream in(path);
+  if (!in) return;  // resuming into a new directory
+  const nlohmann::json on_disk = nlohmann::json::parse(in, nullptr, false);
+  if (on_disk == checkpoint_config) return;
+  if (on_disk.is_discarded()) {
+    throw InputError(path + ": not valid JSON any more; a resume trains with the checkpoint's config: restore the file, "
+                            "or change values with --set");
+  }
+  const nlohmann::json patch = nlohmann::json::diff(checkpoint_config, on_disk);
+  const std::string key = patch.empty() ? "/" : patch[0].value("path", std::string("/"));
+  throw InputError(path + ": edited after the checkpoint was written (at " + key +
+                   "); a resume trains with the checkpoint's config: give the change as --set, and restore the file");
+}
+
 void RunDirectory::prepare(const nlohmann::json& resolved_config, const TrainPosition* resumed) {
   write_file_atomic(file("config.json"), resolved_config.dump(2) + "\n");
   if (resumed != nullptr) {

@@ -21,6 +21,9 @@ class Dense : public Layer<Scalar> {
   Dense(const nlohmann::json& args, int64_t input);
 
   static int64_t output_size_for(const nlohmann::json& args, int64_t /*input*/) { return args.at("units").get<int64_t>(); }
+  static int64_t parameter_count_for(const nlohmann::json& args, int64_t input) {
+    return (input + 1) * args.at("units").get<int64_t>();
+  }
 
   std::string type() const override { return "dense"; }
   nlohmann::json describe() const override;

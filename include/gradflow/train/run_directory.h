@@ -29,6 +29,11 @@ class RunDirectory {
   // them, unless `replace`, which removes them. Call before any work starts.
   void claim(bool resuming, bool replace);
 
+  // Before a resume: InputError naming config.json and the first key that differs, when the file
+  // no longer holds `checkpoint_config` (the config the checkpoint was written with). A resume
+  // trains with the checkpoint's config and --set; an edit to the file would silently be lost.
+  void check_config_unedited(const nlohmann::json& checkpoint_config) const;
+
   const std::string& dir() const { return dir_; }
   std::string file(const std::string& name) const;  // dir/name
   std::string metrics() const { return file("metrics.jsonl"); }

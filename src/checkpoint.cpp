@@ -6,6 +6,7 @@
 #include <iterator>
 
 #include "gradflow/errors.h"
+#include "gradflow/json_check.h"
 #include "gradflow/files.h"
 
 namespace gradflow {
@@ -51,8 +52,7 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& p
     throw bad("header length " + std::to_string(length) + " does not fit in the file of " + std::to_string(bytes.size()) +
               " bytes");
   }
-  const json header = json::parse(bytes.begin() + 8, bytes.begin() + 8 + static_cast<std::ptrdiff_t>(length), nullptr,
-                                  false);
+  const json header = json_check::parse(std::string(bytes, 8, static_cast<size_t>(length)), path + ": header", false);
   if (header.is_discarded() || !header.is_object()) throw bad("header is not a JSON object");
   const uint64_t data_size = bytes.size() - 8 - length;
   const char* data = bytes.data() + 8 + length;
@@ -127,7 +127,7 @@ DataDescription stored_data_description(const std::map<std::string, std::string>
     d.digits = d.class_names == index_class_names(10);
     return d;
   }
-  const json stored = json::parse(it->second, nullptr, false);
+  const json stored = json_check::parse(it->second, where, false);
   if (stored.is_discarded()) throw InputError(where + " is not valid JSON");
   DataDescription d = DataDescription::from_json(stored, where);
   if (d.features() != model.input_size() || d.classes() != model.classes()) {
@@ -148,7 +148,7 @@ LoadedCheckpoint load_checkpoint(SafetensorsFile file, const std::string& path) 
   auto bad = [&](const std::string& why) { return InputError(path + ": " + why); };
   auto meta = file.metadata.find("gradflow.model");
   if (meta == file.metadata.end()) throw bad("not a gradflow checkpoint (no gradflow.model metadata)");
-  const json spec = json::parse(meta->second, nullptr, false);
+  const json spec = json_check::parse(meta->second, path + ": gradflow.model metadata", false);
   if (spec.is_discarded()) throw bad("gradflow.model metadata is not valid JSON");
   json resolved;
   try {
@@ -158,7 +158,7 @@ LoadedCheckpoint load_checkpoint(SafetensorsFile file, const std::string& path) 
   }
   json config;
   if (auto c = file.metadata.find("gradflow.config"); c != file.metadata.end()) {
-    config = json::parse(c->second, nullptr, false);
+    config = json_check::parse(c->second, path + ": gradflow.config metadata", false);
     if (config.is_discarded()) throw bad("gradflow.config metadata is not valid JSON");
   }
 

@@ -171,7 +171,7 @@ json load_json_file(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   try {
-    return json::parse(text.str());
+    return jc::parse(text.str(), path);
   } catch (const json::parse_error& e) {
     // e.what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ..."
     std::string message = e.what();
@@ -187,7 +187,7 @@ void apply_override(json& root, const std::string& assignment) {
   }
   const std::string key_path = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
-  json value = json::parse(text, nullptr, false);
+  json value = jc::parse(text, "--set " + key_path, false);
   if (value.is_discarded()) value = text;
 
   json* node = &root;

@@ -8,6 +8,10 @@
 
 namespace gradflow::json_check {
 
+void throw_too_deep(const std::string& where) {
+  throw InputError(where + ": JSON nested deeper than " + std::to_string(kMaxDepth) + " levels");
+}
+
 std::string join(const std::string& path, const std::string& key) {
   // JSON Pointer escaping: ~ -> ~0, / -> ~1
   std::string escaped;

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "gradflow/errors.h"
+#include "gradflow/json_check.h"
 
 namespace gradflow {
 
@@ -105,7 +106,7 @@ TrainState load_train_state(const std::string& path) {
     throw InputError(path + ": not a resumable checkpoint (no " + std::string(kPosition) +
                      "); training.checkpoint_every writes last.safetensors");
   }
-  const nlohmann::json p = nlohmann::json::parse(it->second, nullptr, false);
+  const nlohmann::json p = json_check::parse(it->second, path + ": " + kPosition, false);
   TrainState state{load_checkpoint(file, path), path, {}, {}, nlohmann::json::object(), {}, {}};
   try {
     state.position.epoch = p.at("epoch");
@@ -124,7 +125,7 @@ TrainState load_train_state(const std::string& path) {
     throw InputError(path + ": the training position does not fit the model");
   }
   if (auto o = file.metadata.find(kOptimizer); o != file.metadata.end()) {
-    const nlohmann::json optimizer = nlohmann::json::parse(o->second, nullptr, false);
+    const nlohmann::json optimizer = json_check::parse(o->second, path + ": " + kOptimizer, false);
     if (!optimizer.is_object() || !optimizer.contains("type") || !optimizer["type"].is_string() ||
         !optimizer.value("scalars", nlohmann::json()).is_object()) {
       throw InputError(path + ": the optimizer state in its metadata is invalid");

@@ -142,3 +142,17 @@ TEST(Checkpoint, WriteIsAtomic) {
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
   EXPECT_NO_THROW(load_checkpoint(path));
 }
+
+TEST(Checkpoint, MetadataNestedTooDeepIsRefusedNamingTheFile) {
+  const std::string path = temp_dir("deep_metadata") + "/deep.safetensors";
+  SafetensorsFile file;
+  file.tensors["0.weight"] = {{2, 2}, {1, 2, 3, 4}};
+  file.metadata["gradflow.model"] = std::string(100000, '[') + std::string(100000, ']');
+  write_safetensors(path, file);
+  try {
+    load_checkpoint(path);
+    FAIL() << "metadata nested 100,000 deep was read";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), path + ": gradflow.model metadata: JSON nested deeper than 64 levels");
+  }
+}

@@ -1,6 +1,8 @@
 // Config validation: every error names its JSON path; --set overrides; shipped configs parse.
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "gradflow/config.h"
 #include "gradflow/errors.h"
 #include "gradflow/model.h"
@@ -122,4 +124,26 @@ TEST(ModelSpec, CountsTrainedValuesNotWidthsTowardTheCap) {
   } catch (const ConfigError& e) {
     EXPECT_STREQ(e.what(), "config error at /model/layers/0: the model grows past 67108864 weights; gradflow trains small networks");
   }
+}
+
+TEST(Config, JsonNestedTooDeepIsRefusedBeforeItCanOverflowTheStack) {
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  const std::string dir = gradflow::testing::temp_dir("deep_json");
+  std::ofstream(dir + "/deep.json") << "{\"name\": " << deep << "}";
+  try {
+    load_json_file(dir + "/deep.json");
+    FAIL() << "a config nested 100,000 deep was read";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), dir + "/deep.json: JSON nested deeper than 64 levels");
+  }
+  json config = json::object();
+  try {
+    apply_override(config, "seed=" + deep);
+    FAIL() << "a --set value nested 100,000 deep was read";
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "--set seed: JSON nested deeper than 64 levels");
+  }
+  // 64 levels are fine
+  apply_override(config, "seed=" + std::string(63, '[') + std::string(63, ']'));
+  EXPECT_TRUE(config["seed"].is_array());
 }

@@ -11,6 +11,23 @@ namespace gradflow::json_check {
 
 using nlohmann::json;
 
+// JSON text nested deeper than this is refused while it is read: the code that later walks a
+// value (messages, comparisons, destruction) recurses, and 100,000 nested arrays overflow the stack.
+inline constexpr int kMaxDepth = 64;
+[[noreturn]] void throw_too_deep(const std::string& where);
+// json::parse with the nesting limited to kMaxDepth: InputError "<where>: JSON nested deeper than
+// 64 levels". Otherwise like json::parse: with `allow_exceptions` false, malformed text gives a
+// discarded value. `Text` is anything json::parse reads (a string, a pair of iterators' range).
+template <typename Text>
+json parse(Text&& text, const std::string& where, bool allow_exceptions = true) {
+  return json::parse(
+      std::forward<Text>(text),
+      [&where](int depth, json::parse_event_t, json&) {
+        if (depth > kMaxDepth) throw_too_deep(where);
+        return true;
+      },
+      allow_exceptions);
+}
 // "/a/b" + "c" -> "/a/b/c"
 std::string join(const std::string& path, const std::string& key);
 // A short rendering of a value for messages: "fast", 3, [1,2], {...}.

@@ -8,6 +8,7 @@
 #include "gradflow/checkpoint.h"
 #include "gradflow/config.h"
 #include "gradflow/errors.h"
+#include "gradflow/json_check.h"
 #include "gradflow/files.h"
 #include "gradflow/report/svg.h"
 
@@ -26,7 +27,7 @@ std::vector<json> read_jsonl(const std::string& path) {
   while (std::getline(in, line)) {
     ++number;
     if (line.empty()) continue;
-    json j = json::parse(line, nullptr, false);
+    json j = json_check::parse(line, path + ": line " + std::to_string(number), false);
     if (j.is_discarded()) throw InputError(path + ": line " + std::to_string(number) + " is not valid JSON");
     lines.push_back(std::move(j));
   }

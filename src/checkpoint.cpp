@@ -1,9 +1,11 @@
 #include "gradflow/checkpoint.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <set>
 
 #include "gradflow/errors.h"
 #include "gradflow/json_check.h"
@@ -52,12 +54,24 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& p
     throw bad("header length " + std::to_string(length) + " does not fit in the file of " + std::to_string(bytes.size()) +
               " bytes");
   }
-  const json header = json_check::parse(std::string(bytes, 8, static_cast<size_t>(length)), path + ": header", false);
+  // a name given twice would silently keep one of its tensors: refused, as too deep a header is
+  std::set<std::string> names;
+  const json header = json::parse(
+      std::string(bytes, 8, static_cast<size_t>(length)),
+      [&](int depth, json::parse_event_t event, json& parsed) {
+        if (depth > json_check::kMaxDepth) json_check::throw_too_deep(path + ": header");
+        if (event == json::parse_event_t::key && depth == 1 && !names.insert(parsed.get<std::string>()).second) {
+          throw bad("the header names " + parsed.get<std::string>() + " twice");
+        }
+        return true;
+      },
+      false);
   if (header.is_discarded() || !header.is_object()) throw bad("header is not a JSON object");
   const uint64_t data_size = bytes.size() - 8 - length;
   const char* data = bytes.data() + 8 + length;
 
   SafetensorsFile file;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;  // every tensor's bytes
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") {
       if (!entry.is_object()) throw bad("__metadata__ is not an object");
@@ -91,9 +105,20 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& p
                 "] fall outside the " + std::to_string(data_size) + " data bytes");
     }
     if (end - begin != count * sizeof(float)) throw bad("tensor " + name + " data_offsets disagree with its shape");
+    ranges.emplace_back(begin, end);
     tensor.values.resize(count);
     if (count > 0) std::memcpy(tensor.values.data(), data + begin, count * sizeof(float));
     file.tensors.emplace(name, std::move(tensor));
+  }
+  // the tensors tile the data exactly, as the format requires: no overlap, no hole, nothing after
+  std::sort(ranges.begin(), ranges.end());
+  uint64_t covered = 0;
+  for (const auto& [begin, end] : ranges) {
+    if (begin != covered) throw bad("tensor data overlaps or leaves a gap at byte " + std::to_string(covered));
+    covered = end;
+  }
+  if (covered != data_size) {
+    throw bad(std::to_string(data_size - covered) + " bytes follow the last tensor's data");
   }
   return file;
 }
@@ -173,7 +198,13 @@ LoadedCheckpoint load_checkpoint(SafetensorsFile file, const std::string& path) 
       throw bad("tensor " + v.name + " has shape " + json(it->second.shape).dump() + ", the model expects " +
                 json(v.shape).dump());
     }
-    std::copy(it->second.values.begin(), it->second.values.end(), v.value);
+    const auto& values = it->second.values;
+    if (const auto bad_value = std::find_if(values.begin(), values.end(), [](float x) { return !std::isfinite(x); });
+        bad_value != values.end()) {
+      throw bad("tensor " + v.name + " holds a non-finite value (" + std::to_string(*bad_value) + " at element " +
+                std::to_string(bad_value - values.begin()) + ")");
+    }
+    std::copy(values.begin(), values.end(), v.value);
   }
   DataDescription data = stored_data_description(file.metadata, model, path);
   return {std::move(model), std::move(config), std::move(file.metadata), std::move(data)};

@@ -3,7 +3,11 @@
 
 #include <cstring>
 
+#include <fstream>
+#include <limits>
+
 #include "gradflow/checkpoint.h"
+#include "gradflow/model.h"
 #include "gradflow/errors.h"
 #include "test_files.h"
 
@@ -154,5 +158,52 @@ TEST(Checkpoint, MetadataNestedTooDeepIsRefusedNamingTheFile) {
     FAIL() << "metadata nested 100,000 deep was read";
   } catch (const InputError& e) {
     EXPECT_EQ(std::string(e.what()), path + ": gradflow.model metadata: JSON nested deeper than 64 levels");
+  }
+}
+
+namespace {
+// A safetensors file from its header JSON text and its data bytes.
+std::string raw_safetensors(const std::string& header, const std::string& data) {
+  std::string bytes(8, '\0');
+  for (int i = 0; i < 8; ++i) bytes[static_cast<size_t>(i)] = static_cast<char>((header.size() >> (8 * i)) & 0xff);
+  return bytes + header + data;
+}
+std::string error_reading(const std::string& name, const std::string& bytes) {
+  const std::string path = temp_dir("inconsistent") + "/" + name;
+  std::ofstream(path, std::ios::binary) << bytes;
+  try {
+    read_safetensors(path);
+  } catch (const InputError& e) {
+    return std::string(e.what()).substr(path.size());
+  }
+  return "no error";
+}
+}  // namespace
+
+TEST(Checkpoint, InconsistentFilesAreRefusedNamingTheTensor) {
+  const std::string four(16, '\0');  // four floats of 0
+  const std::string tensor = R"({"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]})";
+  EXPECT_EQ(error_reading("ok.safetensors", raw_safetensors("{\"w\": " + tensor + "}", four)), "no error");
+  EXPECT_EQ(error_reading("twice.safetensors", raw_safetensors("{\"w\": " + tensor + ", \"w\": " + tensor + "}", four)),
+            ": invalid safetensors checkpoint: the header names w twice");
+  EXPECT_EQ(error_reading("trailing.safetensors", raw_safetensors("{\"w\": " + tensor + "}", four + "junk")),
+            ": invalid safetensors checkpoint: 4 bytes follow the last tensor's data");
+  EXPECT_EQ(error_reading("overlap.safetensors",
+                          raw_safetensors("{\"w\": " + tensor + ", \"v\": " + tensor + "}", four + four)),
+            ": invalid safetensors checkpoint: tensor data overlaps or leaves a gap at byte 16");
+}
+
+TEST(Checkpoint, NonFiniteWeightsAreRefusedNamingTheTensor) {
+  Sequential<float> model(resolve_model_spec({{"input", 3}, {"layers", {{{"type", "dense"}, {"units", 2}}}}}));
+  const std::string path = temp_dir("nan_weights") + "/nan.safetensors";
+  save_checkpoint(path, model, nullptr, {});
+  SafetensorsFile file = read_safetensors(path);
+  file.tensors["0.bias"].values[1] = std::numeric_limits<float>::quiet_NaN();
+  write_safetensors(path, file);
+  try {
+    load_checkpoint(path);
+    FAIL() << "a NaN weight was loaded";
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()), path + ": tensor 0.bias holds a non-finite value (nan at element 1)");
   }
 }

@@ -488,3 +488,20 @@ TEST(Resume, AnEditedConfigJsonIsRefusedNamingTheKey) {
   std::ofstream(path) << original;
   EXPECT_EQ(run_cli("train --resume " + dir + "/run/last.safetensors --set training.epochs=3").code, 0);
 }
+
+TEST(BadInput, EvaluatingAnEmptySplitIsRefused) {
+  const std::string data = write_separable_dataset("empty_split", 200, 20);
+  const std::string dir = temp_dir("empty_split_run");
+  json c = config_for(data, 1);
+  c["data"]["validation"] = 0;
+  c["calibration"] = {{"method", "none"}};
+  std::ofstream(dir + "/c.json") << c.dump();
+  ASSERT_EQ(run_cli("train --config " + dir + "/c.json --out " + dir + "/run").code, 0);
+  const CliRun r = run_cli("eval --checkpoint " + dir + "/run/model.safetensors --split validation");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("gradflow: error: the validation split of " + data + " is empty (data.validation = 0)"),
+            std::string::npos)
+      << r.err;
+  const CliRun calibrate = run_cli("calibrate --checkpoint " + dir + "/run/model.safetensors");
+  EXPECT_EQ(calibrate.code, 2) << calibrate.err;
+}

@@ -53,6 +53,10 @@ void add_eval_command(CLI::App& app, Action& action) {
       const double t = args->no_temperature ? raw_t : calibrated_t;
       spdlog::info("evaluating {} on the {} split of {} (T = {:.4g})", args->checkpoint, args->split, data.dir, t);
       const Dataset dataset = load_split(data, parse_split(args->split));
+      if (dataset.size() == 0) {
+        throw InputError("the " + args->split + " split of " + data.dir + " is empty" +
+                         (args->split == "validation" ? " (data.validation = 0)" : "") + ": nothing to evaluate");
+      }
       if (dataset.features() != loaded.model.input_size()) {
         throw InputError(data.dir + ": images have " + std::to_string(dataset.features()) + " features, the model in " +
                          args->checkpoint + " expects " + std::to_string(loaded.model.input_size()));

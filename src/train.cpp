@@ -4,6 +4,8 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 
@@ -122,6 +124,20 @@ EpochMetrics epoch_metrics(int64_t epoch, const TrainPosition& p, double seconds
   return m;
 }
 
+// A run can blow up and stay finite (lr 1000: a loss of 1e7, chance accuracy). Predicting every
+// class equally costs ln C; an epoch's mean training loss ten times that has left learning behind.
+// DivergenceError, before the epoch's state can be saved over the last good checkpoint.
+void check_loss_is_sane(const EpochMetrics& m, int64_t classes, const RunDirectory& dir) {
+  const double limit = 10.0 * std::log(static_cast<double>(classes));
+  if (m.train_loss <= limit) return;
+  char text[160];
+  std::snprintf(text, sizeof text, "training diverged in epoch %lld: its mean training loss %.4g is over 10 ln C = %.4g",
+                static_cast<long long>(m.epoch), m.train_loss, limit);
+  throw DivergenceError(std::string(text) + " (10 times what predicting every class equally costs); try a lower "
+                        "/optimizer/lr" +
+                        (std::filesystem::exists(dir.last()) ? "; the last good checkpoint is " + dir.last() : ""));
+}
+
 }  // namespace
 
 TrainSummary train(const Config& config, const std::string& run_dir, TrainObserver* observer,
@@ -205,6 +221,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
                  100 * m.validation_accuracy, m.learning_rate, m.seconds, m.samples_per_second);
     dir.append_metrics(m.to_json());
     summary.last_epoch = m;
+    check_loss_is_sane(m, model.classes(), dir);
 
     position = TrainPosition{epoch + 1, 0, position.step, rng_state(rng), 0, 0, 0, summary.train_seconds};
     const bool last_epoch = epoch == config.training.epochs;

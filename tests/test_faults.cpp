@@ -505,3 +505,18 @@ TEST(BadInput, EvaluatingAnEmptySplitIsRefused) {
   const CliRun calibrate = run_cli("calibrate --checkpoint " + dir + "/run/model.safetensors");
   EXPECT_EQ(calibrate.code, 2) << calibrate.err;
 }
+
+TEST(Divergence, AFiniteBlowUpStopsWithCodeThreeToo) {
+  const std::string data = write_separable_dataset("blowup_data", 500, 60);
+  const std::string dir = temp_dir("blowup_run");
+  json c = config_for(data, 4);
+  c["optimizer"] = {{"type", "sgd"}, {"lr", 1000.0}};
+  c["schedule"] = {{"type", "constant"}};
+  std::ofstream(dir + "/c.json") << c.dump();
+  const CliRun r = run_cli("train --config " + dir + "/c.json --out " + dir + "/run");
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find("training diverged"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("try a lower /optimizer/lr"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/run/summary.json"));
+  EXPECT_FALSE(fs::exists(dir + "/run/model.safetensors"));
+}

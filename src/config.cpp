@@ -68,8 +68,9 @@ Config parse_config(const json& root) {
   c.data.format = jc::string(data, "format", "/data", c.data.format, DataSourceRegistry::instance().formats());
   c.data.dir = jc::string(data, "dir", "/data", c.data.dir);
   c.data.validation = jc::integer(data, "validation", "/data", c.data.validation, jc::at_least(0));
-  c.data.mean = jc::number(data, "mean", "/data", c.data.mean);
-  c.data.std = jc::number(data, "std", "/data", c.data.std, jc::above(0));
+  // pixels lie in [0, 1]: a mean or std far outside that turns every input into noise or inf
+  c.data.mean = jc::number(data, "mean", "/data", c.data.mean, {-1e3, 1e3});
+  c.data.std = jc::number(data, "std", "/data", c.data.std, {1e-6, 1e6});
   c.data.class_names = class_names(data);
   if (data.contains("digits")) c.data.digits = jc::boolean(data, "digits", "/data", std::nullopt);
 
@@ -89,14 +90,15 @@ Config parse_config(const json& root) {
   const json sched = section(root, "schedule", {"type", "warmup_epochs", "step_epochs", "gamma", "min_lr"});
   c.schedule.type = jc::string(sched, "type", "/schedule", std::string("constant"), {"constant", "step", "cosine"});
   c.schedule.warmup_epochs = jc::number(sched, "warmup_epochs", "/schedule", 0.0, jc::at_least(0));
-  c.schedule.step_epochs = jc::integer(sched, "step_epochs", "/schedule", 10, jc::at_least(1));
+  c.schedule.step_epochs = jc::integer(sched, "step_epochs", "/schedule", 10, {1, 1e6});
   c.schedule.gamma = jc::number(sched, "gamma", "/schedule", 0.1, {0, 1, true});
   c.schedule.min_lr = jc::number(sched, "min_lr", "/schedule", 0.0, jc::at_least(0));
 
   const json train = section(root, "training", {"epochs", "batch_size", "eval_batch_size", "log_grad_every", "checkpoint_every"});
-  c.training.epochs = jc::integer(train, "epochs", "/training", c.training.epochs, jc::at_least(1));
-  c.training.batch_size = jc::integer(train, "batch_size", "/training", c.training.batch_size, jc::at_least(1));
-  c.training.eval_batch_size = jc::integer(train, "eval_batch_size", "/training", c.training.eval_batch_size, jc::at_least(1));
+  // bounded so that step counts (epochs × batches) cannot overflow
+  c.training.epochs = jc::integer(train, "epochs", "/training", c.training.epochs, {1, 1e6});
+  c.training.batch_size = jc::integer(train, "batch_size", "/training", c.training.batch_size, {1, 1e7});
+  c.training.eval_batch_size = jc::integer(train, "eval_batch_size", "/training", c.training.eval_batch_size, {1, 1e7});
   c.training.log_grad_every = jc::integer(train, "log_grad_every", "/training", 0, jc::at_least(0));
   c.training.checkpoint_every = jc::integer(train, "checkpoint_every", "/training", 0, jc::at_least(0));
   if (c.schedule.warmup_epochs > static_cast<double>(c.training.epochs)) {

@@ -54,7 +54,8 @@ nlohmann::json resolve_model_spec(const nlohmann::json& spec, const std::string&
   jc::expect_object(head, head_path);
   jc::reject_unknown_keys(head, head_path, {"type", "temperature", "label_smoothing"});
   jc::string(head, "type", head_path, std::string("softmax_cross_entropy"), {"softmax_cross_entropy"});
-  const double temperature = jc::number(head, "temperature", head_path, 1.0, {0, 1e6, true});
+  // z / T with T of 1e-300 or 1e308 is inf or 0 for every logit
+  const double temperature = jc::number(head, "temperature", head_path, 1.0, {1e-3, 1e3});
   const double smoothing = jc::number(head, "label_smoothing", head_path, 0.0, {0, 1, false, true});
 
   return {{"input", input},

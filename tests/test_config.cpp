@@ -50,11 +50,11 @@ TEST(Config, ErrorsNameTheJsonPath) {
             "config error at /optimizer/lr: expected a number > 0, got \"fast\"");
   EXPECT_EQ(error_of(minimal(), "optimizer.lr=0"), "config error at /optimizer/lr: expected a number > 0, got 0");
   EXPECT_EQ(error_of(minimal(), "training.batch_size=0"),
-            "config error at /training/batch_size: expected an integer >= 1, got 0");
+            "config error at /training/batch_size: expected an integer in [1, 1e+07], got 0");
   EXPECT_EQ(error_of(minimal(), "training.epochs=0"),
-            "config error at /training/epochs: expected an integer >= 1, got 0");
+            "config error at /training/epochs: expected an integer in [1, 1e+06], got 0");
   EXPECT_EQ(error_of(minimal(), "training.epochs=2.5"),
-            "config error at /training/epochs: expected an integer >= 1, got 2.5");
+            "config error at /training/epochs: expected an integer in [1, 1e+06], got 2.5");
   EXPECT_EQ(error_of(minimal(), "model.layers.0.units=0"),
             "config error at /model/layers/0/units: expected an integer in [1, 1e+07], got 0");
   EXPECT_EQ(error_of(minimal(), "optimizer.speed=1"),
@@ -64,6 +64,14 @@ TEST(Config, ErrorsNameTheJsonPath) {
   EXPECT_EQ(error_of(minimal(), "optimizer.nesterov=yes"),
             "config error at /optimizer/nesterov: expected true or false, got \"yes\"");
   EXPECT_EQ(error_of(minimal(), "data=5"), "config error at /data: expected an object, got 5");
+  // numbers in range of their type but not of their meaning
+  EXPECT_EQ(error_of(minimal(), "model.head.temperature=1e-300"),
+            "config error at /model/head/temperature: expected a number in [0.001, 1000], got 1e-300");
+  EXPECT_EQ(error_of(minimal(), "model.head.temperature=1e308"),
+            "config error at /model/head/temperature: expected a number in [0.001, 1000], got 1e+308");
+  EXPECT_EQ(error_of(minimal(), "data.std=1e-300"), "config error at /data/std: expected a number in [1e-06, 1e+06], got 1e-300");
+  EXPECT_EQ(error_of(minimal(), "training.epochs=9000000000000000000"),
+            "config error at /training/epochs: expected an integer in [1, 1e+06], got 9000000000000000000");
   EXPECT_EQ(error_of(minimal(), "backend=cuda").rfind("config error at /backend: expected one of \"auto\", ", 0), 0u);
   EXPECT_EQ(error_of(json::parse(R"({"seed": 1})")), "config error at /model: missing required value");
   EXPECT_EQ(error_of(json::array()), "config error at /: expected an object, got []");

@@ -30,7 +30,31 @@ void write_all(int fd, const char* data, size_t size, const std::string& path) {
 }
 }  // namespace
 
-void write_file_atomic(const std::string& path, const std::string& bytes) {
+void write_file_atomic(const std::string& given, const std::string& bytes) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  // A link is written through to its target (the link stays a link); a FIFO or a device
+  // (/dev/null, /dev/stdout) is written directly: a rename would replace it with a regular file.
+  std::string path = given;
+  if (fs::is_symlink(fs::symlink_status(given, error))) {
+    const fs::path resolved = fs::weakly_canonical(fs::path(given), error);
+    if (error) throw InputError(given + ": cannot follow the link: " + error.message());
+    path = resolved.string();
+  }
+  const fs::file_status status = fs::status(path, error);
+  if (fs::exists(status) && !fs::is_regular_file(status)) {
+    if (fs::is_directory(status)) throw InputError(path + ": is a directory, not a file");
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) fail(path, "cannot open");
+    try {
+      write_all(fd, bytes.data(), bytes.size(), path);
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    if (::close(fd) != 0) fail(path, "cannot close");
+    return;
+  }
   const std::filesystem::path target(path);
   if (target.has_parent_path()) std::filesystem::create_directories(target.parent_path());
   // unique per process: two writers of one path never share a temporary file

@@ -3,12 +3,17 @@
 
 #include <cstring>
 
+#include <sys/stat.h>
+
+#include <filesystem>
 #include <fstream>
 #include <limits>
+#include <thread>
 
 #include "gradflow/checkpoint.h"
 #include "gradflow/model.h"
 #include "gradflow/errors.h"
+#include "gradflow/files.h"
 #include "test_files.h"
 
 using namespace gradflow;
@@ -206,4 +211,32 @@ TEST(Checkpoint, NonFiniteWeightsAreRefusedNamingTheTensor) {
   } catch (const InputError& e) {
     EXPECT_EQ(std::string(e.what()), path + ": tensor 0.bias holds a non-finite value (nan at element 1)");
   }
+}
+
+TEST(Files, WritesThroughLinksAndIntoSpecialFilesWithoutReplacingThem) {
+  namespace fs = std::filesystem;
+  const std::string dir = temp_dir("special_outputs");
+  // a link: its target receives the bytes, the link stays a link
+  std::ofstream(dir + "/target") << "old";
+  fs::create_symlink(dir + "/target", dir + "/link");
+  write_file_atomic(dir + "/link", "new");
+  EXPECT_TRUE(fs::is_symlink(fs::symlink_status(dir + "/link")));
+  std::ifstream target(dir + "/target");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(target)), std::istreambuf_iterator<char>()), "new");
+  // a FIFO: a reader on the other end receives the bytes, the FIFO stays a FIFO
+  ASSERT_EQ(::mkfifo((dir + "/fifo").c_str(), 0644), 0);
+  std::string received;
+  std::thread reader([&] {
+    std::ifstream in(dir + "/fifo");
+    received.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  });
+  write_file_atomic(dir + "/fifo", "through the pipe");
+  reader.join();
+  EXPECT_EQ(received, "through the pipe");
+  EXPECT_TRUE(fs::is_fifo(dir + "/fifo"));
+  // a device stays a device (as root, a rename over /dev/null would replace it)
+  write_file_atomic("/dev/null", "nothing");
+  EXPECT_TRUE(fs::is_character_file("/dev/null"));
+  // no temporary file is left beside any of them
+  for (const auto& entry : fs::directory_iterator(dir)) EXPECT_NE(entry.path().extension(), ".tmp") << entry.path();
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Writing files so that a reader never sees half of one: write a temporary file beside the
-// target, flush it to disk, then rename it over the target.
+// target, flush it to disk, then rename it over the target. A symbolic link is written through to
+// its target and stays a link; a FIFO or a device (/dev/null) is written directly, never replaced.
 #include <string>
 
 namespace gradflow {

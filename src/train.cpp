@@ -127,6 +127,11 @@ EpochMetrics epoch_metrics(int64_t epoch, const TrainPosition& p, double seconds
 // A run can blow up and stay finite (lr 1000: a loss of 1e7, chance accuracy). Predicting every
 // class equally costs ln C; an epoch's mean training loss ten times that has left learning behind.
 // DivergenceError, before the epoch's state can be saved over the last good checkpoint.
+// "; the last good checkpoint is RUN/last.safetensors" when this run has one, for divergence messages.
+std::string last_good_checkpoint(const RunDirectory& dir) {
+  return std::filesystem::exists(dir.last()) ? "; the last good checkpoint is " + dir.last() : "";
+}
+
 void check_loss_is_sane(const EpochMetrics& m, int64_t classes, const RunDirectory& dir) {
   const double limit = 10.0 * std::log(static_cast<double>(classes));
   if (m.train_loss <= limit) return;
@@ -134,8 +139,7 @@ void check_loss_is_sane(const EpochMetrics& m, int64_t classes, const RunDirecto
   std::snprintf(text, sizeof text, "training diverged in epoch %lld: its mean training loss %.4g is over 10 ln C = %.4g",
                 static_cast<long long>(m.epoch), m.train_loss, limit);
   throw DivergenceError(std::string(text) + " (10 times what predicting every class equally costs); try a lower "
-                        "/optimizer/lr" +
-                        (std::filesystem::exists(dir.last()) ? "; the last good checkpoint is " + dir.last() : ""));
+                        "/optimizer/lr" + last_good_checkpoint(dir));
 }
 
 }  // namespace
@@ -206,9 +210,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
         return !stopping();
       });
     } catch (const DivergenceError& e) {
-      namespace fs = std::filesystem;
-      throw DivergenceError(std::string(e.what()) +
-                            (fs::exists(dir.last()) ? "; the last good checkpoint is " + dir.last() : ""));
+      throw DivergenceError(std::string(e.what()) + last_good_checkpoint(dir));
     }
     if (!completed) return interrupted("at epoch " + std::to_string(epoch) + ", step " + std::to_string(position.step));
 

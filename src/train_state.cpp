@@ -74,10 +74,11 @@ void save_train_state(const std::string& path, Sequential<float>& model, const O
   auto buffers = model.buffers();
   for (const auto& v : views) file.tensors[v.name] = {v.shape, std::vector<float>(v.value, v.value + v.size())};
   for (const auto& v : buffers) file.tensors[v.name] = {v.shape, std::vector<float>(v.value, v.value + v.size())};
+  const auto& parameters = optimizer.parameters();  // the state's layout, as restore_optimizer reads it
   for (const OptimizerState& state : optimizer.state()) {
-    for (size_t k = 0; k < views.size(); ++k) {
-      file.tensors[state_key(state.name, views[k].name)] = {views[k].shape,
-                                                            std::vector<float>(state.of(k), state.of(k) + views[k].size())};
+    for (size_t k = 0; k < parameters.size(); ++k) {
+      const TensorView<float>& p = parameters[k];
+      file.tensors[state_key(state.name, p.name)] = {p.shape, std::vector<float>(state.of(k), state.of(k) + p.size())};
     }
   }
   file.metadata[kOptimizer] = nlohmann::json{{"type", optimizer.type()}, {"scalars", optimizer.scalars()}}.dump();

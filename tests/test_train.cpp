@@ -1,6 +1,9 @@
 // End to end: training on a separable synthetic dataset, the run directory, determinism, the
 // command line (JSON output, exit codes), and a real-MNIST smoke run when the data is present.
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
 #include <sys/wait.h>
 
 #include <filesystem>
@@ -318,4 +321,30 @@ TEST(Cli, BenchTrainsOnTheDatasetItTimedLoadingFromGz) {
     EXPECT_EQ(r.code, 2);
     EXPECT_NE(r.err.find("/model/input"), std::string::npos) << r.err;
   }
+}
+
+TEST(Cli, ListingsNameEveryRegisteredComponentWithItsOptions) {
+  const CliRun layers = run_cli("layers --json");
+  ASSERT_EQ(layers.code, 0) << layers.err;
+  std::vector<std::string> types;
+  const json layer_list = json::parse(layers.out);
+  for (const auto& l : layer_list["layers"]) types.push_back(l["type"]);
+  EXPECT_NE(std::find(types.begin(), types.end(), "dense"), types.end());
+
+  const CliRun optimizers = run_cli("optimizers --json");
+  ASSERT_EQ(optimizers.code, 0) << optimizers.err;
+  std::map<std::string, json> by_type;
+  const json optimizer_list = json::parse(optimizers.out);
+  for (const auto& o : optimizer_list["optimizers"]) by_type[o["type"]] = o;
+  ASSERT_EQ(by_type.size(), 3u);
+  for (const char* type : {"sgd", "adam", "adamw"}) ASSERT_TRUE(by_type.count(type)) << type;
+  EXPECT_EQ(by_type["adam"]["params"][0]["name"], "lr");
+  EXPECT_EQ(by_type["adam"]["params"][0]["default"], 0.001);
+  EXPECT_EQ(by_type["adamw"]["params"][4]["name"], "weight_decay");
+  EXPECT_EQ(by_type["adamw"]["params"][4]["default"], 0.01);
+
+  const CliRun backends = run_cli("backends");
+  ASSERT_EQ(backends.code, 0) << backends.err;
+  EXPECT_EQ(backends.out.rfind("auto ", 0), 0u) << backends.out;
+  EXPECT_NE(backends.out.find("\neigen "), std::string::npos) << backends.out;
 }

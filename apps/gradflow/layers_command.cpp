@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <functional>
 #include <iostream>
 
 #include "commands.h"
@@ -17,11 +18,7 @@ nlohmann::json describe(const LayerInfo& info) {
 }
 
 // Prints components registered by name, each with its options, as text or one JSON object.
-int print_components(const std::string& key, const nlohmann::json& list, bool json) {
-  if (json) {
-    std::cout << nlohmann::json{{key, list}}.dump() << std::endl;
-    return 0;
-  }
+void print_components(const nlohmann::json& list) {
   for (const auto& component : list) {
     std::printf("%-12s %s\n", component["type"].get<std::string>().c_str(), component["help"].get<std::string>().c_str());
     for (const auto& p : component["params"]) {
@@ -33,56 +30,64 @@ int print_components(const std::string& key, const nlohmann::json& list, bool js
                   detail.c_str());
     }
   }
-  return 0;
+}
+
+// A subcommand that lists one kind of registered component: `list()` gives them as JSON
+// ({"type", "help", "params"} each), printed as text or, with --json, as {"<name>": [...]}.
+// `preface` is a line printed before the text listing.
+void add_listing_command(CLI::App& app, Action& action, const std::string& name, const std::string& help,
+                         std::function<nlohmann::json()> list, std::string preface = "") {
+  auto json = std::make_shared<bool>(false);
+  CLI::App* cmd = app.add_subcommand(name, help);
+  cmd->add_flag("--json", *json, "print the list as one JSON object");
+  cmd->callback([&action, json, name, list, preface]() {
+    action = [json, name, list, preface]() {
+      if (*json) {
+        std::cout << nlohmann::json{{name, list()}}.dump() << std::endl;
+      } else {
+        std::printf("%s", preface.c_str());
+        print_components(list());
+      }
+      return 0;
+    };
+  });
 }
 
 }  // namespace
 
 void add_layers_command(CLI::App& app, Action& action) {
-  auto json = std::make_shared<bool>(false);
-  CLI::App* cmd = app.add_subcommand("layers", "list every registered layer type with its parameters and defaults");
-  cmd->add_flag("--json", *json, "print the list as one JSON object");
-  cmd->callback([&action, json]() {
-    action = [json]() {
-      nlohmann::json list = nlohmann::json::array();
-      for (const LayerInfo* info : LayerRegistry::instance().all()) list.push_back(describe(*info));
-      return print_components("layers", list, *json);
-    };
+  add_listing_command(app, action, "layers", "list every registered layer type with its parameters and defaults", [] {
+    nlohmann::json list = nlohmann::json::array();
+    for (const LayerInfo* info : LayerRegistry::instance().all()) list.push_back(describe(*info));
+    return list;
   });
 }
 
 void add_backends_command(CLI::App& app, Action& action) {
-  auto json = std::make_shared<bool>(false);
-  CLI::App* cmd = app.add_subcommand("backends", "list the matrix-product backends this build has (the config's \"backend\")");
-  cmd->add_flag("--json", *json, "print the list as one JSON object");
-  cmd->callback([&action, json]() {
-    action = [json]() {
-      nlohmann::json list = nlohmann::json::array();
-      for (const ProductBackend* b : ProductBackends::instance().all()) {
-        list.push_back({{"type", b->name()}, {"help", b->help()}, {"priority", b->priority()}, {"params", nlohmann::json::array()}});
-      }
-      if (!*json) std::printf("auto         the first one below (the default)\n");
-      return print_components("backends", list, *json);
-    };
-  });
+  add_listing_command(
+      app, action, "backends", "list the matrix-product backends this build has (the config's \"backend\")",
+      [] {
+        nlohmann::json list = nlohmann::json::array();
+        for (const ProductBackend* b : ProductBackends::instance().all()) {
+          list.push_back(
+              {{"type", b->name()}, {"help", b->help()}, {"priority", b->priority()}, {"params", nlohmann::json::array()}});
+        }
+        return list;
+      },
+      "auto         the first one below (the default)\n");
 }
 
 void add_optimizers_command(CLI::App& app, Action& action) {
-  auto json = std::make_shared<bool>(false);
-  CLI::App* cmd = app.add_subcommand("optimizers", "list every registered optimizer with its options and defaults");
-  cmd->add_flag("--json", *json, "print the list as one JSON object");
-  cmd->callback([&action, json]() {
-    action = [json]() {
-      nlohmann::json list = nlohmann::json::array();
-      for (const OptimizerInfo* info : OptimizerRegistry::instance().all()) {
-        nlohmann::json options = nlohmann::json::array();
-        options.push_back({{"name", "lr"}, {"kind", "number"}, {"help", "learning rate, scaled by /schedule"},
-                           {"range", "> 0"}, {"default", info->default_learning_rate}});
-        for (const auto& o : info->options) options.push_back(describe_option(o));
-        list.push_back({{"type", info->type}, {"help", info->help}, {"params", options}});
-      }
-      return print_components("optimizers", list, *json);
-    };
+  add_listing_command(app, action, "optimizers", "list every registered optimizer with its options and defaults", [] {
+    nlohmann::json list = nlohmann::json::array();
+    for (const OptimizerInfo* info : OptimizerRegistry::instance().all()) {
+      nlohmann::json options = nlohmann::json::array();
+      options.push_back({{"name", "lr"}, {"kind", "number"}, {"help", "learning rate, scaled by /schedule"},
+                         {"range", "> 0"}, {"default", info->default_learning_rate}});
+      for (const auto& o : info->options) options.push_back(describe_option(o));
+      list.push_back({{"type", info->type}, {"help", info->help}, {"params", options}});
+    }
+    return list;
   });
 }
 

@@ -51,7 +51,7 @@ void add_step_command(CLI::App& app, Action& action) {
       use_product_backend(sourced.config.backend);
       const Split split = parse_split(a->split);
       DataSplits splits = load_data(sourced.config.data, {split});
-      const Dataset data = std::move(split == Split::Train ? splits.train : split == Split::Validation ? splits.validation : splits.test);
+      const Dataset data = std::move(splits.split(split));
       if (data.features() != sourced.model.input_size()) {
         throw InputError(sourced.config.data.dir + ": images have " + std::to_string(data.features()) +
                          " features, the model expects " + std::to_string(sourced.model.input_size()));

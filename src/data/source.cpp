@@ -74,14 +74,15 @@ DataSplits load_data(const DataOptions& options, const std::vector<Split>& which
   return DataSourceRegistry::instance().create(options)->load(which);
 }
 
-Dataset load_split(const DataOptions& options, Split split) {
-  DataSplits splits = load_data(options, {split});
-  switch (split) {
-    case Split::Train: return std::move(splits.train);
-    case Split::Validation: return std::move(splits.validation);
-    case Split::Test: return std::move(splits.test);
+Dataset& DataSplits::split(Split which) {
+  switch (which) {
+    case Split::Train: return train;
+    case Split::Validation: return validation;
+    case Split::Test: break;
   }
-  return {};
+  return test;
 }
+
+Dataset load_split(const DataOptions& options, Split split) { return std::move(load_data(options, {split}).split(split)); }
 
 }  // namespace gradflow

@@ -36,15 +36,10 @@ struct Coefficients {
   float shrink;                // 1 - lr * decoupled weight decay
 };
 
-struct Pass {
-  double squared_update = 0.0;
-  bool finite = true;
-};
-
 // One fused pass over a tensor (memory traffic bounds it). The order of operations is torch's
 // (foreach=False) up to m, which torch updates with lerp: within a few ulps (tests/test_optim.cpp).
 template <bool kAmsgrad, bool kNorm>
-Pass update(float* p, const float* grad, float* m, float* v, float* v_max, int64_t n, const Coefficients& c) {
+UpdatePass update(float* p, const float* grad, float* m, float* v, float* v_max, int64_t n, const Coefficients& c) {
   double squared = 0.0;
   float poison = 0.0f;  // stays 0 unless some gradient is inf or NaN
 #pragma omp parallel for simd reduction(+ : squared, poison) schedule(static) if (n >= (int64_t(1) << 16))
@@ -86,33 +81,18 @@ bool Adam::step(double lr, std::vector<double>* update_norms) {
                        static_cast<float>(eps_),
                        static_cast<float>(d.coupled),
                        static_cast<float>(1.0 - lr * d.decoupled)};  // as torch: the factor in double, then float
-  if (!update_norms && contiguous()) {  // one pass over the whole parameter block
-    float* m = state()[0].block.data();
-    float* v = state()[1].block.data();
-    float* v_max = amsgrad_ ? state()[2].block.data() : nullptr;
-    const Pass pass = amsgrad_ ? update<true, false>(whole_value(), whole_gradient(), m, v, v_max, whole_size(), c)
-                               : update<false, false>(whole_value(), whole_gradient(), m, v, v_max, whole_size(), c);
-    return pass.finite;
-  }
-  if (update_norms) update_norms->assign(parameters_.size(), 0.0);
-  bool finite = true;
-  for (size_t k = 0; k < parameters_.size(); ++k) {
-    const TensorView<float>& p = parameters_[k];
-    float* m = state()[0].of(k);
-    float* v = state()[1].of(k);
-    float* v_max = amsgrad_ ? state()[2].of(k) : nullptr;
-    Pass pass;
+  float* m = state()[0].block.data();
+  float* v = state()[1].block.data();
+  float* v_max = amsgrad_ ? state()[2].block.data() : nullptr;
+  return for_each_range(update_norms, [&](float* p, const float* g, int64_t offset, int64_t n, bool norm) {
+    float* v_max_range = v_max == nullptr ? nullptr : v_max + offset;
     if (amsgrad_) {
-      pass = update_norms ? update<true, true>(p.value, p.gradient, m, v, v_max, p.size(), c)
-                          : update<true, false>(p.value, p.gradient, m, v, v_max, p.size(), c);
-    } else {
-      pass = update_norms ? update<false, true>(p.value, p.gradient, m, v, v_max, p.size(), c)
-                          : update<false, false>(p.value, p.gradient, m, v, v_max, p.size(), c);
+      return norm ? update<true, true>(p, g, m + offset, v + offset, v_max_range, n, c)
+                  : update<true, false>(p, g, m + offset, v + offset, v_max_range, n, c);
     }
-    if (update_norms) (*update_norms)[k] = std::sqrt(pass.squared_update);
-    finite = finite && pass.finite;
-  }
-  return finite;
+    return norm ? update<false, true>(p, g, m + offset, v + offset, v_max_range, n, c)
+                : update<false, false>(p, g, m + offset, v + offset, v_max_range, n, c);
+  });
 }
 
 std::vector<std::string> Adam::formula() const {

@@ -15,18 +15,15 @@ Optimizer::Optimizer(std::vector<TensorView<float>> parameters, nlohmann::json o
     contiguous_ = contiguous_ && parameters_[k].value == before.value + before.size() &&
                   parameters_[k].gradient == before.gradient + before.size();
   }
-  for (const auto& p : parameters_) whole_size_ += p.size();
+  for (const auto& p : parameters_) {
+    offsets_.push_back(total_size_);
+    total_size_ += p.size();
+  }
 }
 
 
 void Optimizer::add_state(const std::string& name, const std::string& symbol) {
-  OptimizerState s{name, symbol, {}, {}};
-  int64_t total = 0;
-  for (const auto& p : parameters_) {
-    s.offset.push_back(total);
-    total += p.size();
-  }
-  s.block.assign(static_cast<size_t>(total), 0.0f);
+  OptimizerState s{name, symbol, std::vector<float>(static_cast<size_t>(total_size_), 0.0f), offsets_};
   state_.push_back(std::move(s));
 }
 

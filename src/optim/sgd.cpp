@@ -20,16 +20,11 @@ Sgd::Sgd(std::vector<TensorView<float>> parameters, const nlohmann::json& resolv
                                             resolved.at("nesterov").get<bool>()}) {}
 
 namespace {
-struct Pass {
-  double squared_update = 0.0;  // ||update||^2, when asked for
-  bool finite = true;           // every gradient finite
-};
-
 // One fused pass over a tensor: memory traffic, not arithmetic, bounds this update, so every
 // quantity is read and written once. The OpenMP split only changes the order of the (logged)
 // norm's summation, never a parameter.
 template <bool kMomentum, bool kNesterov, bool kNorm>
-Pass update(float* p, const float* g, float* v, int64_t n, float rate, float decay, float mu) {
+UpdatePass update(float* p, const float* g, float* v, int64_t n, float rate, float decay, float mu) {
   double squared = 0.0;
   float poison = 0.0f;  // stays 0 unless some g is inf or NaN (then g * 0 is NaN)
 #pragma omp parallel for simd reduction(+ : squared, poison) schedule(static) if (n >= (int64_t(1) << 16))
@@ -50,7 +45,7 @@ Pass update(float* p, const float* g, float* v, int64_t n, float rate, float dec
 }
 
 template <bool kNorm>
-Pass update(float* p, const float* g, int64_t n, float* velocity, float rate, float decay, float mu, bool nesterov) {
+UpdatePass update(float* p, const float* g, int64_t n, float* velocity, float rate, float decay, float mu, bool nesterov) {
   if (velocity == nullptr) return update<false, false, kNorm>(p, g, nullptr, n, rate, decay, mu);
   if (nesterov) return update<true, true, kNorm>(p, g, velocity, n, rate, decay, mu);
   return update<true, false, kNorm>(p, g, velocity, n, rate, decay, mu);
@@ -58,24 +53,15 @@ Pass update(float* p, const float* g, int64_t n, float* velocity, float rate, fl
 }  // namespace
 
 bool Sgd::step(double lr, std::vector<double>* update_norms) {
-  if (update_norms) update_norms->assign(parameters_.size(), 0.0);
   const float rate = static_cast<float>(lr);
   const float decay = static_cast<float>(sgd_.weight_decay);
   const float mu = static_cast<float>(sgd_.momentum);
   float* momentum = state().empty() ? nullptr : state()[0].block.data();
-  if (!update_norms && contiguous()) {  // one pass over the whole parameter block
-    return update<false>(whole_value(), whole_gradient(), whole_size(), momentum, rate, decay, mu, sgd_.nesterov).finite;
-  }
-  bool finite = true;
-  for (size_t k = 0; k < parameters_.size(); ++k) {
-    float* velocity = state().empty() ? nullptr : state()[0].of(k);
-    const TensorView<float>& p = parameters_[k];
-    const Pass pass = update_norms ? update<true>(p.value, p.gradient, p.size(), velocity, rate, decay, mu, sgd_.nesterov)
-                                   : update<false>(p.value, p.gradient, p.size(), velocity, rate, decay, mu, sgd_.nesterov);
-    if (update_norms) (*update_norms)[k] = std::sqrt(pass.squared_update);
-    finite = finite && pass.finite;
-  }
-  return finite;
+  return for_each_range(update_norms, [&](float* p, const float* g, int64_t offset, int64_t n, bool norm) {
+    float* velocity = momentum == nullptr ? nullptr : momentum + offset;
+    return norm ? update<true>(p, g, n, velocity, rate, decay, mu, sgd_.nesterov)
+                : update<false>(p, g, n, velocity, rate, decay, mu, sgd_.nesterov);
+  });
 }
 
 std::vector<std::string> Sgd::formula() const {

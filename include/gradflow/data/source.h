@@ -44,6 +44,7 @@ std::vector<std::string> index_class_names(int64_t classes);
 struct DataSplits {
   Dataset train, validation, test;
   DataDescription description;
+  Dataset& split(Split which);
 };
 
 class DataSource {

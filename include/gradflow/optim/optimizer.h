@@ -12,6 +12,7 @@
 // (SGD: "momentum"; Adam: "exp_avg", "exp_avg_sq"), plus scalars (Adam's step count).
 // Resumable checkpoints store the tensors as "optimizer.<state>.<parameter>" and the scalars in
 // the metadata, so a resumed run continues bit for bit, whatever the optimizer.
+#include <cmath>
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,6 +37,12 @@ struct OptimizerState {
   std::vector<int64_t> offset;  // parameter k's state starts at block[offset[k]], of its size
   float* of(size_t k) { return block.data() + offset[k]; }
   const float* of(size_t k) const { return block.data() + offset[k]; }
+};
+
+// What one fused update pass over a range of parameters reports.
+struct UpdatePass {
+  double squared_update = 0.0;  // ||update||² over the range, when asked for
+  bool finite = true;           // every gradient in the range was finite
 };
 
 class Optimizer {
@@ -66,24 +73,41 @@ class Optimizer {
   virtual nlohmann::json scalars() const { return nlohmann::json::object(); }
   virtual void set_scalars(const nlohmann::json& /*scalars*/) {}
 
-  // Every parameter and every gradient one after another in memory, in order: an update can then
-  // run as one pass over a single range (`whole()`), element for element the same arithmetic.
+  // Every parameter and every gradient one after another in memory, in order: an update then runs
+  // as one pass over a single range, element for element the same arithmetic.
   bool contiguous() const { return contiguous_; }
-  // The whole range (valid when contiguous()): the first parameter's value and gradient, and the
-  // number of elements of all of them.
-  float* whole_value() const { return parameters_.front().value; }
-  const float* whole_gradient() const { return parameters_.front().gradient; }
-  int64_t whole_size() const { return whole_size_; }
 
  protected:
   // Adds a state tensor of every parameter, zero-filled; `symbol` is its name in formula().
   void add_state(const std::string& name, const std::string& symbol);
 
+  // Runs `pass(value, gradient, offset, n, with_norm)` -> UpdatePass over the parameters: once over
+  // the whole block when they are contiguous and no norms are asked for, else once per parameter.
+  // `offset` is where the range starts in every state block (they are laid out like the
+  // parameters). Records ||update|| per parameter in `update_norms`; returns whether every
+  // gradient was finite. Every optimizer's step() is this call around its own fused kernel.
+  template <typename Pass>
+  bool for_each_range(std::vector<double>* update_norms, Pass&& pass) {
+    if (update_norms == nullptr && contiguous_) {
+      return pass(parameters_.front().value, parameters_.front().gradient, int64_t(0), total_size_, false).finite;
+    }
+    if (update_norms) update_norms->assign(parameters_.size(), 0.0);
+    bool finite = true;
+    for (size_t k = 0; k < parameters_.size(); ++k) {
+      const TensorView<float>& p = parameters_[k];
+      const UpdatePass result = pass(p.value, p.gradient, offsets_[k], p.size(), update_norms != nullptr);
+      if (update_norms) (*update_norms)[k] = std::sqrt(result.squared_update);
+      finite = finite && result.finite;
+    }
+    return finite;
+  }
+
   std::vector<TensorView<float>> parameters_;
 
  private:
   bool contiguous_ = false;
-  int64_t whole_size_ = 0;
+  std::vector<int64_t> offsets_;  // parameter k starts offsets_[k] elements into the whole range
+  int64_t total_size_ = 0;
   std::string type_;
   nlohmann::json options_;
   std::vector<OptimizerState> state_;

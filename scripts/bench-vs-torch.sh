@@ -17,6 +17,7 @@ rounds=${1:-5}
 torch_mlp=${TORCH_MLP:-../shared/bench/torch_mlp.py}
 python=/usr/bin/python3
 "$python" -c "import torch" 2>/dev/null || { echo "needs PyTorch: apt-get install python3-torch python3-numpy" >&2; exit 1; }
+[ -f "$torch_mlp" ] || { echo "needs the PyTorch reference trainer $torch_mlp (set TORCH_MLP=path/to/torch_mlp.py)" >&2; exit 1; }
 [ -x build/bin/gradflow ] || { echo "build first: cmake -S . -B build && cmake --build build -j" >&2; exit 1; }
 out=$(mktemp -d)
 [ -n "${KEEP:-}" ] && echo "raw results in $out" >&2

@@ -164,8 +164,9 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   spdlog::info("run {}: loading {}", config.name, config.data.dir);
   auto [train_data, validation_data, test_data, data_description] = load_data(config.data);
   check_model_fits_data(config, data_description);
-  spdlog::info("train {} / validation {} / test {} samples of {} features, {} threads", train_data.size(),
-               validation_data.size(), test_data.size(), train_data.features(), omp_get_max_threads());
+  spdlog::info("train {} / validation {} / test {} samples of {} features, {} threads, {} products", train_data.size(),
+               validation_data.size(), test_data.size(), train_data.features(), omp_get_max_threads(),
+               product_backend().name());
 
   std::mt19937_64 rng(config.seed);
   Trainee trainee = start_or_resume(config, rng, control);

@@ -77,8 +77,9 @@ void save_train_state(const std::string& path, Sequential<float>& model, const O
   const auto& parameters = optimizer.parameters();  // the state's layout, as restore_optimizer reads it
   for (const OptimizerState& state : optimizer.state()) {
     for (size_t k = 0; k < parameters.size(); ++k) {
-      const TensorView<float>& p = parameters[k];
-      file.tensors[state_key(state.name, p.name)] = {p.shape, std::vector<float>(state.of(k), state.of(k) + p.size())};
+      const TensorView<float>& parameter = parameters[k];
+      file.tensors[state_key(state.name, parameter.name)] = {
+          parameter.shape, std::vector<float>(state.of(k), state.of(k) + parameter.size())};
     }
   }
   file.metadata[kOptimizer] = nlohmann::json{{"type", optimizer.type()}, {"scalars", optimizer.scalars()}}.dump();

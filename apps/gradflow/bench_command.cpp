@@ -81,7 +81,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_flag("--stages", a->stages,
                 "then time " + std::to_string(kStageSteps) +
                     " more steps stage by stage: gathering the batch, every layer's forward and backward, the head, "
-                    "the SGD update");
+                    "the optimizer's update");
   cmd->add_flag("--json", a->json, "print the result as one JSON object");
   cmd->callback([&action, a]() {
     action = [a]() {

@@ -248,7 +248,7 @@ std::vector<Page> step_pages(const StepTrace& t, const ViewOptions& o) {
     }
     s += wrap_items(items, "  ", 78);
     items.clear();
-    for (const auto& [name, value] : t.optimizer_terms) items.push_back(name + " = " + format("%.4g", value));
+    for (const auto& [term, value] : t.optimizer_terms) items.push_back(term + " = " + format("%.4g", value));
     if (!items.empty()) s += wrap_items(items, "  ", 78);
     const bool stateful = !t.updates.empty() && !t.updates[0].state.empty();
     if (stateful) {
@@ -261,7 +261,7 @@ std::vector<Page> step_pages(const StepTrace& t, const ViewOptions& o) {
     for (const auto& u : t.updates) {
       rows.push_back({u.name, shape_text(u.shape), format("%.3g", u.weight_norm), format("%.3g", u.delta_norm),
                       format("%.2e", u.weight_norm > 0 ? u.delta_norm / u.weight_norm : 0.0)});
-      for (const auto& [name, summary] : u.state) rows.back().push_back(format("%.3g", summary.norm));
+      for (const auto& [state_name, summary] : u.state) rows.back().push_back(format("%.3g", summary.norm));
     }
     s += table(rows, "  ", 2);
     s += "after the update, on the same sample(s):\n";

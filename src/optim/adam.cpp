@@ -115,10 +115,10 @@ std::vector<std::pair<std::string, double>> Adam::terms(double lr) const {
 }
 
 GRADFLOW_REGISTER_OPTIMIZER(Adam, "adam", "Adam, like torch.optim.Adam (weight decay added to the gradient)", 1e-3, nullptr,
-                            {{"beta1", OptionSpec::Number, 0.9, {0, 1, false, true}, "decay β₁ of the gradient's running mean"},
-                             {"beta2", OptionSpec::Number, 0.999, {0, 1, false, true}, "decay β₂ of its running square"},
-                             {"eps", OptionSpec::Number, 1e-8, {0, 1, true, false}, "ε added to the denominator"},
-                             {"weight_decay", OptionSpec::Number, 0.0, {0, 1e3}, "L2 penalty λ, added to the gradient"},
-                             {"amsgrad", OptionSpec::Boolean, false, {}, "use the maximum of past v (AMSGrad)"}});
+                            {{"beta1", OptionSpec::Number, 0.9, {0, 1, false, true}, "decay β₁ of the gradient's running mean", {}},
+                             {"beta2", OptionSpec::Number, 0.999, {0, 1, false, true}, "decay β₂ of its running square", {}},
+                             {"eps", OptionSpec::Number, 1e-8, {0, 1, true, false}, "ε added to the denominator", {}},
+                             {"weight_decay", OptionSpec::Number, 0.0, {0, 1e3}, "L2 penalty λ, added to the gradient", {}},
+                             {"amsgrad", OptionSpec::Boolean, false, {}, "use the maximum of past v (AMSGrad)", {}}});
 
 }  // namespace gradflow

@@ -84,8 +84,8 @@ void validate_sgd(const nlohmann::json& resolved, const std::string& path) {
 }  // namespace
 
 GRADFLOW_REGISTER_OPTIMIZER(Sgd, "sgd", "stochastic gradient descent, like torch.optim.SGD (dampening 0)", 0.1, validate_sgd,
-                            {{"momentum", OptionSpec::Number, 0.0, {0, 1, false, true}, "momentum μ"},
-                             {"nesterov", OptionSpec::Boolean, false, {}, "Nesterov momentum (needs momentum > 0)"},
-                             {"weight_decay", OptionSpec::Number, 0.0, {0, 1e3}, "L2 penalty λ, added to the gradient"}});
+                            {{"momentum", OptionSpec::Number, 0.0, {0, 1, false, true}, "momentum μ", {}},
+                             {"nesterov", OptionSpec::Boolean, false, {}, "Nesterov momentum (needs momentum > 0)", {}},
+                             {"weight_decay", OptionSpec::Number, 0.0, {0, 1e3}, "L2 penalty λ, added to the gradient", {}}});
 
 }  // namespace gradflow

@@ -60,18 +60,25 @@ void write_file_atomic(const std::string& given, const std::string& bytes) {
   // unique per process: two writers of one path never share a temporary file
   const std::string temporary = path + "." + std::to_string(::getpid()) + ".tmp";
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) fail(temporary, "cannot create");
+  if (fd < 0) fail(path, "cannot create");
   try {
-    write_all(fd, bytes.data(), bytes.size(), temporary);
-    if (::fsync(fd) != 0) fail(temporary, "cannot flush");
+    write_all(fd, bytes.data(), bytes.size(), path);
+    if (::fsync(fd) != 0) fail(path, "cannot flush");
   } catch (...) {
     ::close(fd);
-    std::remove(temporary.c_str());
+    std::remove(temporary.c_str());  // never leave a partial file behind
     throw;
   }
-  if (::close(fd) != 0) fail(temporary, "cannot close");
-  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+  if (::close(fd) != 0) {
+    const int saved = errno;
     std::remove(temporary.c_str());
+    errno = saved;
+    fail(path, "cannot close");
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    const int saved = errno;
+    std::remove(temporary.c_str());
+    errno = saved;
     fail(path, "cannot rename into place");
   }
 }

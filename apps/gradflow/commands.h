@@ -3,6 +3,7 @@
 // arguments are parsed. The action returns the process exit code.
 #include <CLI/CLI.hpp>
 #include <functional>
+#include <string>
 
 namespace gradflow::cli {
 
@@ -19,5 +20,9 @@ void add_calibrate_command(CLI::App& app, Action& action);
 void add_predict_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
+
+// A parse error of the command line as one line without the "gradflow: error: " prefix: the
+// command it concerns and, for a misspelt command or option, the nearest existing name.
+std::string parse_error_line(CLI::App& app, const CLI::ParseError& error, int argc, char** argv);
 
 }  // namespace gradflow::cli

@@ -6,6 +6,8 @@
 
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
+#include <new>
 
 #include "commands.h"
 #include "gradflow/errors.h"
@@ -14,6 +16,9 @@ int main(int argc, char** argv) {
   // A closed stdout or stderr (`gradflow train | tee log`, then Ctrl-C) must not kill a run before
   // it saves: a write to it fails with EPIPE instead, and the logs are lost, not the run.
   std::signal(SIGPIPE, SIG_IGN);
+  // Past `ulimit -f` a write fails with EFBIG and is reported like a full disk, temporary file
+  // removed, instead of the process being killed half-way through a file.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"gradflow: train MLPs on MNIST-style image data from JSON configs, with hand-written backward passes"};
   app.set_version_flag("--version", "gradflow 0.1.0");
   app.require_subcommand(1);
@@ -39,8 +44,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    const int code = app.exit(e);
-    return code == 0 ? 0 : 2;
+    // --help and --version print and exit 0; every other parse error is one line, exit 2
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::fprintf(stderr, "gradflow: error: %s\n", gradflow::cli::parse_error_line(app, e, argc, argv).c_str());
+    return 2;
   }
 
   auto logger = spdlog::stderr_color_mt("gradflow");
@@ -56,6 +63,14 @@ int main(int argc, char** argv) {
   } catch (const gradflow::DivergenceError& e) {
     std::fprintf(stderr, "gradflow: error: %s\n", e.what());
     return 3;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "gradflow: error: out of memory: the input or the model is too large for this machine\n");
+    return 2;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // "RUN: cannot create directories: Read-only file system", not the library's bracketed form
+    const std::string path = e.path1().empty() ? std::string("file system") : e.path1().string();
+    std::fprintf(stderr, "gradflow: error: %s: %s\n", path.c_str(), e.code().message().c_str());
+    return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "gradflow: error: %s\n", e.what());
     return 1;

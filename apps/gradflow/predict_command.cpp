@@ -24,6 +24,7 @@ struct PredictArgs {
   int top = 3;
   bool no_temperature = false;
   bool json = false;
+  int64_t max_pixels = kDefaultMaxPixels;
 };
 
 bool looks_like_idx(const std::string& path) {
@@ -36,8 +37,8 @@ bool looks_like_idx(const std::string& path) {
 
 // Every image of an input, as rows in [0, 1]: an IDX file holds many, a picture one (centred as
 // a digit only when the model was trained on digits).
-Matrix read_input(const std::string& path, const DataDescription& data) {
-  if (!looks_like_idx(path)) return read_picture(path, data);
+Matrix read_input(const std::string& path, const DataDescription& data, int64_t max_pixels) {
+  if (!looks_like_idx(path)) return read_picture(path, data, max_pixels);
   const int64_t features = data.features();
   const IdxArray idx = read_idx(path);
   const int64_t n = idx.dims.size() == 1 ? 1 : idx.dims[0];
@@ -59,6 +60,9 @@ void add_predict_command(CLI::App& app, Action& action) {
   cmd->add_option("--top", a->top, "how many classes to show")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_flag("--no-temperature", a->no_temperature, "raw probabilities, without the calibrated temperature");
   cmd->add_flag("--json", a->json, "print the predictions as one JSON object");
+  cmd->add_option("--max-pixels", a->max_pixels, "refuse pictures with more pixels than this, before decoding them")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 40))
+      ->capture_default_str();
   cmd->callback([&action, a]() {
     action = [a]() {
       LoadedCheckpoint loaded = load_checkpoint(a->checkpoint);
@@ -67,7 +71,7 @@ void add_predict_command(CLI::App& app, Action& action) {
       const double t = a->no_temperature ? raw_t : stored_temperature(loaded.metadata, raw_t);
       nlohmann::json predictions = nlohmann::json::array();
       for (const auto& path : a->inputs) {
-        Matrix x = read_input(path, loaded.data);
+        Matrix x = read_input(path, loaded.data, a->max_pixels);
         x = ((x.array() - static_cast<float>(data.mean)) / static_cast<float>(data.std)).matrix();  // as in training
         const MatrixT<double> p = softmax(predict_logits(loaded.model, x), t);
         for (Eigen::Index r = 0; r < p.rows(); ++r) {

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 
 #include "gradflow/errors.h"
 
@@ -15,7 +17,7 @@ float sample(const std::vector<float>& pixels, int rows, int cols, double y, dou
   const int y0 = static_cast<int>(std::floor(y)), x0 = static_cast<int>(std::floor(x));
   const double fy = y - y0, fx = x - x0;
   auto at = [&](int r, int c) -> double {
-    return r < 0 || c < 0 || r >= rows || c >= cols ? 0.0 : pixels[static_cast<size_t>(r * cols + c)];
+    return r < 0 || c < 0 || r >= rows || c >= cols ? 0.0 : pixels[size_t(r) * size_t(cols) + size_t(c)];
   };
   return static_cast<float>((1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x0 + 1)) +
                             fy * ((1 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1)));
@@ -32,7 +34,7 @@ Matrix center_digit(const std::vector<float>& pixels, int rows, int cols, int si
   int top = rows, bottom = -1, left = cols, right = -1;
   for (int r = 0; r < rows; ++r) {
     for (int c = 0; c < cols; ++c) {
-      if (pixels[static_cast<size_t>(r * cols + c)] > 0.1f) {
+      if (pixels[size_t(r) * size_t(cols) + size_t(c)] > 0.1f) {
         top = std::min(top, r);
         bottom = std::max(bottom, r);
         left = std::min(left, c);
@@ -77,9 +79,47 @@ Matrix center_digit(const std::vector<float>& pixels, int rows, int cols, int si
 }
 
 namespace {
-// The picture at `path` as grey pixels in [0, 1], light on dark.
-std::vector<float> read_grey(const std::string& path, int& rows, int& cols) {
+uint32_t little_endian(const std::vector<unsigned char>& b, size_t at, int bytes) {
+  uint32_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = v << 8 | b[at + static_cast<size_t>(i)];
+  return v;
+}
+
+// The bytes an uncompressed picture (binary PGM/PPM, BMP without compression) needs for its
+// pixels; 0 for any other format. stb_image fills a short file's missing pixels with zeros.
+uint64_t uncompressed_bytes(const std::string& path, int rows, int cols, int channels) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<unsigned char> head(34, 0);
+  in.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
+  if (head[0] == 'P' && (head[1] == '5' || head[1] == '6')) {
+    return uint64_t(rows) * uint64_t(cols) * uint64_t(channels);  // at least one byte a sample
+  }
+  if (head[0] == 'B' && head[1] == 'M' && in.gcount() == 34) {
+    const uint32_t offset = little_endian(head, 10, 4), bits = little_endian(head, 28, 2), compression = little_endian(head, 30, 4);
+    if (compression != 0 && compression != 3) return 0;  // run-length encoded
+    const uint64_t stride = (uint64_t(cols) * bits + 31) / 32 * 4;
+    return offset + stride * uint64_t(rows);
+  }
+  return 0;
+}
+
+// The picture at `path` as grey pixels in [0, 1], light on dark. Its size is checked before it
+// is decoded: at most `max_pixels`, and a file long enough for the pixels it promises.
+std::vector<float> read_grey(const std::string& path, int& rows, int& cols, int64_t max_pixels) {
   int channels = 0;
+  if (stbi_info(path.c_str(), &cols, &rows, &channels) == 1) {
+    if (int64_t(rows) * int64_t(cols) > max_pixels) {
+      throw InputError(path + ": a picture of " + std::to_string(cols) + " × " + std::to_string(rows) +
+                       " pixels, more than the " + std::to_string(max_pixels) + " read (--max-pixels raises the limit)");
+    }
+    std::error_code error;
+    const uint64_t size = std::filesystem::file_size(path, error);
+    const uint64_t needed = uncompressed_bytes(path, rows, cols, channels);
+    if (!error && size < needed) {
+      throw InputError(path + ": truncated: " + std::to_string(cols) + " × " + std::to_string(rows) + " pixels need " +
+                       std::to_string(needed) + " bytes, the file has " + std::to_string(size));
+    }
+  }
   // grey + alpha, so a transparent background counts as paper
   unsigned char* data = stbi_load(path.c_str(), &cols, &rows, &channels, 2);
   if (data == nullptr) {
@@ -91,7 +131,7 @@ std::vector<float> read_grey(const std::string& path, int& rows, int& cols) {
   int border_count = 0;
   for (int r = 0; r < rows; ++r) {
     for (int c = 0; c < cols; ++c) {
-      const size_t i = static_cast<size_t>(r * cols + c);
+      const size_t i = size_t(r) * size_t(cols) + size_t(c);
       const float alpha = data[2 * i + 1] / 255.0f;
       const float grey = data[2 * i] / 255.0f * alpha + (1.0f - alpha);  // over white
       pixels[i] = grey;
@@ -110,9 +150,9 @@ std::vector<float> read_grey(const std::string& path, int& rows, int& cols) {
 }
 }  // namespace
 
-Matrix read_digit_image(const std::string& path, int side) {
+Matrix read_digit_image(const std::string& path, int side, int64_t max_pixels) {
   int rows = 0, cols = 0;
-  const std::vector<float> pixels = read_grey(path, rows, cols);
+  const std::vector<float> pixels = read_grey(path, rows, cols, max_pixels);
   return center_digit(pixels, rows, cols, side);
 }
 
@@ -138,13 +178,13 @@ Matrix fit_image(const std::vector<float>& pixels, int rows, int cols, int out_r
   return out;
 }
 
-Matrix read_picture(const std::string& path, const DataDescription& data) {
+Matrix read_picture(const std::string& path, const DataDescription& data, int64_t max_pixels) {
   if (data.channels != 1) {
     throw InputError(path + ": pictures can be read for grey images only, the model takes " +
                      std::to_string(data.channels) + " channels; give an IDX file");
   }
   int rows = 0, cols = 0;
-  const std::vector<float> pixels = read_grey(path, rows, cols);
+  const std::vector<float> pixels = read_grey(path, rows, cols, max_pixels);
   const int out_rows = static_cast<int>(data.rows), out_cols = static_cast<int>(data.cols);
   if (data.digits && out_rows == out_cols) return center_digit(pixels, rows, cols, out_rows);
   if (rows == out_rows && cols == out_cols) return Eigen::Map<const Matrix>(pixels.data(), 1, rows * cols);

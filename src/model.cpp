@@ -191,10 +191,16 @@ void copy_state(Sequential<From>& from, Sequential<To>& to) {
   auto target_buffers = to.buffers();
   source.insert(source.end(), source_buffers.begin(), source_buffers.end());
   target.insert(target.end(), target_buffers.begin(), target_buffers.end());
-  if (source.size() != target.size()) throw InputError("copy_state: models have different tensors");
-  for (size_t k = 0; k < source.size(); ++k) {
-    if (source[k].name != target[k].name || source[k].shape != target[k].shape) {
-      throw InputError("copy_state: tensor " + source[k].name + " does not match " + target[k].name);
+  auto text = [](const auto& a) {  // "0.weight [16, 64]"
+    std::string s = a.name + " [";
+    for (size_t d = 0; d < a.shape.size(); ++d) s += (d ? ", " : "") + std::to_string(a.shape[d]);
+    return s + "]";
+  };
+  for (size_t k = 0; k < std::max(source.size(), target.size()); ++k) {
+    if (k >= source.size() || k >= target.size() || source[k].name != target[k].name ||
+        source[k].shape != target[k].shape) {
+      throw InputError("the models differ: tensor " + (k < source.size() ? text(source[k]) : std::string("(none)")) +
+                       " against " + (k < target.size() ? text(target[k]) : std::string("(none)")));
     }
     for (int64_t i = 0; i < source[k].size(); ++i) target[k].value[i] = static_cast<To>(source[k].value[i]);
   }

@@ -96,7 +96,12 @@ Trainee start_or_resume(const Config& config, std::mt19937_64& rng, const TrainC
   t.position.epoch_rng = rng_state(rng);
   if (control.resume != nullptr) {
     TrainState& state = *control.resume;
-    copy_state(state.checkpoint.model, t.model);
+    try {
+      copy_state(state.checkpoint.model, t.model);
+    } catch (const InputError& e) {
+      throw InputError(state.path + ": the checkpoint's model does not match /model of the config (" + e.what() +
+                       "); a resumed run keeps its model");
+    }
     restore_optimizer(state, *t.optimizer);
     for (size_t i = 0; i < t.model.size(); ++i) {
       if (!state.layer_rng[i].empty()) t.model.layer(i).set_random_state(state.layer_rng[i]);
@@ -124,22 +129,34 @@ EpochMetrics epoch_metrics(int64_t epoch, const TrainPosition& p, double seconds
   return m;
 }
 
-// A run can blow up and stay finite (lr 1000: a loss of 1e7, chance accuracy). Predicting every
-// class equally costs ln C; an epoch's mean training loss ten times that has left learning behind.
-// DivergenceError, before the epoch's state can be saved over the last good checkpoint.
 // "; the last good checkpoint is RUN/last.safetensors" when this run has one, for divergence messages.
 std::string last_good_checkpoint(const RunDirectory& dir) {
   return std::filesystem::exists(dir.last()) ? "; the last good checkpoint is " + dir.last() : "";
 }
 
-void check_loss_is_sane(const EpochMetrics& m, int64_t classes, const RunDirectory& dir) {
-  const double limit = 10.0 * std::log(static_cast<double>(classes));
-  if (m.train_loss <= limit) return;
-  char text[160];
-  std::snprintf(text, sizeof text, "training diverged in epoch %lld: its mean training loss %.4g is over 10 ln C = %.4g",
-                static_cast<long long>(m.epoch), m.train_loss, limit);
-  throw DivergenceError(std::string(text) + " (10 times what predicting every class equally costs); try a lower "
-                        "/optimizer/lr" + last_good_checkpoint(dir));
+// A run can blow up and stay finite (lr 1000: a loss of 1e7, chance accuracy). Predicting every
+// class equally costs ln C. Two signs that learning has stopped, after an epoch:
+// - a mean training loss over 10 ln C;
+// - from the second epoch on, a loss still ≥ 0.95 ln C with training (and validation) accuracy
+//   within 2 points of chance, 1/C: the model predicts no better than a constant guess.
+// DivergenceError, before the epoch's state can be saved over the last good checkpoint.
+void check_still_learning(const EpochMetrics& m, bool has_validation, int64_t classes, const RunDirectory& dir) {
+  const double uniform = std::log(static_cast<double>(classes)), chance = 1.0 / static_cast<double>(classes);
+  char text[240];
+  std::string advice = "; try a lower /optimizer/lr";
+  if (m.train_loss > 10 * uniform) {
+    std::snprintf(text, sizeof text, "training diverged in epoch %lld: its mean training loss %.4g is over 10 ln C = %.4g "
+                  "(10 times what predicting every class equally costs)", static_cast<long long>(m.epoch), m.train_loss, 10 * uniform);
+  } else if (m.epoch >= 2 && m.train_loss >= 0.95 * uniform && m.train_accuracy <= chance + 0.02 &&
+             (!has_validation || m.validation_accuracy <= chance + 0.02)) {
+    std::snprintf(text, sizeof text, "training stalled at chance level in epoch %lld: accuracy %.1f%% against 1/C = %.1f%%, "
+                  "mean training loss %.4g against ln C = %.4g", static_cast<long long>(m.epoch),
+                  100 * (has_validation ? m.validation_accuracy : m.train_accuracy), 100 * chance, m.train_loss, uniform);
+    advice = "; check that the labels belong to the images, or try another /optimizer/lr";
+  } else {
+    return;
+  }
+  throw DivergenceError(std::string(text) + advice + last_good_checkpoint(dir));
 }
 
 }  // namespace
@@ -224,7 +241,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
                  100 * m.validation_accuracy, m.learning_rate, m.seconds, m.samples_per_second);
     dir.append_metrics(m.to_json());
     summary.last_epoch = m;
-    check_loss_is_sane(m, model.classes(), dir);
+    check_still_learning(m, validation_data.size() > 0, model.classes(), dir);
 
     position = TrainPosition{epoch + 1, 0, position.step, rng_state(rng), 0, 0, 0, summary.train_seconds};
     const bool last_epoch = epoch == config.training.epochs;

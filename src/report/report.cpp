@@ -19,8 +19,25 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<json> read_jsonl(const std::string& path) {
-  std::vector<json> lines;
+// Runs `read`, turning a missing key or a value of the wrong type into an InputError naming
+// `where` (a file, or a file and its line).
+template <typename Read>
+auto reading(const std::string& where, Read&& read) -> decltype(read()) {
+  try {
+    return read();
+  } catch (const json::exception& e) {
+    std::string reason = e.what();  // "[json.exception.type_error.302] type must be number, but is string"
+    const auto bracket = reason.find("] ");
+    if (bracket != std::string::npos) reason = reason.substr(bracket + 2);
+    throw InputError(where + ": " + reason);
+  }
+}
+
+// The records of a JSON Lines file, each with its line number.
+using Records = std::vector<std::pair<int, json>>;
+
+Records read_jsonl(const std::string& path) {
+  Records lines;
   std::ifstream in(path);
   std::string line;
   int number = 0;
@@ -29,7 +46,7 @@ std::vector<json> read_jsonl(const std::string& path) {
     if (line.empty()) continue;
     json j = json_check::parse(line, path + ": line " + std::to_string(number), false);
     if (j.is_discarded()) throw InputError(path + ": line " + std::to_string(number) + " is not valid JSON");
-    lines.push_back(std::move(j));
+    lines.emplace_back(number, std::move(j));
   }
   return lines;
 }
@@ -53,22 +70,24 @@ std::string figure(const std::string& svg_text, const std::string& caption) {
   return "<figure>" + svg_text + "<figcaption>" + svg::escape(caption) + "</figcaption></figure>\n";
 }
 
-std::string training_curves(const std::vector<json>& metrics) {
+std::string training_curves(const Records& metrics, const std::string& path) {
   svg::Series train_loss{"train", "#4c78a8", {}, {}}, val_loss{"validation", "#f58518", {}, {}};
   svg::Series train_acc{"train", "#4c78a8", {}, {}}, val_acc{"validation", "#f58518", {}, {}};
   svg::Series lr{"learning rate", "#54a24b", {}, {}};
-  for (const auto& m : metrics) {
-    const double e = m.at("epoch").get<double>();
-    train_loss.x.push_back(e);
-    train_loss.y.push_back(m.at("train_loss"));
-    val_loss.x.push_back(e);
-    val_loss.y.push_back(m.at("validation_loss"));
-    train_acc.x.push_back(e);
-    train_acc.y.push_back(m.at("train_accuracy"));
-    val_acc.x.push_back(e);
-    val_acc.y.push_back(m.at("validation_accuracy"));
-    lr.x.push_back(e);
-    lr.y.push_back(m.at("lr"));
+  for (const auto& [line, m] : metrics) {
+    reading(path + ": line " + std::to_string(line), [&, &m = m] {
+      const double e = m.at("epoch").get<double>();
+      train_loss.x.push_back(e);
+      train_loss.y.push_back(m.at("train_loss").get<double>());
+      val_loss.x.push_back(e);
+      val_loss.y.push_back(m.at("validation_loss").get<double>());
+      train_acc.x.push_back(e);
+      train_acc.y.push_back(m.at("train_accuracy").get<double>());
+      val_acc.x.push_back(e);
+      val_acc.y.push_back(m.at("validation_accuracy").get<double>());
+      lr.x.push_back(e);
+      lr.y.push_back(m.at("lr").get<double>());
+    });
   }
   return "<h2>Training</h2><div class='row'>" +
          figure(svg::line_chart("loss per epoch", "epoch", {train_loss, val_loss}, true), "mean cross-entropy (log scale)") +
@@ -76,22 +95,24 @@ std::string training_curves(const std::vector<json>& metrics) {
          figure(svg::line_chart("learning rate", "epoch", {lr}), "at the last step of each epoch") + "</div>\n";
 }
 
-std::string gradient_norms(const std::vector<json>& grads) {
+std::string gradient_norms(const Records& grads, const std::string& path) {
   if (grads.empty()) return "";
   static const char* colors[] = {"#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#9d755d", "#bab0ac"};
   std::map<int64_t, svg::Series> by_layer;
-  for (const auto& g : grads) {
-    for (const auto& layer : g.at("layers")) {
-      if (!layer.contains("weight_grad_norm")) continue;
-      const int64_t index = layer.at("layer");
-      auto& s = by_layer[index];
-      if (s.name.empty()) {
-        s.name = std::to_string(index) + " " + layer.at("type").get<std::string>();
-        s.color = colors[by_layer.size() % 8];
+  for (const auto& [line, g] : grads) {
+    reading(path + ": line " + std::to_string(line), [&, &g = g] {
+      for (const auto& layer : g.at("layers")) {
+        if (!layer.contains("weight_grad_norm")) continue;
+        const int64_t index = layer.at("layer").get<int64_t>();
+        auto& s = by_layer[index];
+        if (s.name.empty()) {
+          s.name = std::to_string(index) + " " + layer.at("type").get<std::string>();
+          s.color = colors[by_layer.size() % 8];
+        }
+        s.x.push_back(g.at("step").get<double>());
+        s.y.push_back(layer.at("weight_grad_norm").get<double>());
       }
-      s.x.push_back(g.at("step").get<double>());
-      s.y.push_back(layer.at("weight_grad_norm").get<double>());
-    }
+    });
   }
   std::vector<svg::Series> series;
   for (auto& item : by_layer) series.push_back(item.second);
@@ -99,9 +120,10 @@ std::string gradient_norms(const std::vector<json>& grads) {
          figure(svg::line_chart("‖∂L/∂W‖ per layer", "step", series, true), "from grads.jsonl (log scale)") + "</div>\n";
 }
 
-std::string summary_table(const json& summary, const json* calibration) {
+std::string summary_table(const json& summary, const json* calibration, const fs::path& dir) {
   std::string rows = "<table><tr><th></th><th>before T</th><th>after T</th></tr>";
   if (calibration != nullptr) {
+    reading((dir / "calibration.json").string(), [&] {
     const json& before = calibration->at("test_before");
     const json& after = calibration->at("test_after");
     auto row = [&](const char* name, const char* key, const char* format) {
@@ -117,11 +139,16 @@ std::string summary_table(const json& summary, const json* calibration) {
     rows += "<tr><td>temperature T</td><td>" + fmt(calibration->at("raw_temperature"), "%.4g") + "</td><td>" +
             fmt(fit.at("temperature"), "%.4g") + (fit.at("bound").is_null() ? "" : " (at the " + fit.at("bound").get<std::string>() + " bound)") +
             "</td></tr>";
+    });
   } else {
-    rows += "<tr><td>test accuracy</td><td colspan='2'>" + fmt(summary.value("test_accuracy", 0.0)) +
-            "</td></tr><tr><td>test loss</td><td colspan='2'>" + fmt(summary.value("test_loss", 0.0)) + "</td></tr>";
+    reading((dir / "summary.json").string(), [&] {
+      rows += "<tr><td>test accuracy</td><td colspan='2'>" + fmt(summary.value("test_accuracy", 0.0)) +
+              "</td></tr><tr><td>test loss</td><td colspan='2'>" + fmt(summary.value("test_loss", 0.0)) + "</td></tr>";
+    });
   }
-  rows += "<tr><td>training time</td><td colspan='2'>" + fmt(summary.value("train_seconds", 0.0), "%.1f s") + "</td></tr>";
+  reading((dir / "summary.json").string(), [&] {
+    rows += "<tr><td>training time</td><td colspan='2'>" + fmt(summary.value("train_seconds", 0.0), "%.1f s") + "</td></tr>";
+  });
   return rows + "</table>\n";
 }
 
@@ -174,20 +201,29 @@ std::string write_report(const std::string& run_dir) {
   const std::string metrics_path = (dir / "metrics.jsonl").string();
   if (!fs::exists(metrics_path)) throw InputError(metrics_path + ": missing; is " + run_dir + " a gradflow run directory?");
   const json config = load_json_file((dir / "config.json").string());
-  const std::vector<json> metrics = read_jsonl(metrics_path);
+  const Records metrics = read_jsonl(metrics_path);
   const json summary = fs::exists(dir / "summary.json") ? load_json_file((dir / "summary.json").string()) : json::object();
   const bool has_calibration = fs::exists(dir / "calibration.json");
   const json calibration = has_calibration ? load_json_file((dir / "calibration.json").string()) : json();
-  const std::vector<json> grads = fs::exists(dir / "grads.jsonl") ? read_jsonl((dir / "grads.jsonl").string()) : std::vector<json>{};
+  const std::string grads_path = (dir / "grads.jsonl").string();
+  const Records grads = fs::exists(grads_path) ? read_jsonl(grads_path) : Records{};
+  const std::string config_path = (dir / "config.json").string(), calibration_path = (dir / "calibration.json").string();
 
-  std::string layers;
-  if (config.contains("model")) {
-    layers = std::to_string(config["model"].value("input", 0));
-    for (const auto& l : config["model"].value("layers", json::array())) {
-      layers += " → " + l.value("type", std::string("?")) + (l.contains("units") ? " " + l["units"].dump() : "");
+  std::string layers, name;
+  int64_t batch_size = 0;
+  reading(config_path, [&] {
+    if (config.contains("model")) {
+      layers = std::to_string(config["model"].value("input", 0));
+      for (const auto& l : config["model"].value("layers", json::array())) {
+        layers += " → " + l.value("type", std::string("?")) + (l.contains("units") ? " " + l["units"].dump() : "");
+      }
     }
-  }
-  const std::string name = config.value("name", std::string("run"));
+    name = config.value("name", std::string("run"));
+    batch_size = config.value("training", json::object()).value("batch_size", int64_t(0));
+  });
+  const std::string calibration_html =
+      has_calibration ? reading(calibration_path, [&] { return calibration_section(calibration, class_names(dir)); })
+                      : std::string("<p>No calibration.json: run <code>gradflow calibrate</code>.</p>");
   std::string html =
       "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>gradflow run " + svg::escape(name) +
       "</title>\n<style>body{font-family:sans-serif;margin:24px;color:#222;max-width:1500px}"
@@ -197,10 +233,9 @@ std::string write_report(const std::string& run_dir) {
       "td:first-child{text-align:left}code{background:#f4f4f4;padding:1px 4px}</style></head><body>\n"
       "<h1>gradflow run <code>" + svg::escape(name) + "</code></h1>\n<p>model: " + svg::escape(layers) + " · " +
       std::to_string(metrics.size()) + " epochs · batch " +
-      std::to_string(config.value("training", json::object()).value("batch_size", 0)) + "</p>\n<h2>Summary</h2>" +
-      summary_table(summary, has_calibration ? &calibration : nullptr) + training_curves(metrics) +
-      (has_calibration ? calibration_section(calibration, class_names(dir)) : std::string("<p>No calibration.json: run <code>gradflow calibrate</code>.</p>")) +
-      gradient_norms(grads) + "</body></html>\n";
+      std::to_string(batch_size) + "</p>\n<h2>Summary</h2>" +
+      summary_table(summary, has_calibration ? &calibration : nullptr, dir) + training_curves(metrics, metrics_path) +
+      calibration_html + gradient_norms(grads, grads_path) + "</body></html>\n";
   const std::string path = (dir / "report.html").string();
   write_file_atomic(path, html);
   return path;

@@ -14,6 +14,7 @@
 #include "gradflow/model.h"
 #include "gradflow/errors.h"
 #include "gradflow/files.h"
+#include "test_cli.h"
 #include "test_files.h"
 
 using namespace gradflow;
@@ -33,11 +34,6 @@ std::string saved_model(const std::string& name) {
   const std::string path = temp_dir(name) + "/model.safetensors";
   save_checkpoint(path, model, json{{"name", "x"}});
   return path;
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {(std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()};
 }
 
 void write_all(const std::string& path, const std::string& bytes) {

@@ -18,6 +18,7 @@
 #include "gradflow/errors.h"
 #include "gradflow/train.h"
 #include "gradflow/train_state.h"
+#include "test_cli.h"
 #include "test_files.h"
 
 using namespace gradflow;
@@ -42,11 +43,6 @@ json config_for(const std::string& data, int epochs = 4, const json& optimizer =
               {"optimizer", optimizer},
               {"schedule", {{"type", "cosine"}, {"warmup_epochs", 0.5}}},
               {"training", {{"epochs", epochs}, {"batch_size", 32}, {"checkpoint_every", 1}, {"log_grad_every", 3}}}};
-}
-
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {(std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()};
 }
 
 // Every tensor of two checkpoints, bit for bit.
@@ -75,19 +71,6 @@ struct StopAt : TrainObserver {
     if (batch == 0 && m.epoch == epoch) flag = true;
   }
 };
-
-struct CliRun {
-  int code;
-  std::string out, err;
-};
-
-CliRun run_cli(const std::string& args) {
-  const std::string dir = temp_dir("faults_io");
-  const int status = std::system((std::string(GRADFLOW_BINARY) + " " + args + " >" + dir + "/out 2>" + dir + "/err </dev/null").c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_all(dir + "/out"), read_all(dir + "/err")};
-}
-
-size_t lines(const std::string& text) { return static_cast<size_t>(std::count(text.begin(), text.end(), '\n')); }
 
 }  // namespace
 

@@ -12,6 +12,7 @@
 #include "gradflow/config.h"
 #include "gradflow/errors.h"
 #include "gradflow/train.h"
+#include "test_cli.h"
 #include "test_files.h"
 
 using namespace gradflow;
@@ -32,24 +33,6 @@ json synthetic_config(const std::string& data_dir) {
               {"training", {{"epochs", 3}, {"batch_size", 32}}}};
 }
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {(std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()};
-}
-
-struct CliRun {
-  int code;
-  std::string out, err;
-};
-
-CliRun run_cli(const std::string& args) {
-  const std::string dir = temp_dir("cli_io");
-  // TMPDIR: what the command keeps in the temp directory (bench's gzip copy) goes with the test's files
-  const std::string command = "TMPDIR=" + dir + " " + std::string(GRADFLOW_BINARY) + " " + args + " >" + dir +
-                              "/out 2>" + dir + "/err </dev/null";
-  const int status = std::system(command.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_all(dir + "/out"), read_all(dir + "/err")};
-}
 }  // namespace
 
 TEST(Train, LearnsSeparableSyntheticData) {

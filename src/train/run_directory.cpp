@@ -1,11 +1,13 @@
 #include "gradflow/train/run_directory.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/file.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 
@@ -62,6 +64,7 @@ void RunDirectory::claim(bool resuming, bool replace) {
   if (::ftruncate(lock_, 0) != 0 || ::pwrite(lock_, pid.data(), pid.size(), 0) != static_cast<ssize_t>(pid.size())) {
     throw InputError(path + ": cannot write the run directory's lock: " + std::strerror(errno));
   }
+  remove_stale_temporaries();
   if (resuming) return;
 
   std::string found;
@@ -79,6 +82,22 @@ void RunDirectory::claim(bool resuming, bool replace) {
     throw InputError(dir_ + ": holds an earlier run (" + found + "); " + advice);
   }
   for (const char* name : kResults) fs::remove(file(name));
+}
+
+void RunDirectory::remove_stale_temporaries() const {
+  // "last.safetensors.4711.tmp": the temporary file of a process that was killed while writing
+  std::error_code error;
+  for (const auto& entry : fs::directory_iterator(dir_, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name.size() < 5 || name.compare(name.size() - 4, 4, ".tmp") != 0) continue;
+    const std::string stem = name.substr(0, name.size() - 4);
+    const auto dot = stem.rfind('.');
+    if (dot == std::string::npos || stem.find_first_not_of("0123456789", dot + 1) != std::string::npos || dot + 1 == stem.size()) {
+      continue;
+    }
+    const long pid = std::strtol(stem.c_str() + dot + 1, nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) fs::remove(entry.path(), error);
+  }
 }
 
 std::string RunDirectory::file(const std::string& name) const { return (fs::path(dir_) / name).string(); }

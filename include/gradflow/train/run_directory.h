@@ -26,7 +26,8 @@ class RunDirectory {
   // Creates the directory and locks it; InputError naming the holder's PID when another process
   // holds the lock. For a new run (`resuming` false) that finds an earlier run's results there
   // (metrics, checkpoints, summary, report): InputError saying how to resume, replace or avoid
-  // them, unless `replace`, which removes them. Call before any work starts.
+  // them, unless `replace`, which removes them. Temporary files left by a killed process are
+  // removed. Call before any work starts.
   void claim(bool resuming, bool replace);
 
   // Before a resume: InputError naming config.json and the first key that differs, when the file
@@ -53,6 +54,9 @@ class RunDirectory {
   void append_gradients(const nlohmann::json& record) const;
 
  private:
+  // Removes NAME.PID.tmp files whose process is gone (killed while writing NAME).
+  void remove_stale_temporaries() const;
+
   std::string dir_;
   int lock_ = -1;  // the locked file's descriptor while claimed
 };

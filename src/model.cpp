@@ -69,7 +69,11 @@ Sequential<Scalar>::Sequential(const nlohmann::json& resolved_spec)
       head_(resolved_spec.at("head").at("temperature").get<double>(),
             resolved_spec.at("head").value("label_smoothing", 0.0)) {
   int64_t features = input_size_;
-  for (const auto& layer_spec : resolved_spec.at("layers")) {
+  for (const auto& given : resolved_spec.at("layers")) {
+    // kept as resolved (every schema parameter, defaults filled in): describe() saves exactly this
+    const nlohmann::json layer_spec =
+        LayerRegistry::instance().resolve(given, "/model/layers/" + std::to_string(layer_specs_.size()));
+    layer_specs_.push_back(layer_spec);
     layers_.push_back(LayerRegistry::instance().create<Scalar>(layer_spec, features));
     features = layers_.back()->output_size();
   }
@@ -88,10 +92,8 @@ Sequential<Scalar>::Sequential(const nlohmann::json& resolved_spec)
 
 template <typename Scalar>
 nlohmann::json Sequential<Scalar>::describe() const {
-  nlohmann::json layers = nlohmann::json::array();
-  for (const auto& layer : layers_) layers.push_back(layer->describe());
   return {{"input", input_size_},
-          {"layers", layers},
+          {"layers", layer_specs_},
           {"head",
            {{"type", "softmax_cross_entropy"},
             {"temperature", head_.temperature()},

@@ -76,7 +76,6 @@ class RecordsStorage : public Layer<Scalar> {
   using typename Layer<Scalar>::ConstRef;
   RecordsStorage(const nlohmann::json& /*args*/, int64_t input) : size_(input) {}
   std::string type() const override { return "test_records_storage"; }
-  nlohmann::json describe() const override { return {{"type", type()}}; }
   int64_t input_size() const override { return size_; }
   int64_t output_size() const override { return size_; }
   void forward(const ConstRef& x, Mat& y) override {

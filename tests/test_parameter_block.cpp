@@ -192,7 +192,6 @@ class Scale : public Layer<Scalar> {
   using typename Layer<Scalar>::ConstRef;
   Scale(const nlohmann::json& /*args*/, int64_t input) : size_(input) { this->allocate_parameters(); }
   std::string type() const override { return "test_scale"; }
-  nlohmann::json describe() const override { return {{"type", type()}}; }
   int64_t input_size() const override { return size_; }
   int64_t output_size() const override { return size_; }
   std::vector<TensorShape> parameter_shapes() const override { return {{"weight", {size_}}}; }

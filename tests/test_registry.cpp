@@ -15,18 +15,39 @@ using nlohmann::json;
 
 namespace {
 
-// A valid spec for `info` using defaults, and small in-range values for required parameters.
+// A value of `p` inside its range and unlike its default (so a layer that loses it on save and
+// load shows it); for a required parameter, a small in-range value.
+json non_default_value(const LayerParam& p) {
+  const json& d = p.default_value;
+  switch (p.kind) {
+    case LayerParam::Integer: {
+      const int64_t base = d.is_null() ? 5 : d.get<int64_t>();
+      for (int64_t v : {base + 2, base - 1, base * 2, int64_t{5}}) {
+        if (p.range.contains(static_cast<double>(v)) && (d.is_null() || v != base)) return v;
+      }
+      break;
+    }
+    case LayerParam::Number: {
+      const double base = d.is_null() ? 0.5 : d.get<double>();
+      for (double v : {base * 1.5 + 0.1, base * 0.5, base + 0.25, 0.5}) {
+        if (p.range.contains(v) && (d.is_null() || v != base)) return v;
+      }
+      break;
+    }
+    case LayerParam::Boolean: return d.is_null() ? true : !d.get<bool>();
+    case LayerParam::String:
+      for (const auto& choice : p.choices) {
+        if (d.is_null() || choice != d.get<std::string>()) return choice;
+      }
+      return p.choices.empty() ? json("x") : json(p.choices.front());
+  }
+  return d;
+}
+
+// A valid spec for `info` with every parameter given a non-default value.
 json example_spec(const LayerInfo& info) {
   json spec{{"type", info.type}};
-  for (const auto& p : info.params) {
-    if (!p.default_value.is_null()) continue;
-    switch (p.kind) {
-      case LayerParam::Integer: spec[p.name] = std::clamp<int64_t>(5, static_cast<int64_t>(std::max(p.range.min, -1e9)), static_cast<int64_t>(std::min(p.range.max, 1e9))); break;
-      case LayerParam::Number: spec[p.name] = std::clamp(0.5, p.range.min, p.range.max); break;
-      case LayerParam::Boolean: spec[p.name] = true; break;
-      case LayerParam::String: spec[p.name] = p.choices.empty() ? "x" : p.choices.front(); break;
-    }
-  }
+  for (const auto& p : info.params) spec[p.name] = non_default_value(p);
   return spec;
 }
 
@@ -112,6 +133,11 @@ TEST_P(EveryLayer, SaveLoadRoundTrip) {
   save_checkpoint(path, m, nullptr);
   LoadedCheckpoint loaded = load_checkpoint(path);
   EXPECT_EQ(loaded.model.describe(), m.describe());
+  // every parameter comes back as written, none replaced by its default
+  EXPECT_EQ(loaded.model.describe()["layers"][1], LayerRegistry::instance().resolve(example_spec(info()), "/l"));
+  for (const auto& p : info().params) {
+    EXPECT_EQ(loaded.model.describe()["layers"][1][p.name], non_default_value(p)) << p.name;
+  }
   auto a = m.parameters(), c = loaded.model.parameters();
   auto ab = m.buffers(), cb = loaded.model.buffers();
   a.insert(a.end(), ab.begin(), ab.end());

@@ -28,7 +28,6 @@ class WrongDouble : public Layer<Scalar> {
   using typename Layer<Scalar>::ConstRef;
   WrongDouble(const json& /*args*/, int64_t input) : size_(input) {}
   std::string type() const override { return "test_wrong_double"; }
-  json describe() const override { return {{"type", type()}}; }
   int64_t input_size() const override { return size_; }
   int64_t output_size() const override { return size_; }
   void forward(const ConstRef& x, Mat& y) override { y = 2 * x; }

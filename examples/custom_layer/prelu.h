@@ -19,7 +19,6 @@ class PReLU : public gradflow::Layer<Scalar> {
   PReLU(const nlohmann::json& args, int64_t input);
 
   std::string type() const override { return "prelu"; }
-  nlohmann::json describe() const override { return {{"type", type()}, {"init", init_}}; }
   int64_t input_size() const override { return features_; }
   int64_t output_size() const override { return features_; }
 

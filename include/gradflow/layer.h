@@ -51,8 +51,6 @@ class Layer {
 
   // The registered type name, e.g. "dense".
   virtual std::string type() const = 0;
-  // The layer's configuration as it appears in a config file (type included).
-  virtual nlohmann::json describe() const = 0;
   virtual int64_t input_size() const = 0;
   virtual int64_t output_size() const = 0;
 

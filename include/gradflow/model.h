@@ -95,6 +95,7 @@ class Sequential {
   // the blocks the layers' parameters and gradients live in (moved, never reallocated)
   std::vector<Scalar, Eigen::aligned_allocator<Scalar>> parameter_block_, gradient_block_;
   std::vector<std::unique_ptr<Layer<Scalar>>> layers_;
+  nlohmann::json layer_specs_ = nlohmann::json::array();  // each layer's resolved spec, for describe()
   SoftmaxCrossEntropy<Scalar> head_;
   std::vector<Mat> outputs_;    // outputs_[i]: (B, out_i)
   std::vector<Mat> gradients_;  // gradients_[i]: dL/d outputs_[i]

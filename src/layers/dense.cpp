@@ -47,13 +47,6 @@ Dense<Scalar>::Dense(const nlohmann::json& args, int64_t input)
             parse_init(args.value("init", std::string("kaiming_uniform")))) {}
 
 template <typename Scalar>
-nlohmann::json Dense<Scalar>::describe() const {
-  return {{"type", "dense"},
-          {"units", output_size()},
-          {"init", init_ == Init::XavierUniform ? "xavier_uniform" : "kaiming_uniform"}};
-}
-
-template <typename Scalar>
 void Dense<Scalar>::initialize(std::mt19937_64& rng) {
   const double in = static_cast<double>(input_size());
   const double out = static_cast<double>(output_size());

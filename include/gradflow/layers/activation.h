@@ -9,7 +9,6 @@ template <typename Scalar>
 class Activation : public Layer<Scalar> {
  public:
   explicit Activation(int64_t size) : size_(size) {}
-  nlohmann::json describe() const override { return {{"type", this->type()}}; }
   int64_t input_size() const override { return size_; }
   int64_t output_size() const override { return size_; }
 

@@ -26,7 +26,6 @@ class BatchNorm : public Layer<Scalar> {
       : BatchNorm(input, args.at("eps").get<double>(), args.at("momentum").get<double>()) {}
 
   std::string type() const override { return "batch_norm"; }
-  nlohmann::json describe() const override { return {{"type", type()}, {"eps", eps_}, {"momentum", momentum_}}; }
   int64_t input_size() const override { return features_; }
   int64_t output_size() const override { return features_; }
 

@@ -26,7 +26,6 @@ class Dense : public Layer<Scalar> {
   }
 
   std::string type() const override { return "dense"; }
-  nlohmann::json describe() const override;
   int64_t input_size() const override { return input_; }
   int64_t output_size() const override { return units_; }
 

@@ -14,7 +14,6 @@ class LeakyReLU : public Activation<Scalar> {
   LeakyReLU(const nlohmann::json& args, int64_t input) : LeakyReLU(input, args.at("negative_slope").get<double>()) {}
 
   std::string type() const override { return "leaky_relu"; }
-  nlohmann::json describe() const override { return {{"type", type()}, {"negative_slope", static_cast<double>(slope_)}}; }
   void forward(const ConstRef& x, Mat& y) override;
   void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
 

@@ -9,6 +9,7 @@
 
 #include "gradflow/errors.h"
 #include "gradflow/json_check.h"
+#include "gradflow/layer_registry.h"
 #include "gradflow/files.h"
 
 namespace gradflow {
@@ -123,6 +124,19 @@ SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& p
   return file;
 }
 
+void describe_model(const Sequential<float>& model, std::map<std::string, std::string>& metadata) {
+  metadata["gradflow.format_version"] = kCheckpointFormatVersion;
+  const json spec = model.describe();
+  metadata["gradflow.model"] = spec.dump();
+  json plugins = json::object();  // layer type -> the plugin file that registered it
+  for (const auto& layer : spec.at("layers")) {
+    const std::string type = layer.at("type").get<std::string>();
+    const LayerInfo* info = LayerRegistry::instance().find(type);
+    if (info != nullptr && !info->plugin.empty()) plugins[type] = info->plugin;
+  }
+  if (!plugins.empty()) metadata[kPluginsKey] = plugins.dump();
+}
+
 void save_checkpoint(const std::string& path, Sequential<float>& model, const json& config,
                      const std::map<std::string, std::string>& extra) {
   SafetensorsFile file;
@@ -131,8 +145,7 @@ void save_checkpoint(const std::string& path, Sequential<float>& model, const js
   views.insert(views.end(), buffers.begin(), buffers.end());
   for (const auto& v : views) file.tensors[v.name] = {v.shape, std::vector<float>(v.value, v.value + v.size())};
   file.metadata = extra;
-  file.metadata["gradflow.format_version"] = kCheckpointFormatVersion;
-  file.metadata["gradflow.model"] = model.describe().dump();
+  describe_model(model, file.metadata);
   if (!config.is_null()) file.metadata["gradflow.config"] = config.dump();
   write_safetensors(path, file);
 }
@@ -175,6 +188,19 @@ LoadedCheckpoint load_checkpoint(SafetensorsFile file, const std::string& path) 
   if (meta == file.metadata.end()) throw bad("not a gradflow checkpoint (no gradflow.model metadata)");
   const json spec = json_check::parse(meta->second, path + ": gradflow.model metadata", false);
   if (spec.is_discarded()) throw bad("gradflow.model metadata is not valid JSON");
+  // a layer from a plugin that is not loaded: name the plugin the model needs
+  if (auto p = file.metadata.find(kPluginsKey); p != file.metadata.end() && spec.is_object() &&
+                                                spec.contains("layers") && spec["layers"].is_array()) {
+    const json plugins = json_check::parse(p->second, path + ": " + kPluginsKey + " metadata", false);
+    for (const auto& layer : spec["layers"]) {
+      if (!layer.is_object() || !layer.contains("type") || !layer["type"].is_string()) continue;
+      const std::string type = layer["type"].get<std::string>();
+      if (LayerRegistry::instance().find(type) != nullptr || !plugins.is_object() || !plugins.contains(type)) continue;
+      const std::string plugin = plugins[type].is_string() ? plugins[type].get<std::string>() : "?";
+      throw bad("the model's layer type \"" + type + "\" comes from the plugin " + plugin + ", which is not loaded: give --plugin " +
+                plugin);
+    }
+  }
   json resolved;
   try {
     resolved = resolve_model_spec(spec, "/model");

@@ -1,11 +1,13 @@
 #include "gradflow/config.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "gradflow/data/source.h"
 #include "gradflow/errors.h"
+#include "gradflow/plugin.h"
 #include "gradflow/json_check.h"
 #include "gradflow/kernels/backend.h"
 #include "gradflow/model.h"
@@ -53,9 +55,19 @@ std::vector<std::string> class_names(const json& data) {
 Config parse_config(const json& root) {
   jc::expect_object(root, "");
   jc::reject_unknown_keys(root, "",
-                          {"name", "seed", "threads", "backend", "data", "model", "optimizer", "schedule", "training", "calibration",
-                           "output"});
+                          {"name", "seed", "threads", "backend", "plugins", "data", "model", "optimizer", "schedule",
+                           "training", "calibration", "output"});
   Config c;
+  if (root.contains("plugins")) {
+    if (!root["plugins"].is_array()) throw ConfigError("/plugins", "expected an array of plugin files, got " + jc::show(root["plugins"]));
+    for (size_t i = 0; i < root["plugins"].size(); ++i) {
+      const json& p = root["plugins"][i];
+      if (!p.is_string() || p.get<std::string>().empty()) {
+        throw ConfigError("/plugins/" + std::to_string(i), "expected the path of a plugin file, got " + jc::show(p));
+      }
+      c.plugins.push_back(p.get<std::string>());
+    }
+  }
   c.name = jc::string(root, "name", "", c.name);
   if (c.name.empty() || c.name.find('/') != std::string::npos || c.name == "." || c.name == "..") {
     throw ConfigError("/name", "expected a non-empty name without '/', got " + jc::show(root["name"]));
@@ -120,7 +132,7 @@ json Config::to_json() const {
                  {"std", data.std}};
   if (!data.class_names.empty()) data_json["class_names"] = data.class_names;
   if (data.digits) data_json["digits"] = *data.digits;
-  return {{"name", name},
+  json out = {{"name", name},
           {"seed", seed},
           {"threads", threads},
           {"backend", backend},
@@ -141,6 +153,8 @@ json Config::to_json() const {
             {"checkpoint_every", training.checkpoint_every}}},
           {"calibration", {{"method", calibration.method}, {"bins", calibration.bins}}},
           {"output", {{"dir", output_dir}}}};
+  if (!plugins.empty()) out["plugins"] = plugins;
+  return out;
 }
 
 json Config::optimizer_json() const {
@@ -165,6 +179,20 @@ void check_model_fits_data(const Config& config, const DataDescription& data) {
                                                                    std::to_string(data.classes()) + " (from " +
                                                                    data.class_names_source + ")");
   }
+}
+
+json load_config_json(const std::string& path) {
+  json root = load_json_file(path);
+  if (!root.is_object() || !root.contains("plugins") || !root["plugins"].is_array()) return root;
+  const std::filesystem::path base = std::filesystem::path(path).parent_path();
+  for (json& p : root["plugins"]) {
+    if (!p.is_string() || p.get<std::string>().empty()) continue;  // parse_config names it
+    std::filesystem::path file(p.get<std::string>());
+    if (file.is_relative()) file = base / file;
+    p = std::filesystem::absolute(file).lexically_normal().string();
+    load_plugin(p.get<std::string>());
+  }
+  return root;
 }
 
 json load_json_file(const std::string& path) {

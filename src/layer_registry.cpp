@@ -9,9 +9,10 @@ LayerRegistry& LayerRegistry::instance() {
   return registry;
 }
 
-bool LayerRegistry::add(LayerInfo info) {
+bool LayerRegistry::add(LayerInfo info, const std::string& file) {
   const std::string type = info.type;
-  return layers_.add(type, std::move(info));
+  info.plugin = current_plugin();
+  return layers_.add(type, std::move(info), file);
 }
 
 const LayerInfo* LayerRegistry::find(const std::string& type) const { return layers_.find(type); }
@@ -24,6 +25,7 @@ int64_t LayerRegistry::output_size(const nlohmann::json& resolved_spec, int64_t 
 
 nlohmann::json LayerRegistry::resolve(const nlohmann::json& spec, const std::string& path) const {
   namespace jc = json_check;
+  check();
   jc::expect_object(spec, path);
   const std::string type = jc::string(spec, "type", path, std::nullopt, layers_.names());
   const LayerInfo& info = *find(type);

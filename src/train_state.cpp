@@ -85,8 +85,7 @@ void save_train_state(const std::string& path, Sequential<float>& model, const O
   file.metadata[kOptimizer] = nlohmann::json{{"type", optimizer.type()}, {"scalars", optimizer.scalars()}}.dump();
   nlohmann::json layer_rng = nlohmann::json::array();
   for (size_t i = 0; i < model.size(); ++i) layer_rng.push_back(model.layer(i).random_state());
-  file.metadata["gradflow.format_version"] = kCheckpointFormatVersion;
-  file.metadata["gradflow.model"] = model.describe().dump();
+  describe_model(model, file.metadata);
   file.metadata["gradflow.config"] = config.dump();
   file.metadata[kPosition] = nlohmann::json{{"epoch", p.epoch},
                                             {"batch", p.batch},

@@ -213,15 +213,14 @@ TEST(Optimizers, ConfigChoosesByTypeWithCheckedOptions) {
             "config error at /optimizer/nesterov: Nesterov momentum needs /optimizer/momentum > 0");
 }
 
-TEST(Optimizers, RegistryListsEveryOptimizerAndRefusesADuplicateName) {
+TEST(Optimizers, RegistryListsEveryOptimizer) {
   std::vector<std::string> types;
   for (const OptimizerInfo* info : OptimizerRegistry::instance().all()) types.push_back(info->type);
   EXPECT_NE(std::find(types.begin(), types.end(), "sgd"), types.end());
   EXPECT_NE(std::find(types.begin(), types.end(), "adam"), types.end());
   EXPECT_NE(std::find(types.begin(), types.end(), "adamw"), types.end());
   EXPECT_DOUBLE_EQ(OptimizerRegistry::instance().resolve({{"type", "adamw"}}, "/o")["weight_decay"].get<double>(), 0.01);
-  OptimizerInfo again = *OptimizerRegistry::instance().find("sgd");
-  EXPECT_THROW(OptimizerRegistry::instance().add(again), std::logic_error);
+  // a second registration of a name: Registry.KeepsTheFirstOfTwoRegistrationsAndNamesBothPlaces
 }
 
 TEST(Optimizers, OnePassOverAParameterBlockEqualsOnePassPerTensor) {

@@ -8,6 +8,8 @@
 #include "gradflow/checkpoint.h"
 #include "gradflow/gradcheck.h"
 #include "gradflow/layer_registry.h"
+#include "gradflow/plugin.h"
+#include "gradflow/registry.h"
 #include "test_files.h"
 
 using namespace gradflow;
@@ -192,14 +194,21 @@ TEST(Registry, HoldsTheBuiltInLayers) {
   }
 }
 
-TEST(Registry, RefusesASecondRegistrationUnderOneName) {
-  // a plugin layer named like a built-in would otherwise replace it silently
-  LayerInfo again = *LayerRegistry::instance().find("relu");
+TEST(Registry, KeepsTheFirstOfTwoRegistrationsAndNamesBothPlaces) {
+  // a plugin layer named like a built-in would otherwise replace it silently; registration runs
+  // while static objects are built, where an exception would abort, so the conflict waits for check()
+  Registry<int> table("layer type");
+  EXPECT_NO_THROW(table.check());
+  EXPECT_TRUE(table.add("relu", 1, "src/layers/relu.cpp"));
+  set_current_plugin("/p/libmine.so");
+  EXPECT_FALSE(table.add("relu", 2, "mine.cpp"));
+  set_current_plugin("");
+  EXPECT_EQ(*table.find("relu"), 1);
   try {
-    LayerRegistry::instance().add(again);
-    FAIL() << "a second \"relu\" was accepted";
-  } catch (const std::logic_error& e) {
-    EXPECT_STREQ(e.what(), "gradflow: layer type \"relu\" is registered twice");
+    table.check();
+    FAIL() << "the second \"relu\" went unreported";
+  } catch (const InputError& e) {
+    EXPECT_STREQ(e.what(), "layer type \"relu\" is registered twice: in src/layers/relu.cpp, and again in mine.cpp of the "
+                           "plugin /p/libmine.so; rename one of them");
   }
-  EXPECT_EQ(LayerRegistry::instance().find("relu")->help, again.help);
 }

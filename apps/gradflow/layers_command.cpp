@@ -14,13 +14,16 @@ namespace {
 nlohmann::json describe(const LayerInfo& info) {
   nlohmann::json params = nlohmann::json::array();
   for (const auto& p : info.params) params.push_back(describe_option(p));
-  return {{"type", info.type}, {"help", info.help}, {"params", params}};
+  nlohmann::json out{{"type", info.type}, {"help", info.help}, {"params", params}};
+  if (!info.plugin.empty()) out["plugin"] = info.plugin;
+  return out;
 }
 
 // Prints components registered by name, each with its options, as text or one JSON object.
 void print_components(const nlohmann::json& list) {
   for (const auto& component : list) {
-    std::printf("%-12s %s\n", component["type"].get<std::string>().c_str(), component["help"].get<std::string>().c_str());
+    std::printf("%-12s %s%s\n", component["type"].get<std::string>().c_str(), component["help"].get<std::string>().c_str(),
+                component.contains("plugin") ? (" [plugin " + component["plugin"].get<std::string>() + "]").c_str() : "");
     for (const auto& p : component["params"]) {
       std::string detail = p["kind"].get<std::string>();
       if (p.contains("range")) detail += " " + p["range"].get<std::string>();

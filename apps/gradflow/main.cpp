@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "gradflow/errors.h"
+#include "gradflow/plugin.h"
 
 int main(int argc, char** argv) {
   // A closed stdout or stderr (`gradflow train | tee log`, then Ctrl-C) must not kill a run before
@@ -24,6 +25,10 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   std::string log_level = "info";
+  std::vector<std::string> plugins;
+  app.add_option("--plugin", plugins, "a shared library of layers built with gradflow_add_plugin(); repeatable, "
+                                      "before or after the command")
+      ->type_name("FILE");
   app.add_option("--log-level", log_level, "log level: trace, debug, info, warn, error, critical, off")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
       ->capture_default_str();
@@ -56,6 +61,8 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   try {
+    for (const auto& plugin : plugins) gradflow::load_plugin(plugin);
+    gradflow::check_registrations();
     return action();
   } catch (const gradflow::InputError& e) {
     std::fprintf(stderr, "gradflow: error: %s\n", e.what());

@@ -27,7 +27,7 @@ SourcedModel load_model(const ModelSource& source) {
     config.data.classes = loaded.model.classes();
     return {std::move(loaded.model), std::move(config)};
   }
-  nlohmann::json raw = load_json_file(source.config);
+  nlohmann::json raw = load_config_json(source.config);
   for (const auto& assignment : source.overrides) apply_override(raw, assignment);
   Config config = parse_config(raw);
   if (!source.data.empty()) config.data.dir = source.data;

@@ -59,12 +59,12 @@ std::string parse_error_line(CLI::App& app, const CLI::ParseError& error, int ar
   std::vector<std::string> commands;
   for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) commands.push_back(sub->get_name());
   const std::vector<std::string> global = option_names(app);
-  // the first word that is neither an option nor the value of --log-level names the command
+  // the first word that is neither an option nor the value of --log-level or --plugin names the command
   CLI::App* command = nullptr;
   int at = 1;
   for (; at < argc; ++at) {
     const std::string word = argv[at];
-    if (word == "--log-level") {
+    if (word == "--log-level" || word == "--plugin") {
       ++at;
       continue;
     }

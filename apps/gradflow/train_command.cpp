@@ -58,7 +58,7 @@ void add_train_command(CLI::App& app, Action& action) {
         state = std::make_unique<TrainState>(load_train_state(args->resume));
         raw = state->checkpoint.config;
       } else {
-        raw = load_json_file(args->config);
+        raw = load_config_json(args->config);
       }
       for (const auto& assignment : args->overrides) apply_override(raw, assignment);
       const Config config = parse_config(raw);

@@ -18,6 +18,8 @@ namespace gradflow {
 
 inline constexpr const char* kCheckpointFormatVersion = "1";
 inline constexpr const char* kDataDescriptionKey = "gradflow.data";
+// {"softplus": "/abs/libsoftplus.so"}: the plugin each plugin layer type of the model came from
+inline constexpr const char* kPluginsKey = "gradflow.plugins";
 
 struct StoredTensor {
   std::vector<int64_t> shape;
@@ -39,6 +41,10 @@ void write_safetensors(const std::string& path, const SafetensorsFile& file);
 SafetensorsFile read_safetensors(const std::string& path);
 // The same from bytes in memory; `name` appears in error messages.
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& name);
+
+// The metadata that describes a model: format version, gradflow.model (its resolved spec) and
+// gradflow.plugins when a layer comes from a plugin.
+void describe_model(const Sequential<float>& model, std::map<std::string, std::string>& metadata);
 
 // The model's parameters and buffers, its spec, `config` and `extra` metadata.
 void save_checkpoint(const std::string& path, Sequential<float>& model, const nlohmann::json& config,

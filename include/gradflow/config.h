@@ -29,6 +29,7 @@ struct Config {
   uint64_t seed = 0;
   int threads = 0;  // 0: all cores
   std::string backend = "auto";  // the product backend (kernels/backend.h); auto: the fastest built
+  std::vector<std::string> plugins;  // plugin files the model's layers may come from (plugin.h)
   DataOptions data;
   nlohmann::json model;  // resolved model spec (see model.h)
   nlohmann::json optimizer = {{"type", "sgd"}, {"momentum", 0.0}, {"nesterov", false}, {"weight_decay", 0.0}};
@@ -51,6 +52,11 @@ void check_model_fits_data(const Config& config, const DataDescription& data);
 
 // Reads a JSON file; InputError naming the file (and line/column) when it cannot be read or parsed.
 nlohmann::json load_json_file(const std::string& path);
+
+// Reads a config file and loads the plugins its "plugins" list names, paths relative to the
+// file's directory (made absolute in the result). A checkpoint's config never loads plugins by
+// itself: they take --plugin.
+nlohmann::json load_config_json(const std::string& path);
 
 // Applies "a.b.c=value" to `json`: the value is parsed as JSON, else taken as a string.
 // Array elements are addressed by index ("model.layers.0.units=256"); "key=null" removes an

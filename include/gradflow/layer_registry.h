@@ -37,14 +37,22 @@ struct LayerInfo {
   // trained values the layer holds (dense: (in + 1)·out), without building it; 0 for a layer that
   // does not say (static parameter_count_for)
   std::function<int64_t(const nlohmann::json& args, int64_t input)> parameter_count;
+  // the plugin file that registered the layer; empty for gradflow's own and linked-in layers
+  std::string plugin;
 };
 
 class LayerRegistry {
  public:
   static LayerRegistry& instance();
 
-  // Returns true, so registration can initialise a static; std::logic_error for a type already registered.
-  bool add(LayerInfo info);
+  // Returns true for a new type, so registration can initialise a static; a type already
+  // registered is kept, the conflict reported by check() (registry.h). `file`: the registering
+  // source file. A layer registered while a plugin loads remembers the plugin (LayerInfo::plugin).
+  bool add(LayerInfo info, const std::string& file = "");
+  // InputError naming both places when a type was registered twice.
+  void check() const { layers_.check(); }
+  // "in src/layers/relu.cpp", "in softplus.cpp of the plugin /p/libsoftplus.so"
+  const std::string& origin(const std::string& type) const { return layers_.origin(type); }
   const LayerInfo* find(const std::string& type) const;
   std::vector<const LayerInfo*> all() const;  // sorted by type name
 
@@ -86,7 +94,7 @@ struct HasOutputSizeFor<T, std::void_t<decltype(T::output_size_for(std::declval<
 
 template <template <typename> class L>
 LayerInfo make_layer_info(std::string type, std::string help, std::vector<LayerParam> params) {
-  LayerInfo info{std::move(type), std::move(help), std::move(params), {}, {}, {}, {}};
+  LayerInfo info{std::move(type), std::move(help), std::move(params), {}, {}, {}, {}, {}};
   info.parameter_count = [](const nlohmann::json& a, int64_t in) -> int64_t {
     if constexpr (detail::HasParameterCountFor<L<float>>::value) {
       return L<float>::parameter_count_for(a, in);
@@ -111,4 +119,4 @@ LayerInfo make_layer_info(std::string type, std::string help, std::vector<LayerP
 #define GRADFLOW_REGISTER_LAYER(Class, type_name, help, ...)                         \
   [[maybe_unused]] static const bool gradflow_registered_##Class =                   \
       ::gradflow::LayerRegistry::instance().add(::gradflow::make_layer_info<Class>( \
-          type_name, help, std::vector<::gradflow::LayerParam> __VA_ARGS__))
+          type_name, help, std::vector<::gradflow::LayerParam> __VA_ARGS__), __FILE__)

@@ -51,9 +51,9 @@ DataSourceRegistry& DataSourceRegistry::instance() {
   return registry;
 }
 
-bool DataSourceRegistry::add(DataSourceInfo info) {
+bool DataSourceRegistry::add(DataSourceInfo info, const std::string& file) {
   const std::string format = info.format;
-  return sources_.add(format, std::move(info));
+  return sources_.add(format, std::move(info), file);
 }
 
 const DataSourceInfo* DataSourceRegistry::find(const std::string& format) const { return sources_.find(format); }
@@ -61,6 +61,7 @@ const DataSourceInfo* DataSourceRegistry::find(const std::string& format) const 
 std::vector<std::string> DataSourceRegistry::formats() const { return sources_.names(); }
 
 std::unique_ptr<DataSource> DataSourceRegistry::create(const DataOptions& options) const {
+  check();
   const DataSourceInfo* info = find(options.format);
   if (info == nullptr) {
     std::string known;

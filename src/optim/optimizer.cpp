@@ -32,9 +32,9 @@ OptimizerRegistry& OptimizerRegistry::instance() {
   return registry;
 }
 
-bool OptimizerRegistry::add(OptimizerInfo info) {
+bool OptimizerRegistry::add(OptimizerInfo info, const std::string& file) {
   const std::string type = info.type;
-  return optimizers_.add(type, std::move(info));
+  return optimizers_.add(type, std::move(info), file);
 }
 
 const OptimizerInfo* OptimizerRegistry::find(const std::string& type) const { return optimizers_.find(type); }
@@ -44,6 +44,7 @@ std::vector<const OptimizerInfo*> OptimizerRegistry::all() const { return optimi
 nlohmann::json OptimizerRegistry::resolve(const nlohmann::json& spec, const std::string& path,
                                           const std::vector<std::string>& also_known) const {
   namespace jc = json_check;
+  check();
   jc::expect_object(spec, path);
   const std::string type = jc::string(spec, "type", path, std::string("sgd"), optimizers_.names());
   const OptimizerInfo& info = *find(type);

@@ -64,8 +64,9 @@ class DataSourceRegistry {
  public:
   static DataSourceRegistry& instance();
 
-  // Returns true, so registration can initialise a static; std::logic_error for a format already registered.
-  bool add(DataSourceInfo info);
+  // Returns true for a new format; a second registration of a format is reported by check() (registry.h).
+  bool add(DataSourceInfo info, const std::string& file = "");
+  void check() const { sources_.check(); }
   const DataSourceInfo* find(const std::string& format) const;
   std::vector<std::string> formats() const;  // sorted
 
@@ -89,4 +90,4 @@ Dataset load_split(const DataOptions& options, Split split);
       ::gradflow::DataSourceRegistry::instance().add(::gradflow::DataSourceInfo{                    \
           format_name, help, [](const ::gradflow::DataOptions& options) -> std::unique_ptr<::gradflow::DataSource> { \
             return std::make_unique<Class>(options);                                                 \
-          }})
+          }}, __FILE__)

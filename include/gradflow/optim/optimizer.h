@@ -127,8 +127,9 @@ class OptimizerRegistry {
  public:
   static OptimizerRegistry& instance();
 
-  // Returns true, so registration can initialise a static; std::logic_error for a type already registered.
-  bool add(OptimizerInfo info);
+  // Returns true for a new type; a second registration of a type is reported by check() (registry.h).
+  bool add(OptimizerInfo info, const std::string& file = "");
+  void check() const { optimizers_.check(); }
   const OptimizerInfo* find(const std::string& type) const;
   std::vector<const OptimizerInfo*> all() const;  // sorted by type name
 
@@ -159,4 +160,4 @@ inline std::unique_ptr<Optimizer> make_optimizer(std::vector<TensorView<float>> 
           [](std::vector<::gradflow::TensorView<float>> parameters, const nlohmann::json& resolved)       \
               -> std::unique_ptr<::gradflow::Optimizer> {                                                  \
             return std::make_unique<Class>(std::move(parameters), resolved);                               \
-          }})
+          }}, __FILE__)

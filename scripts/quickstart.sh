@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-cmake -S . -B build -DGRADFLOW_BUILD_TESTS=OFF
+# only what the quick start runs: the library and the command line
+cmake -S . -B build -DGRADFLOW_BUILD_TESTS=OFF -DGRADFLOW_BUILD_BENCHMARKS=OFF -DGRADFLOW_BUILD_EXAMPLES=OFF
 cmake --build build -j "$(nproc)"
 scripts/fetch-mnist.sh datasets/mnist
 

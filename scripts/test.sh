@@ -6,11 +6,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+case "${1:-}" in
+  -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  ""|--sanitize) ;;
+  *) echo "scripts/test.sh: unknown argument '$1' (scripts/test.sh --help)" >&2; exit 2 ;;
+esac
+
+# warnings in gradflow's own code fail the build here
 build=build
-flags=(-DGRADFLOW_BUILD_TESTS=ON -DGRADFLOW_SANITIZE=OFF)
+flags=(-DGRADFLOW_BUILD_TESTS=ON -DGRADFLOW_SANITIZE=OFF -DGRADFLOW_WERROR=ON)
 if [ "${1:-}" = "--sanitize" ]; then
   build=build-sanitize
-  flags=(-DGRADFLOW_BUILD_TESTS=ON -DGRADFLOW_SANITIZE=ON -DGRADFLOW_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo)
+  flags=(-DGRADFLOW_BUILD_TESTS=ON -DGRADFLOW_SANITIZE=ON -DGRADFLOW_WERROR=ON -DGRADFLOW_BUILD_BENCHMARKS=OFF
+         -DCMAKE_BUILD_TYPE=RelWithDebInfo)
 fi
 
 scripts/install-deps.sh

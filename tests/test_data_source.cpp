@@ -355,7 +355,7 @@ TEST(Picture, CentredAsADigitOnlyForDigitData) {
     double mass = 0, row = 0;
     for (int i = 0; i < 784; ++i) {
       mass += x(0, i);
-      row += x(0, i) * (i / 28);
+      row += static_cast<double>(x(0, i)) * (i / 28);
     }
     return row / mass;
   };

@@ -306,8 +306,12 @@ TEST(CrashConsistency, RandomKillsLeaveLoadableCheckpointsAndABitIdenticalModel)
     waitpid(pid, &status, 0);
     kills += WIFSIGNALED(status);
     // whatever the moment, every checkpoint present is whole
-    if (fs::exists(last)) EXPECT_NO_THROW(load_train_state(last)) << "after kill " << kills;
-    if (fs::exists(run + "/model.safetensors")) EXPECT_NO_THROW(load_checkpoint(run + "/model.safetensors"));
+    if (fs::exists(last)) {
+      EXPECT_NO_THROW(load_train_state(last)) << "after kill " << kills;
+    }
+    if (fs::exists(run + "/model.safetensors")) {
+      EXPECT_NO_THROW(load_checkpoint(run + "/model.safetensors"));
+    }
   }
   EXPECT_GE(kills, 3);
   if (!fs::exists(run + "/summary.json")) {

@@ -16,7 +16,7 @@
 // A layer reaches its tensors through views (Eigen::Map) that map_parameters() re-points
 // whenever the storage moves. A layer built on its own (a test, a benchmark) owns a private
 // block until a model binds it. Buffers (batch norm's running statistics) stay with the layer.
-#include <Eigen/Core>
+#include "gradflow/eigen.h"
 #include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>

@@ -8,7 +8,7 @@
 //   logsumexp  = m·u + log s
 // A loss logsumexp(z·u) − z_y·u is best formed as log s + (m − z_y)·u: both terms are >= 0, so
 // nothing cancels, where m·u + log s − z_y·u loses the small loss beside a large m.
-#include <Eigen/Core>
+#include "gradflow/eigen.h"
 #include <cmath>
 
 namespace gradflow {

@@ -2,7 +2,7 @@
 // The one tensor convention of gradflow: a batch is a row-major matrix, one sample per row.
 //   activations: (B, features)    weights: (out, in), like PyTorch's nn.Linear
 // Training runs in float32; gradient checks instantiate the same code in double.
-#include <Eigen/Core>
+#include "gradflow/eigen.h"
 #include <cstdint>
 #include <string>
 #include <vector>

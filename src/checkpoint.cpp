@@ -40,10 +40,7 @@ void write_safetensors(const std::string& path, const SafetensorsFile& file) {
 }
 
 SafetensorsFile read_safetensors(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(path + ": cannot open checkpoint");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return parse_safetensors(bytes, path);
+  return parse_safetensors(read_file(path, "the checkpoint"), path);
 }
 
 SafetensorsFile parse_safetensors(const std::string& bytes, const std::string& path) {

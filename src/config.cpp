@@ -7,6 +7,7 @@
 
 #include "gradflow/data/source.h"
 #include "gradflow/errors.h"
+#include "gradflow/files.h"
 #include "gradflow/plugin.h"
 #include "gradflow/json_check.h"
 #include "gradflow/kernels/backend.h"
@@ -196,12 +197,9 @@ json load_config_json(const std::string& path) {
 }
 
 json load_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot open");
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::string text = read_file(path, "a JSON file");
   try {
-    return jc::parse(text.str(), path);
+    return jc::parse(text, path);
   } catch (const json::parse_error& e) {
     // e.what() is "[json.exception.parse_error.101] parse error at line 3, column 5: ..."
     std::string message = e.what();

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "gradflow/errors.h"
 
@@ -81,6 +83,16 @@ void write_file_atomic(const std::string& given, const std::string& bytes) {
     errno = saved;
     fail(path, "cannot rename into place");
   }
+}
+
+std::string read_file(const std::string& path, const std::string& what) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) throw InputError(path + ": is a directory, not " + what);
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, "cannot open " + what);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) fail(path, "cannot read " + what);
+  return bytes;
 }
 
 void append_line(const std::string& path, const std::string& line) {

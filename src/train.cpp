@@ -96,6 +96,15 @@ Trainee start_or_resume(const Config& config, std::mt19937_64& rng, const TrainC
   t.position.epoch_rng = rng_state(rng);
   if (control.resume != nullptr) {
     TrainState& state = *control.resume;
+    // the layers as the checkpoint trained them; --set may change training, not the model
+    const json trained = state.checkpoint.model.describe(), asked = t.model.describe();
+    for (const char* key : {"input", "layers"}) {
+      if (trained.at(key) == asked.at(key)) continue;
+      const json patch = json::diff(trained.at(key), asked.at(key));
+      const std::string at = "/model/" + std::string(key) + (patch.empty() ? "" : patch[0].value("path", std::string()));
+      throw InputError(state.path + ": a resumed run keeps its model, and the config changes it at " + at +
+                       "; train a new run (--config) for another model");
+    }
     try {
       copy_state(state.checkpoint.model, t.model);
     } catch (const InputError& e) {

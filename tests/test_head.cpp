@@ -15,7 +15,7 @@ using gradflow::testing::MatD;
 
 TEST(Softmax, KnownValuesAtATemperature) {
   Eigen::RowVector3d z(1, 2, 4);
-  Eigen::RowVector3d p;
+  Eigen::RowVector3d p = Eigen::RowVector3d::Zero();  // an output: softmax writes it
   const LogSumExp<double> r = softmax(z, 0.5, p);  // T = 2
   const double s = std::exp(-1.5) + std::exp(-1.0) + 1.0;
   EXPECT_NEAR(p[0], std::exp(-1.5) / s, 1e-15);
@@ -35,7 +35,7 @@ TEST(Softmax, KnownValuesAtATemperature) {
 TEST(Softmax, NoOverflowAtHugeLogits) {
   // exp(1000) overflows even a double; with the max subtracted every exponent is <= 0
   Eigen::RowVector2f z(1000.0f, 1000.0f - 30.0f);
-  Eigen::RowVector2f p;
+  Eigen::RowVector2f p = Eigen::RowVector2f::Zero();
   const LogSumExp<float> r = softmax(z, 1.0f, p);
   EXPECT_TRUE(p.allFinite());
   EXPECT_FLOAT_EQ(p[1], std::exp(-30.0f) / (1.0f + std::exp(-30.0f)));

@@ -151,7 +151,7 @@ TEST(SizeBombs, PicturesAreMeasuredBeforeTheyAreDecoded) {
   std::ofstream(dir + "/short.pgm", std::ios::binary) << "P5 300 300 255\n" << std::string(100, '\x7f');
   expect_one_error_line("short PGM", run_cli("predict --checkpoint " + model + " " + dir + "/short.pgm").code,
                         run_cli("predict --checkpoint " + model + " " + dir + "/short.pgm").err,
-                        dir + "/short.pgm: truncated: 300 × 300 pixels need 90000 bytes, the file has 115");
+                        dir + "/short.pgm: truncated: its 300 × 300 pixels need a file of at least 90000 bytes, it has 115");
   // a BMP header of 1000 × 1000 pixels, 24 bits, uncompressed, with no pixels behind it
   std::vector<uint8_t> bmp(54, 0);
   auto put = [&](size_t at, uint32_t v, int bytes) {
@@ -161,7 +161,7 @@ TEST(SizeBombs, PicturesAreMeasuredBeforeTheyAreDecoded) {
   put(2, 54 + 3000000, 4), put(10, 54, 4), put(14, 40, 4), put(18, 1000, 4), put(22, 1000, 4), put(26, 1, 2), put(28, 24, 2);
   write_bytes(dir + "/short.bmp", bmp);
   const CliRun short_bmp = run_cli("predict --checkpoint " + model + " " + dir + "/short.bmp");
-  expect_one_error_line("short BMP", short_bmp.code, short_bmp.err, dir + "/short.bmp: truncated: 1000 × 1000 pixels need 3000054 bytes");
+  expect_one_error_line("short BMP", short_bmp.code, short_bmp.err, dir + "/short.bmp: truncated: its 1000 × 1000 pixels need a file of at least 3000054 bytes");
 
   // the cap is an option: a 100 × 100 picture passes by default, not under --max-pixels 5000
   std::ofstream(dir + "/ok.pgm", std::ios::binary) << "P5 100 100 255\n" << std::string(10000, '\x20');
@@ -248,13 +248,33 @@ TEST(ErrorContract, ReportNamesTheFileAndLineOfAValueOfTheWrongType) {
 }
 
 TEST(ErrorContract, MessagesBlameWhatIsWrong) {
-  // a resumed run given another model names the checkpoint and both shapes
+  // a resumed run given another model names the checkpoint and the first change
   const std::string model = trained_checkpoint("blame_model");
+  const std::string run = fs::path(model).parent_path().string(), last = run + "/last.safetensors";
+  for (const auto& [set, at] : std::vector<std::pair<std::string, std::string>>{
+           {"model.layers.0.units=32", "/model/layers/0/units"}, {"model.layers.1.type=tanh", "/model/layers/1/type"}}) {
+    const CliRun changed = run_cli("train --resume " + last + " --set training.epochs=2 --set " + set);
+    expect_one_error_line(set, changed.code, changed.err,
+                          last + ": a resumed run keeps its model, and the config changes it at " + at);
+  }
+  // a directory or a missing file where a file belongs: exit 2 and why
+  const CliRun directory = run_cli("eval --checkpoint " + run);
+  expect_one_error_line("directory", directory.code, directory.err, run + ": is a directory, not the checkpoint");
+  const CliRun missing = run_cli("eval --checkpoint " + run + "/none.safetensors");
+  expect_one_error_line("missing", missing.code, missing.err, "none.safetensors: cannot open the checkpoint: No such file or directory");
+  const CliRun config_directory = run_cli("train --config " + run);
+  expect_one_error_line("config directory", config_directory.code, config_directory.err, run + ": is a directory, not a JSON file");
+}
+
+TEST(Resume, AResumeThatFailedBeforeItsFirstCheckpointCanBeRetriedWithOtherValues) {
+  // the failed resume rewrote config.json with its --set values; that is not an edit by the user
+  const std::string model = trained_checkpoint("retry_model");
   const std::string last = fs::path(model).parent_path().string() + "/last.safetensors";
-  const CliRun resized = run_cli("train --resume " + last + " --set training.epochs=2 --set model.layers.0.units=32");
-  expect_one_error_line("resized", resized.code, resized.err,
-                        last + ": the checkpoint's model does not match /model of the config (the models differ: tensor "
-                               "0.weight [16, 64] against 0.weight [32, 64]); a resumed run keeps its model");
+  const CliRun diverged = run_cli("train --resume " + last + " --set training.epochs=3 --set optimizer.lr=1e30");
+  EXPECT_EQ(diverged.code, 3) << diverged.err;
+  EXPECT_NE(diverged.err.find("the last good checkpoint is " + last), std::string::npos) << diverged.err;
+  const CliRun retried = run_cli("train --resume " + last + " --set training.epochs=3");
+  EXPECT_EQ(retried.code, 0) << retried.err;
 }
 
 TEST(Divergence, TrainingStalledAtChanceStopsWithCodeThree) {

@@ -10,4 +10,9 @@ void write_file_atomic(const std::string& path, const std::string& bytes);
 // Appends one line (a '\n' is added) and flushes; used for .jsonl logs.
 void append_line(const std::string& path, const std::string& line);
 
+// Reads a whole file. InputError naming it and saying why when it cannot be read:
+// "m.safetensors: cannot open the checkpoint: No such file or directory", "…: is a directory".
+// `what` names what the file should be ("the checkpoint", "the config").
+std::string read_file(const std::string& path, const std::string& what);
+
 }  // namespace gradflow

@@ -116,8 +116,8 @@ std::vector<float> read_grey(const std::string& path, int& rows, int& cols, int6
     const uint64_t size = std::filesystem::file_size(path, error);
     const uint64_t needed = uncompressed_bytes(path, rows, cols, channels);
     if (!error && size < needed) {
-      throw InputError(path + ": truncated: " + std::to_string(cols) + " × " + std::to_string(rows) + " pixels need " +
-                       std::to_string(needed) + " bytes, the file has " + std::to_string(size));
+      throw InputError(path + ": truncated: its " + std::to_string(cols) + " × " + std::to_string(rows) +
+                       " pixels need a file of at least " + std::to_string(needed) + " bytes, it has " + std::to_string(size));
     }
   }
   // grey + alpha, so a transparent background counts as paper

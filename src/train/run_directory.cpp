@@ -7,7 +7,9 @@
 
 #include <filesystem>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <cstring>
 #include <fstream>
 
@@ -19,6 +21,20 @@ namespace gradflow {
 namespace fs = std::filesystem;
 
 namespace {
+// FNV-1a of the bytes: recognises the config.json gradflow itself wrote last
+std::string fingerprint(const std::string& bytes) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+  char text[17];
+  std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
+  return text;
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {(std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()};
+}
+
 // Keeps the lines of a .jsonl log whose `key` is below `limit` (a resumed run rewrites the rest).
 void truncate_log(const std::string& path, const char* key, int64_t limit) {
   std::ifstream in(path);
@@ -104,9 +120,12 @@ std::string RunDirectory::file(const std::string& name) const { return (fs::path
 
 void RunDirectory::check_config_unedited(const nlohmann::json& checkpoint_config) const {
   const std::string path = file("config.json");
-  std::ifstream in(path);
-  if (!in) return;  // resuming into a new directory
-  const nlohmann::json on_disk = nlohmann::json::parse(in, nullptr, false);
+  if (!fs::exists(path)) return;  // resuming into a new directory
+  const std::string text = read_text(path);
+  // as gradflow wrote it last: an earlier resume with other --set values that failed before its
+  // first checkpoint (a divergence, kill -9) is not an edit
+  if (fingerprint(text) == read_text(file(".gradflow.config"))) return;
+  const nlohmann::json on_disk = nlohmann::json::parse(text, nullptr, false);
   if (on_disk == checkpoint_config) return;
   if (on_disk.is_discarded()) {
     throw InputError(path + ": not valid JSON any more; a resume trains with the checkpoint's config: restore the file, "
@@ -119,7 +138,9 @@ void RunDirectory::check_config_unedited(const nlohmann::json& checkpoint_config
 }
 
 void RunDirectory::prepare(const nlohmann::json& resolved_config, const TrainPosition* resumed) {
-  write_file_atomic(file("config.json"), resolved_config.dump(2) + "\n");
+  const std::string text = resolved_config.dump(2) + "\n";
+  write_file_atomic(file(".gradflow.config"), fingerprint(text));  // first: see check_config_unedited
+  write_file_atomic(file("config.json"), text);
   if (resumed != nullptr) {
     truncate_log(metrics(), "epoch", resumed->epoch);
     truncate_log(gradients(), "step", resumed->step);

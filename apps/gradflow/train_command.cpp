@@ -46,7 +46,8 @@ void add_train_command(CLI::App& app, Action& action) {
   cmd->add_option("--set", args->overrides, "override a config value: key.path=value (value parsed as JSON, else a string); repeatable")
       ->take_all()
       ->allow_extra_args(false);
-  cmd->add_option("--out", args->out, "the run directory (default: <output.dir>/<name>, or the resumed checkpoint's directory)");
+  cmd->add_option("--out", args->out, "the run directory (default: <output.dir>/<name>, or the resumed checkpoint's directory)")
+      ->check(CLI::Validator([](std::string& s) { return s.empty() ? std::string("an empty path") : std::string(); }, "DIR"));
   cmd->add_flag("--json", args->json, "print the summary as one JSON object on stdout");
   cmd->add_flag("--force", args->force, "replace an earlier run's results in the run directory");
   cmd->callback([&action, args]() {

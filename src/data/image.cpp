@@ -123,8 +123,13 @@ std::vector<float> read_grey(const std::string& path, int& rows, int& cols, int6
   // grey + alpha, so a transparent background counts as paper
   unsigned char* data = stbi_load(path.c_str(), &cols, &rows, &channels, 2);
   if (data == nullptr) {
-    throw InputError(path + ": cannot read the image (" + std::string(stbi_failure_reason()) +
-                     "); expected PNG, PGM, JPEG or BMP, or an IDX file");
+    const char* reason = stbi_failure_reason();
+    std::error_code error;
+    if (std::filesystem::is_directory(path, error)) throw InputError(path + ": is a directory, not a picture");
+    if (!std::filesystem::exists(path, error)) throw InputError(path + ": no such file");
+    throw InputError(path + ": cannot read the image (" +
+                     std::string(reason != nullptr && *reason != 0 ? reason : "truncated or damaged") +
+                     "); expected PNG, binary PGM/PPM, JPEG or BMP, or an IDX file");
   }
   std::vector<float> pixels(static_cast<size_t>(rows) * static_cast<size_t>(cols));
   double border = 0;

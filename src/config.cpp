@@ -182,8 +182,9 @@ void check_model_fits_data(const Config& config, const DataDescription& data) {
   }
 }
 
-json load_config_json(const std::string& path) {
+json load_config_json(const std::string& path, const std::vector<std::string>& overrides) {
   json root = load_json_file(path);
+  for (const auto& assignment : overrides) apply_override(root, assignment);
   if (!root.is_object() || !root.contains("plugins") || !root["plugins"].is_array()) return root;
   const std::filesystem::path base = std::filesystem::path(path).parent_path();
   for (json& p : root["plugins"]) {

@@ -85,8 +85,7 @@ void add_bench_command(CLI::App& app, Action& action) {
   cmd->add_flag("--json", a->json, "print the result as one JSON object");
   cmd->callback([&action, a]() {
     action = [a]() {
-      nlohmann::json raw = load_config_json(a->config);
-      for (const auto& assignment : a->overrides) apply_override(raw, assignment);
+      nlohmann::json raw = load_config_json(a->config, a->overrides);
       const Config config = parse_config(raw);
       const int64_t features = config.model.at("input").get<int64_t>();
       Dataset train, test;

@@ -27,8 +27,7 @@ SourcedModel load_model(const ModelSource& source) {
     config.data.classes = loaded.model.classes();
     return {std::move(loaded.model), std::move(config)};
   }
-  nlohmann::json raw = load_config_json(source.config);
-  for (const auto& assignment : source.overrides) apply_override(raw, assignment);
+  nlohmann::json raw = load_config_json(source.config, source.overrides);
   Config config = parse_config(raw);
   if (!source.data.empty()) config.data.dir = source.data;
   config.data.classes = model_output_size(config.model);

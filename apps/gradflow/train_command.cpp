@@ -58,10 +58,10 @@ void add_train_command(CLI::App& app, Action& action) {
       if (!args->resume.empty()) {
         state = std::make_unique<TrainState>(load_train_state(args->resume));
         raw = state->checkpoint.config;
+        for (const auto& assignment : args->overrides) apply_override(raw, assignment);
       } else {
-        raw = load_config_json(args->config);
+        raw = load_config_json(args->config, args->overrides);
       }
-      for (const auto& assignment : args->overrides) apply_override(raw, assignment);
       const Config config = parse_config(raw);
       std::string run_dir = args->out;
       if (run_dir.empty()) {

@@ -34,6 +34,12 @@ grep -q '"type": "prelu"' "$work/run/config.json" && grep -q '"init": 0.1' "$wor
 accuracy=$(sed -n 's/.*"test_accuracy":\([0-9.]*\).*/\1/p' "$work/train.json")
 awk -v a="$accuracy" 'BEGIN { exit !(a >= 0.9) }' || fail "test accuracy $accuracy < 0.9"
 model=$work/run/model.safetensors
+# --set applies to the plugins list like to any value: without it, prelu is unknown
+set +e
+"$gradflow" train --config "$work/prelu.json" --set 'plugins=[]' --out "$work/run-none" 2> "$work/none.err"
+code=$?
+set -e
+[ "$code" = 2 ] && grep -q 'config error at /model/layers/1/type' "$work/none.err" || { cat "$work/none.err"; fail "--set plugins=[] was ignored"; }
 
 # without the plugin, a model that needs it says which
 set +e

@@ -53,10 +53,10 @@ void check_model_fits_data(const Config& config, const DataDescription& data);
 // Reads a JSON file; InputError naming the file (and line/column) when it cannot be read or parsed.
 nlohmann::json load_json_file(const std::string& path);
 
-// Reads a config file and loads the plugins its "plugins" list names, paths relative to the
-// file's directory (made absolute in the result). A checkpoint's config never loads plugins by
-// itself: they take --plugin.
-nlohmann::json load_config_json(const std::string& path);
+// Reads a config file, applies `overrides` ("key.path=value", as apply_override), and loads the
+// plugins the resulting "plugins" list names, paths relative to the file's directory (made
+// absolute in the result). A checkpoint's config never loads plugins by itself: they take --plugin.
+nlohmann::json load_config_json(const std::string& path, const std::vector<std::string>& overrides = {});
 
 // Applies "a.b.c=value" to `json`: the value is parsed as JSON, else taken as a string.
 // Array elements are addressed by index ("model.layers.0.units=256"); "key=null" removes an

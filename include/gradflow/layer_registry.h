@@ -51,8 +51,6 @@ class LayerRegistry {
   bool add(LayerInfo info, const std::string& file = "");
   // InputError naming both places when a type was registered twice.
   void check() const { layers_.check(); }
-  // "in src/layers/relu.cpp", "in softplus.cpp of the plugin /p/libsoftplus.so"
-  const std::string& origin(const std::string& type) const { return layers_.origin(type); }
   const LayerInfo* find(const std::string& type) const;
   std::vector<const LayerInfo*> all() const;  // sorted by type name
 

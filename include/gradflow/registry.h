@@ -43,8 +43,6 @@ class Registry {
     auto it = items_.find(name);
     return it == items_.end() ? nullptr : &it->second;
   }
-  // "in src/layers/relu.cpp", "in swish.cpp of the plugin /p/libswish.so"
-  const std::string& origin(const std::string& name) const { return origins_.at(name); }
   std::vector<const Info*> all() const {  // sorted by name
     std::vector<const Info*> out;
     for (const auto& item : items_) out.push_back(&item.second);
@@ -64,7 +62,7 @@ class Registry {
 
   std::string kind_;
   std::map<std::string, Info> items_;
-  std::map<std::string, std::string> origins_;
+  std::map<std::string, std::string> origins_;  // "in src/layers/relu.cpp", "in swish.cpp of the plugin …"
   std::vector<std::string> conflicts_;
 };
 

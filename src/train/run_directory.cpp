@@ -9,7 +9,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <iterator>
 #include <cstring>
 #include <fstream>
 
@@ -28,11 +27,6 @@ std::string fingerprint(const std::string& bytes) {
   char text[17];
   std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(h));
   return text;
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {(std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()};
 }
 
 // Keeps the lines of a .jsonl log whose `key` is below `limit` (a resumed run rewrites the rest).
@@ -121,10 +115,11 @@ std::string RunDirectory::file(const std::string& name) const { return (fs::path
 void RunDirectory::check_config_unedited(const nlohmann::json& checkpoint_config) const {
   const std::string path = file("config.json");
   if (!fs::exists(path)) return;  // resuming into a new directory
-  const std::string text = read_text(path);
+  const std::string text = read_file(path, "the run's config");
   // as gradflow wrote it last: an earlier resume with other --set values that failed before its
   // first checkpoint (a divergence, kill -9) is not an edit
-  if (fingerprint(text) == read_text(file(".gradflow.config"))) return;
+  const std::string written = file(".gradflow.config");
+  if (fs::exists(written) && fingerprint(text) == read_file(written, "the config's fingerprint")) return;
   const nlohmann::json on_disk = nlohmann::json::parse(text, nullptr, false);
   if (on_disk == checkpoint_config) return;
   if (on_disk.is_discarded()) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "gradflow/progress.h"
+
 namespace gradflow {
 
 EvalResult evaluate(Sequential<float>& model, const Dataset& data, int64_t batch_size) {
@@ -9,7 +11,9 @@ EvalResult evaluate(Sequential<float>& model, const Dataset& data, int64_t batch
   EvalResult result;
   double loss_sum = 0.0;
   int64_t correct = 0;
+  ProgressTask task("evaluating", data.size(), "images");
   for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
+    task.advance(begin);
     const int64_t n = std::min(batch_size, data.size() - begin);
     loss_sum += model.forward_loss(data.images.middleRows(begin, n), data.labels.segment(begin, n)) *
                 static_cast<double>(n);
@@ -27,7 +31,9 @@ EvalResult evaluate(Sequential<float>& model, const Dataset& data, int64_t batch
 Matrix predict_logits(Sequential<float>& model, const Matrix& images, int64_t batch_size) {
   model.set_training(false);
   Matrix logits(images.rows(), model.classes());
+  ProgressTask task("predicting", images.rows(), "images");
   for (int64_t begin = 0; begin < images.rows(); begin += batch_size) {
+    task.advance(begin);
     const int64_t n = std::min<int64_t>(batch_size, images.rows() - begin);
     logits.middleRows(begin, n) = model.forward(images.middleRows(begin, n));
   }

@@ -1,7 +1,6 @@
 // gradflow: train and study small neural networks from JSON configs.
 // Exit codes: 0 success, 1 a check failed or an unexpected error, 2 bad input (config, file,
 // checkpoint, arguments), 3 training diverged.
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -12,6 +11,7 @@
 #include "commands.h"
 #include "gradflow/errors.h"
 #include "gradflow/plugin.h"
+#include "progress_bar.h"
 
 int main(int argc, char** argv) {
   // A closed stdout or stderr (`gradflow train | tee log`, then Ctrl-C) must not kill a run before
@@ -55,7 +55,10 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  auto logger = spdlog::stderr_color_mt("gradflow");
+  // on a terminal, long work draws a progress line that log messages clear first
+  gradflow::cli::TaskProgress task_progress;
+  if (gradflow::cli::stderr_is_terminal()) gradflow::set_progress_sink(&task_progress);
+  auto logger = std::make_shared<spdlog::logger>("gradflow", gradflow::cli::progress_aware_log_sink());
   logger->set_pattern("[%T] %^%l%$ %v");
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(log_level));

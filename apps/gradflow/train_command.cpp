@@ -76,7 +76,7 @@ void add_train_command(CLI::App& app, Action& action) {
       control.resume = state.get();
       control.stop = &stop_requested;
       control.replace = args->force;
-      const TrainSummary summary = train(config, run_dir, ProgressBar::wanted() ? &bar : nullptr, control);
+      const TrainSummary summary = train(config, run_dir, stderr_is_terminal() ? &bar : nullptr, control);
       if (summary.interrupted) {
         std::fprintf(stderr, "gradflow: interrupted at epoch %lld, step %lld; resume with: gradflow train --resume %s/last.safetensors\n",
                      static_cast<long long>(summary.position.epoch), static_cast<long long>(summary.position.step),

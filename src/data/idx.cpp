@@ -3,10 +3,12 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
 #include "gradflow/errors.h"
+#include "gradflow/progress.h"
 
 namespace gradflow {
 
@@ -71,13 +73,14 @@ class GzipReader {
   GzipReader(const GzipReader&) = delete;
   GzipReader& operator=(const GzipReader&) = delete;
 
-  void read(std::vector<uint8_t>& out, uint64_t limit) {
+  void read(std::vector<uint8_t>& out, uint64_t limit, ProgressTask* task = nullptr) {
     // the buffer grows with the data that arrives, never to a size only promised
     const size_t end = out.size() + static_cast<size_t>(limit);
     size_t size = out.size();
     while (size < end) {
       if (size == out.size()) out.resize(std::min(end, std::max<size_t>(2 * size, size + (1 << 16))));
-      const unsigned want = static_cast<unsigned>(std::min<size_t>(out.size() - size, size_t(1) << 30));
+      // 4 MiB at a time, so that progress can be shown while a large file inflates
+      const unsigned want = static_cast<unsigned>(std::min<size_t>(out.size() - size, size_t(1) << 22));
       const int n = gzread(file_, out.data() + size, want);
       int code = Z_OK;
       const char* message = gzerror(file_, &code);
@@ -87,6 +90,7 @@ class GzipReader {
       }
       if (n == 0) break;
       size += static_cast<size_t>(n);
+      if (task != nullptr) task->advance(static_cast<int64_t>(size));
     }
     out.resize(size);
   }
@@ -106,7 +110,9 @@ std::vector<uint8_t> read_gzip(const std::string& path) {
   reader.read(bytes, header.size - bytes.size());
   if (bytes.size() < header.size) throw InputError(path + ": truncated IDX header");
   header = parse_header(bytes, path);
-  reader.read(bytes, static_cast<uint64_t>(header.promised) + 1);
+  ProgressTask task("inflating " + std::filesystem::path(path).filename().string(),
+                    static_cast<int64_t>(header.size + static_cast<uint64_t>(header.promised)), "bytes");
+  reader.read(bytes, static_cast<uint64_t>(header.promised) + 1, &task);
   if (bytes.size() > header.size + static_cast<uint64_t>(header.promised)) {
     throw InputError(path + ": inflates to more than the " + byte_count(header.promised) +
                      " bytes of data its header promises");

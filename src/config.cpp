@@ -182,11 +182,49 @@ void check_model_fits_data(const Config& config, const DataDescription& data) {
   }
 }
 
+namespace {
+// The directories a config file names — /data/dir and /output/dir — are relative to the file's
+// directory, wherever gradflow runs from; they are made absolute so that a run directory's
+// config.json and a checkpoint keep naming the same place. Returns /data/dir as the file wrote
+// it ("" when absent or absolute), for the message when it names nothing.
+std::string resolve_file_paths(json& root, const std::filesystem::path& base) {
+  namespace fs = std::filesystem;
+  std::string data_as_written;
+  for (const char* section : {"data", "output"}) {
+    if (!root.is_object() || !root.contains(section) || !root[section].is_object()) continue;
+    json& dir = root[section]["dir"];
+    if (!dir.is_string() || dir.get<std::string>().empty()) {
+      if (dir.is_null()) root[section].erase("dir");  // operator[] added it
+      continue;
+    }
+    const fs::path written(dir.get<std::string>());
+    if (written.is_absolute()) continue;
+    if (std::string(section) == "data") data_as_written = written.string();
+    dir = fs::absolute(base / written).lexically_normal().string();
+  }
+  return data_as_written;
+}
+}  // namespace
+
 json load_config_json(const std::string& path, const std::vector<std::string>& overrides) {
+  namespace fs = std::filesystem;
   json root = load_json_file(path);
+  const fs::path base = fs::path(path).parent_path();
+  const std::string data_as_written = resolve_file_paths(root, base);
+  const json resolved_data_dir = data_as_written.empty() ? json() : root["data"]["dir"];
   for (const auto& assignment : overrides) apply_override(root, assignment);
+  // a config written for the working directory it ran from, before paths were the file's own
+  if (!data_as_written.empty() && root.contains("data") && root["data"].value("dir", json()) == resolved_data_dir) {
+    const std::string resolved = resolved_data_dir.get<std::string>();
+    std::error_code error;
+    if (!fs::exists(resolved, error) && fs::is_directory(data_as_written, error)) {
+      throw InputError(path + ": /data/dir \"" + data_as_written + "\" is relative to the config's directory, where it names " +
+                       resolved + ", which does not exist; the working directory has " + data_as_written + ": write \"" +
+                       fs::relative(fs::absolute(data_as_written), fs::absolute(base.empty() ? "." : base)).string() +
+                       "\" or an absolute path, or give --data");
+    }
+  }
   if (!root.is_object() || !root.contains("plugins") || !root["plugins"].is_array()) return root;
-  const std::filesystem::path base = std::filesystem::path(path).parent_path();
   for (json& p : root["plugins"]) {
     if (!p.is_string() || p.get<std::string>().empty()) continue;  // parse_config names it
     std::filesystem::path file(p.get<std::string>());

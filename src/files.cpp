@@ -108,4 +108,12 @@ void append_line(const std::string& path, const std::string& line) {
   ::close(fd);
 }
 
+std::string display_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  const fs::path relative = fs::proximate(path, error);
+  if (error || relative.empty() || *relative.begin() == "..") return path;
+  return relative.string();
+}
+
 }  // namespace gradflow

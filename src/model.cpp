@@ -52,15 +52,12 @@ nlohmann::json resolve_model_spec(const nlohmann::json& spec, const std::string&
   const std::string head_path = jc::join(path, "head");
   nlohmann::json head = spec.value("head", nlohmann::json::object());
   jc::expect_object(head, head_path);
-  jc::reject_unknown_keys(head, head_path, {"type", "temperature", "label_smoothing"});
-  jc::string(head, "type", head_path, std::string("softmax_cross_entropy"), {"softmax_cross_entropy"});
-  // z / T with T of 1e-300 or 1e308 is inf or 0 for every logit
-  const double temperature = jc::number(head, "temperature", head_path, 1.0, {1e-3, 1e3});
-  const double smoothing = jc::number(head, "label_smoothing", head_path, 0.0, {0, 1, false, true});
+  jc::string(head, "type", head_path, std::string(kSoftmaxCrossEntropy), {kSoftmaxCrossEntropy});
+  nlohmann::json resolved_head = resolve_options(head, head_path, kSoftmaxCrossEntropy, softmax_cross_entropy_options());
 
   return {{"input", input},
           {"layers", layers},
-          {"head", {{"type", "softmax_cross_entropy"}, {"temperature", temperature}, {"label_smoothing", smoothing}}}};
+          {"head", std::move(resolved_head)}};
 }
 
 template <typename Scalar>

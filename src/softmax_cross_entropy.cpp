@@ -8,6 +8,19 @@
 
 namespace gradflow {
 
+const char* softmax_cross_entropy_help() {
+  return "the head (model.head): softmax of z / T and cross-entropy with the (smoothed) labels, dL/dz = (softmax(z / T) - q) / T";
+}
+
+const std::vector<OptionSpec>& softmax_cross_entropy_options() {
+  // z / T with T of 1e-300 or 1e308 is inf or 0 for every logit
+  static const std::vector<OptionSpec> options{
+      {"temperature", OptionSpec::Number, 1.0, {1e-3, 1e3}, "T: the logits are divided by it", {}},
+      {"label_smoothing", OptionSpec::Number, 0.0, {0, 1, false, true},
+       "e: the target is (1 - e) onehot(y) + e / C, as in PyTorch", {}}};
+  return options;
+}
+
 template <typename Scalar>
 SoftmaxCrossEntropy<Scalar>::SoftmaxCrossEntropy(double temperature, double label_smoothing)
     : label_smoothing_(label_smoothing) {

@@ -11,6 +11,7 @@
 
 #include "gradflow/data/batcher.h"
 #include "gradflow/errors.h"
+#include "gradflow/files.h"
 #include "gradflow/kernels/backend.h"
 #include "gradflow/optim/optimizer.h"
 #include "gradflow/optim/schedule.h"
@@ -187,7 +188,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   if (control.resume != nullptr) dir.check_config_unedited(control.resume->checkpoint.config);
   set_threads(config.threads);
   use_product_backend(config.backend);
-  spdlog::info("run {}: loading {}", config.name, config.data.dir);
+  spdlog::info("run {}: loading {}", config.name, display_path(config.data.dir));
   auto [train_data, validation_data, test_data, data_description] = load_data(config.data);
   check_model_fits_data(config, data_description);
   spdlog::info("train {} / validation {} / test {} samples of {} features, {} threads, {} products", train_data.size(),

@@ -13,6 +13,7 @@
 #include "gradflow/data/idx_source.h"
 #include "gradflow/errors.h"
 #include "gradflow/train.h"
+#include "options.h"
 
 namespace gradflow::cli {
 
@@ -20,6 +21,8 @@ namespace {
 struct BenchArgs {
   std::string config;
   std::vector<std::string> overrides;
+  std::string data;
+  int threads = -1;
   int64_t epochs = 3;
   bool synthetic = false;
   bool stages = false;
@@ -82,10 +85,12 @@ void add_bench_command(CLI::App& app, Action& action) {
                 "then time " + std::to_string(kStageSteps) +
                     " more steps stage by stage: gathering the batch, every layer's forward and backward, the head, "
                     "the optimizer's update");
+  add_data_option(*cmd, a->data);
+  add_threads_option(*cmd, a->threads);
   cmd->add_flag("--json", a->json, "print the result as one JSON object");
   cmd->callback([&action, a]() {
     action = [a]() {
-      nlohmann::json raw = load_config_json(a->config, a->overrides);
+      nlohmann::json raw = load_config_json(a->config, config_overrides(a->overrides, a->data, a->threads));
       const Config config = parse_config(raw);
       const int64_t features = config.model.at("input").get<int64_t>();
       Dataset train, test;

@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "model_source.h"
+#include "options.h"
 #include "gradflow/calibration/calibrate.h"
 #include "gradflow/checkpoint.h"
 #include "gradflow/config.h"
@@ -20,7 +21,7 @@ struct CalibrateArgs {
   std::string checkpoint;
   std::string data;
   int bins = 15;
-  int threads = 0;
+  int threads = -1;
   bool json = false;
 };
 }  // namespace
@@ -30,14 +31,14 @@ void add_calibrate_command(CLI::App& app, Action& action) {
   CLI::App* cmd = app.add_subcommand(
       "calibrate", "fit the temperature T on the validation split and store it in the checkpoint (rewritten atomically)");
   cmd->add_option("--checkpoint", a->checkpoint, "a model.safetensors written by gradflow train")->required();
-  cmd->add_option("--data", a->data, "the dataset directory (default: the one in the checkpoint's config)");
+  add_data_option(*cmd, a->data);
   cmd->add_option("--bins", a->bins, "confidence bins for ECE and MCE")->check(CLI::Range(1, 1000))->capture_default_str();
-  cmd->add_option("--threads", a->threads, "threads (0: every core)")->check(CLI::Range(0, 1024))->capture_default_str();
+  add_threads_option(*cmd, a->threads);
   cmd->add_flag("--json", a->json, "print the result as one JSON object on stdout");
   cmd->callback([&action, a]() {
     action = [a]() {
-      set_threads(a->threads);
       LoadedCheckpoint loaded = load_checkpoint(a->checkpoint);
+      set_threads(threads_of(loaded, a->threads));
       const DataOptions data = data_of(loaded, a->data);
       // only the two splits calibration reads: the training split is never converted
       const DataSplits splits = load_data(data, {Split::Validation, Split::Test});

@@ -4,6 +4,7 @@
 
 #include "commands.h"
 #include "model_source.h"
+#include "options.h"
 #include "gradflow/calibration/calibrate.h"
 #include "gradflow/checkpoint.h"
 #include "gradflow/config.h"
@@ -23,7 +24,7 @@ struct EvalArgs {
   std::string save_logits;
   int64_t batch = 1000;
   int bins = 15;
-  int threads = 0;
+  int threads = -1;
   bool no_temperature = false;
   bool json = false;
 };
@@ -33,7 +34,7 @@ void add_eval_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<EvalArgs>();
   CLI::App* cmd = app.add_subcommand("eval", "evaluate a checkpoint on a split of its dataset, with calibration metrics");
   cmd->add_option("--checkpoint", args->checkpoint, "a model.safetensors written by gradflow train")->required();
-  cmd->add_option("--data", args->data, "the dataset directory (default: the one in the checkpoint's config)");
+  add_data_option(*cmd, args->data);
   cmd->add_option("--split", args->split, "which split to evaluate")
       ->check(CLI::IsMember({"test", "validation", "train"}))
       ->capture_default_str();
@@ -41,12 +42,12 @@ void add_eval_command(CLI::App& app, Action& action) {
   cmd->add_option("--save-logits", args->save_logits, "write the raw logits of the split as a float32 [N, classes] .npy");
   cmd->add_option("--bins", args->bins, "confidence bins for ECE and MCE")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_option("--batch", args->batch, "evaluation batch size")->check(CLI::Range(1, 1000000))->capture_default_str();
-  cmd->add_option("--threads", args->threads, "threads (0: every core)")->check(CLI::Range(0, 1024))->capture_default_str();
+  add_threads_option(*cmd, args->threads);
   cmd->add_flag("--json", args->json, "print the result as one JSON object on stdout");
   cmd->callback([&action, args]() {
     action = [args]() {
-      set_threads(args->threads);
       LoadedCheckpoint loaded = load_checkpoint(args->checkpoint);
+      set_threads(threads_of(loaded, args->threads));
       const DataOptions data = data_of(loaded, args->data);
       const double raw_t = loaded.model.head().temperature();
       const double calibrated_t = stored_temperature(loaded.metadata, raw_t);
@@ -88,18 +89,24 @@ void add_eval_command(CLI::App& app, Action& action) {
         nlohmann::json out{{"checkpoint", args->checkpoint}, {"split", args->split}, {"data", data.dir},
                            {"samples", shown.count}, {"accuracy", shown.accuracy}, {"loss", shown.nll},
                            {"temperature", t}, {"calibrated_temperature", calibrated_t},
-                           {"before", before.to_json()}, {"after", after.to_json()}, {"classes", per_class}};
+                           {"before", before.to_json()}, {"classes", per_class}};
+        if (!args->no_temperature) out["after"] = after.to_json();
         if (!args->save_logits.empty()) out["logits"] = args->save_logits;
         std::cout << out.dump() << std::endl;
       } else {
         std::printf("%s split, %lld samples, T = %.4g%s\n", args->split.c_str(), static_cast<long long>(shown.count), t,
                     args->no_temperature ? " (raw model)" : "");
-        std::printf("  %-10s %10s %10s\n", "", "before T", "after T");
-        std::printf("  %-10s %10.4f %10.4f\n", "accuracy", before.accuracy, after.accuracy);
-        std::printf("  %-10s %10.4f %10.4f\n", "NLL", before.nll, after.nll);
-        std::printf("  %-10s %10.4f %10.4f\n", "Brier", before.brier, after.brier);
-        std::printf("  %-10s %10.4f %10.4f\n", "ECE", before.ece, after.ece);
-        std::printf("  %-10s %10.4f %10.4f\n", "MCE", before.mce, after.mce);
+        // the raw model alone with --no-temperature, else before and after the calibrated T
+        const std::vector<std::pair<const char*, double CalibrationMetrics::*>> rows{
+            {"accuracy", &CalibrationMetrics::accuracy}, {"NLL", &CalibrationMetrics::nll},
+            {"Brier", &CalibrationMetrics::brier},       {"ECE", &CalibrationMetrics::ece},
+            {"MCE", &CalibrationMetrics::mce}};
+        if (args->no_temperature) {
+          for (const auto& [name, field] : rows) std::printf("  %-10s %10.4f\n", name, before.*field);
+        } else {
+          std::printf("  %-10s %10s %10s\n", "", "before T", "after T");
+          for (const auto& [name, field] : rows) std::printf("  %-10s %10.4f %10.4f\n", name, before.*field, after.*field);
+        }
         std::printf("per class (accuracy of the samples of that class):\n");
         for (size_t k = 0; k < classes; ++k) {
           std::printf("  %-16s %10.4f  %lld samples\n", loaded.data.class_names[k].c_str(), class_accuracy(k),

@@ -10,6 +10,7 @@
 #include "gradflow/gradcheck.h"
 #include "gradflow/train.h"
 #include "model_source.h"
+#include "options.h"
 
 namespace gradflow::cli {
 
@@ -17,7 +18,7 @@ namespace {
 struct GradcheckArgs {
   ModelSource source;
   int64_t count = 8;
-  int64_t entries = 64;
+  int64_t entries = kDefaultCheckEntries;
   double tolerance = 1e-6;
   uint64_t seed = 0;
   bool json = false;
@@ -30,7 +31,7 @@ void add_gradcheck_command(CLI::App& app, Action& action) {
       "gradcheck", "check every parameter gradient and the input gradient against finite differences (double precision)");
   add_model_source_options(*cmd, a->source);
   cmd->add_option("--count", a->count, "mini-batch size")->check(CLI::Range(int64_t(1), int64_t(10000)))->capture_default_str();
-  cmd->add_option("--entries", a->entries, "entries checked per tensor, always including the largest (0: all)")->capture_default_str();
+  add_entries_option(*cmd, a->entries);
   cmd->add_option("--tolerance", a->tolerance, "largest relative error accepted")->capture_default_str();
   cmd->add_option("--seed", a->seed, "seed for the batch and the entries")->capture_default_str();
   cmd->add_flag("--json", a->json, "print the result as one JSON object");

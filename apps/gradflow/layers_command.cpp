@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -6,6 +7,7 @@
 #include "gradflow/kernels/backend.h"
 #include "gradflow/layer_registry.h"
 #include "gradflow/optim/optimizer.h"
+#include "gradflow/softmax_cross_entropy.h"
 
 namespace gradflow::cli {
 
@@ -21,8 +23,10 @@ nlohmann::json describe(const LayerInfo& info) {
 
 // Prints components registered by name, each with its options, as text or one JSON object.
 void print_components(const nlohmann::json& list) {
+  int width = 12;
+  for (const auto& component : list) width = std::max(width, static_cast<int>(component["type"].get<std::string>().size()));
   for (const auto& component : list) {
-    std::printf("%-12s %s%s\n", component["type"].get<std::string>().c_str(), component["help"].get<std::string>().c_str(),
+    std::printf("%-*s %s%s\n", width, component["type"].get<std::string>().c_str(), component["help"].get<std::string>().c_str(),
                 component.contains("plugin") ? (" [plugin " + component["plugin"].get<std::string>() + "]").c_str() : "");
     for (const auto& p : component["params"]) {
       std::string detail = p["kind"].get<std::string>();
@@ -35,8 +39,9 @@ void print_components(const nlohmann::json& list) {
   }
 }
 
-// A subcommand that lists one kind of registered component: `list()` gives them as JSON
-// ({"type", "help", "params"} each), printed as text or, with --json, as {"<name>": [...]}.
+// A subcommand that lists registered components: `list()` gives them as JSON, {"<name>": [...]}
+// with {"type", "help", "params"} each (and perhaps more sections, such as the layers' "heads"),
+// printed with --json as it is, else as text, each further section under its own title.
 // `preface` is a line printed before the text listing.
 void add_listing_command(CLI::App& app, Action& action, const std::string& name, const std::string& help,
                          std::function<nlohmann::json()> list, std::string preface = "") {
@@ -45,11 +50,17 @@ void add_listing_command(CLI::App& app, Action& action, const std::string& name,
   cmd->add_flag("--json", *json, "print the list as one JSON object");
   cmd->callback([&action, json, name, list, preface]() {
     action = [json, name, list, preface]() {
+      const nlohmann::json sections = list();
       if (*json) {
-        std::cout << nlohmann::json{{name, list()}}.dump() << std::endl;
-      } else {
-        std::printf("%s", preface.c_str());
-        print_components(list());
+        std::cout << sections.dump() << std::endl;
+        return 0;
+      }
+      std::printf("%s", preface.c_str());
+      print_components(sections.at(name));
+      for (const auto& [section, components] : sections.items()) {
+        if (section == name) continue;
+        std::printf("\n%s:\n", section.c_str());  // "heads:"
+        print_components(components);
       }
       return 0;
     };
@@ -59,10 +70,13 @@ void add_listing_command(CLI::App& app, Action& action, const std::string& name,
 }  // namespace
 
 void add_layers_command(CLI::App& app, Action& action) {
-  add_listing_command(app, action, "layers", "list every registered layer type with its parameters and defaults", [] {
-    nlohmann::json list = nlohmann::json::array();
-    for (const LayerInfo* info : LayerRegistry::instance().all()) list.push_back(describe(*info));
-    return list;
+  add_listing_command(app, action, "layers", "list every registered layer type and the head, with their parameters and defaults", [] {
+    nlohmann::json layers = nlohmann::json::array();
+    for (const LayerInfo* info : LayerRegistry::instance().all()) layers.push_back(describe(*info));
+    nlohmann::json head_params = nlohmann::json::array();
+    for (const auto& p : softmax_cross_entropy_options()) head_params.push_back(describe_option(p));
+    const nlohmann::json head{{"type", kSoftmaxCrossEntropy}, {"help", softmax_cross_entropy_help()}, {"params", head_params}};
+    return nlohmann::json{{"layers", layers}, {"heads", nlohmann::json::array({head})}};
   });
 }
 
@@ -75,7 +89,7 @@ void add_backends_command(CLI::App& app, Action& action) {
           list.push_back(
               {{"type", b->name()}, {"help", b->help()}, {"priority", b->priority()}, {"params", nlohmann::json::array()}});
         }
-        return list;
+        return nlohmann::json{{"backends", list}};
       },
       "auto         the first one below (the default)\n");
 }
@@ -90,7 +104,7 @@ void add_optimizers_command(CLI::App& app, Action& action) {
       for (const auto& o : info->options) options.push_back(describe_option(o));
       list.push_back({{"type", info->type}, {"help", info->help}, {"params", options}});
     }
-    return list;
+    return nlohmann::json{{"optimizers", list}};
   });
 }
 

@@ -2,6 +2,7 @@
 
 #include "gradflow/checkpoint.h"
 #include "gradflow/errors.h"
+#include "options.h"
 
 namespace gradflow::cli {
 
@@ -11,7 +12,8 @@ void add_model_source_options(CLI::App& command, ModelSource& source) {
   command.add_option("--set", source.overrides, "override a config value: key.path=value; repeatable")
       ->take_all()
       ->allow_extra_args(false);
-  command.add_option("--data", source.data, "the dataset directory (default: the config's)");
+  add_data_option(command, source.data);
+  add_threads_option(command, source.threads);
 }
 
 SourcedModel load_model(const ModelSource& source) {
@@ -24,12 +26,14 @@ SourcedModel load_model(const ModelSource& source) {
     for (const auto& assignment : source.overrides) apply_override(raw, assignment);
     Config config = parse_config(raw);
     if (!source.data.empty()) config.data.dir = source.data;
+    config.threads = threads_to_use(source.threads, config.threads);
     config.data.classes = loaded.model.classes();
     return {std::move(loaded.model), std::move(config)};
   }
   nlohmann::json raw = load_config_json(source.config, source.overrides);
   Config config = parse_config(raw);
   if (!source.data.empty()) config.data.dir = source.data;
+  config.threads = threads_to_use(source.threads, config.threads);
   config.data.classes = model_output_size(config.model);
   Sequential<float> model(config.model);
   std::mt19937_64 rng(config.seed);
@@ -43,6 +47,10 @@ DataOptions data_of(const LoadedCheckpoint& checkpoint, const std::string& data_
   data.classes = checkpoint.model.classes();
   if (!data_dir.empty()) data.dir = data_dir;
   return data;
+}
+
+int threads_of(const LoadedCheckpoint& checkpoint, int threads_option) {
+  return threads_to_use(threads_option, checkpoint.config.is_null() ? 0 : parse_config(checkpoint.config).threads);
 }
 
 }  // namespace gradflow::cli

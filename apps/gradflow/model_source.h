@@ -15,6 +15,7 @@ struct ModelSource {
   std::string config;                  // ... or this
   std::vector<std::string> overrides;  // --set, applied to the config
   std::string data;                    // --data, replaces the config's data.dir
+  int threads = -1;                    // --threads, replaces the config's threads when >= 0
 };
 
 struct SourcedModel {
@@ -22,7 +23,7 @@ struct SourcedModel {
   Config config;  // the config the model came with (data, optimizer), overrides applied
 };
 
-// Adds --checkpoint, --config, --set and --data to a subcommand.
+// Adds --checkpoint, --config, --set, --data and --threads to a subcommand.
 void add_model_source_options(CLI::App& command, ModelSource& source);
 
 // Throws InputError when neither or both of checkpoint and config are given.
@@ -31,5 +32,8 @@ SourcedModel load_model(const ModelSource& source);
 // The data a checkpoint was trained on (its stored config, or the defaults), with `data_dir`
 // replacing the directory when not empty.
 DataOptions data_of(const LoadedCheckpoint& checkpoint, const std::string& data_dir);
+
+// The threads for a command on a checkpoint: --threads when given (>= 0), else its config's.
+int threads_of(const LoadedCheckpoint& checkpoint, int threads_option);
 
 }  // namespace gradflow::cli

@@ -6,6 +6,7 @@
 
 #include "commands.h"
 #include "model_source.h"
+#include "options.h"
 #include "gradflow/calibration/calibrate.h"
 #include "gradflow/checkpoint.h"
 #include "gradflow/config.h"
@@ -13,6 +14,7 @@
 #include "gradflow/data/image.h"
 #include "gradflow/errors.h"
 #include "gradflow/evaluate.h"
+#include "gradflow/parallel.h"
 #include "gradflow/report/report.h"
 
 namespace gradflow::cli {
@@ -25,6 +27,7 @@ struct PredictArgs {
   bool no_temperature = false;
   bool json = false;
   int64_t max_pixels = kDefaultMaxPixels;
+  int threads = -1;
 };
 
 bool looks_like_idx(const std::string& path) {
@@ -59,6 +62,7 @@ void add_predict_command(CLI::App& app, Action& action) {
   cmd->add_option("inputs", a->inputs, "IDX image files or pictures (a digit, a piece of clothing, ... as the model was trained)")->required();
   cmd->add_option("--top", a->top, "how many classes to show")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_flag("--no-temperature", a->no_temperature, "raw probabilities, without the calibrated temperature");
+  add_threads_option(*cmd, a->threads);
   cmd->add_flag("--json", a->json, "print the predictions as one JSON object");
   cmd->add_option("--max-pixels", a->max_pixels, "refuse pictures with more pixels than this, before decoding them")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 40))
@@ -66,6 +70,7 @@ void add_predict_command(CLI::App& app, Action& action) {
   cmd->callback([&action, a]() {
     action = [a]() {
       LoadedCheckpoint loaded = load_checkpoint(a->checkpoint);
+      set_threads(threads_of(loaded, a->threads));
       const DataOptions data = data_of(loaded, "");
       const double raw_t = loaded.model.head().temperature();
       const double t = a->no_temperature ? raw_t : stored_temperature(loaded.metadata, raw_t);
@@ -109,12 +114,22 @@ void add_predict_command(CLI::App& app, Action& action) {
 }
 
 void add_report_command(CLI::App& app, Action& action) {
-  auto run_dir = std::make_shared<std::string>();
+  struct ReportArgs {
+    std::string run_dir;
+    bool json = false;
+  };
+  auto a = std::make_shared<ReportArgs>();
   CLI::App* cmd = app.add_subcommand("report", "write RUN_DIR/report.html: curves, reliability, confusion, gradient norms");
-  cmd->add_option("run_dir", *run_dir, "a run directory written by gradflow train")->required();
-  cmd->callback([&action, run_dir]() {
-    action = [run_dir]() {
-      std::cout << write_report(*run_dir) << std::endl;
+  cmd->add_option("run_dir", a->run_dir, "a run directory written by gradflow train")->required();
+  cmd->add_flag("--json", a->json, "print {\"report\": PATH, \"run_dir\": DIR} as one JSON object");
+  cmd->callback([&action, a]() {
+    action = [a]() {
+      const std::string path = write_report(a->run_dir);
+      if (a->json) {
+        std::cout << nlohmann::json{{"report", path}, {"run_dir", a->run_dir}}.dump() << std::endl;
+      } else {
+        std::cout << path << std::endl;
+      }
       return 0;
     };
   });

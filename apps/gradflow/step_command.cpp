@@ -10,6 +10,7 @@
 #include "gradflow/stepper.h"
 #include "gradflow/train.h"
 #include "model_source.h"
+#include "options.h"
 #include "step_view.h"
 
 namespace gradflow::cli {
@@ -24,7 +25,7 @@ struct StepArgs {
   bool json = false;
   bool full = false;
   bool check = false;
-  int64_t check_entries = 32;
+  int64_t entries = kDefaultCheckEntries;
   double tolerance = 1e-6;
 };
 }  // namespace
@@ -40,11 +41,11 @@ void add_step_command(CLI::App& app, Action& action) {
   cmd->add_option("--index", a->index, "the first sample")->check(CLI::Range(int64_t(0), std::numeric_limits<int64_t>::max()))->capture_default_str();
   cmd->add_option("--count", a->count, "the mini-batch size")->check(CLI::Range(int64_t(1), int64_t(100000)))->capture_default_str();
   cmd->add_option("--lr", a->lr, "learning rate of the update (default: the config's)")->check(CLI::PositiveNumber);
-  cmd->add_flag("--json", a->json, "print the whole trace as one JSON object");
-  cmd->add_flag("--full", a->full, "with --json: every value of every tensor");
-  cmd->add_flag("--check", a->check, "compare every gradient with finite differences in double precision; exit 1 above tolerance");
-  cmd->add_option("--check-entries", a->check_entries, "entries checked per tensor (0: all)")->capture_default_str();
-  cmd->add_option("--tolerance", a->tolerance, "largest relative error --check accepts")->capture_default_str();
+  auto* json_flag = cmd->add_flag("--json", a->json, "print the whole trace as one JSON object");
+  cmd->add_flag("--full", a->full, "with --json: every value of every tensor")->needs(json_flag);
+  auto* check_flag = cmd->add_flag("--check", a->check, "compare every gradient with finite differences in double precision; exit 1 above tolerance");
+  add_entries_option(*cmd, a->entries)->needs(check_flag);
+  cmd->add_option("--tolerance", a->tolerance, "largest relative error --check accepts")->capture_default_str()->needs(check_flag);
   cmd->callback([&action, a]() {
     action = [a]() {
       SourcedModel sourced = load_model(a->source);
@@ -69,7 +70,7 @@ void add_step_command(CLI::App& app, Action& action) {
       options.keep_values = a->full;
       if (a->check) {
         GradCheckOptions check;
-        check.entries_per_tensor = a->check_entries;
+        check.entries_per_tensor = a->entries;
         check.tolerance = a->tolerance;
         check.seed = sourced.config.seed;
         options.check = check;

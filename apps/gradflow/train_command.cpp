@@ -8,8 +8,10 @@
 #include "commands.h"
 #include "gradflow/config.h"
 #include "gradflow/errors.h"
+#include "gradflow/files.h"
 #include "gradflow/train.h"
 #include "gradflow/train_state.h"
+#include "options.h"
 #include "progress_bar.h"
 
 namespace gradflow::cli {
@@ -20,6 +22,8 @@ struct TrainArgs {
   std::string resume;
   std::vector<std::string> overrides;
   std::string out;
+  std::string data;
+  int threads = -1;
   bool json = false;
   bool force = false;
 };
@@ -48,19 +52,22 @@ void add_train_command(CLI::App& app, Action& action) {
       ->allow_extra_args(false);
   cmd->add_option("--out", args->out, "the run directory (default: <output.dir>/<name>, or the resumed checkpoint's directory)")
       ->check(CLI::Validator([](std::string& s) { return s.empty() ? std::string("an empty path") : std::string(); }, "DIR"));
+  add_data_option(*cmd, args->data);
+  add_threads_option(*cmd, args->threads);
   cmd->add_flag("--json", args->json, "print the summary as one JSON object on stdout");
   cmd->add_flag("--force", args->force, "replace an earlier run's results in the run directory");
   cmd->callback([&action, args]() {
     action = [args]() {
       if (args->config.empty() == args->resume.empty()) throw InputError("give --config FILE or --resume CHECKPOINT");
+      const std::vector<std::string> overrides = config_overrides(args->overrides, args->data, args->threads);
       std::unique_ptr<TrainState> state;
       nlohmann::json raw;
       if (!args->resume.empty()) {
         state = std::make_unique<TrainState>(load_train_state(args->resume));
         raw = state->checkpoint.config;
-        for (const auto& assignment : args->overrides) apply_override(raw, assignment);
+        for (const auto& assignment : overrides) apply_override(raw, assignment);
       } else {
-        raw = load_config_json(args->config, args->overrides);
+        raw = load_config_json(args->config, overrides);
       }
       const Config config = parse_config(raw);
       std::string run_dir = args->out;
@@ -68,6 +75,7 @@ void add_train_command(CLI::App& app, Action& action) {
         run_dir = state ? std::filesystem::path(args->resume).parent_path().string()
                         : (std::filesystem::path(config.output_dir) / config.name).string();
         if (run_dir.empty()) run_dir = ".";
+        run_dir = display_path(run_dir);
       }
 
       install_stop_handlers();

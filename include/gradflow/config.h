@@ -54,8 +54,10 @@ void check_model_fits_data(const Config& config, const DataDescription& data);
 nlohmann::json load_json_file(const std::string& path);
 
 // Reads a config file, applies `overrides` ("key.path=value", as apply_override), and loads the
-// plugins the resulting "plugins" list names, paths relative to the file's directory (made
-// absolute in the result). A checkpoint's config never loads plugins by itself: they take --plugin.
+// plugins the resulting "plugins" list names. Paths written in the file — /data/dir,
+// /output/dir, "plugins" — are relative to the file's directory and made absolute in the result;
+// paths in `overrides` are relative to the working directory. A checkpoint's config never loads
+// plugins by itself: they take --plugin.
 nlohmann::json load_config_json(const std::string& path, const std::vector<std::string>& overrides = {});
 
 // Applies "a.b.c=value" to `json`: the value is parsed as JSON, else taken as a string.

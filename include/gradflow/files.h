@@ -15,4 +15,8 @@ void append_line(const std::string& path, const std::string& line);
 // `what` names what the file should be ("the checkpoint", "the config").
 std::string read_file(const std::string& path, const std::string& what);
 
+// `path` as a person in the working directory would type it: relative when it lies inside the
+// working directory ("runs/mnist_mlp"), else as given.
+std::string display_path(const std::string& path);
+
 }  // namespace gradflow

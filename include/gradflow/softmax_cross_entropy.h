@@ -6,9 +6,18 @@
 //         = mean_b [ logsumexp(z_b / T) - z_{b,y_b} / T ]              when e = 0
 //   dL/dz = (softmax(z / T) - q) / (B T)                               (written directly)
 // This is the only place that divides by the batch size.
+#include <vector>
+
+#include "gradflow/option_schema.h"
 #include "gradflow/tensor.h"
 
 namespace gradflow {
+
+// The head of a config's model.head: its type name, what it does, and its options, declared once
+// (the model checks a config against them, `gradflow layers` lists them).
+constexpr const char* kSoftmaxCrossEntropy = "softmax_cross_entropy";
+const char* softmax_cross_entropy_help();
+const std::vector<OptionSpec>& softmax_cross_entropy_options();
 
 template <typename Scalar>
 class SoftmaxCrossEntropy {

@@ -1,0 +1,32 @@
+#include "options.h"
+
+#include <nlohmann/json.hpp>
+
+namespace gradflow::cli {
+
+CLI::Option* add_data_option(CLI::App& command, std::string& dir) {
+  return command.add_option("--data", dir, "the dataset directory (default: the config's or the checkpoint's data.dir)")
+      ->type_name("DIR");
+}
+
+CLI::Option* add_threads_option(CLI::App& command, int& threads) {
+  return command.add_option("--threads", threads, "threads, 0 for every core (default: the config's \"threads\", else every core)")
+      ->check(CLI::Range(0, 1024))
+      ->type_name("N");
+}
+
+CLI::Option* add_entries_option(CLI::App& command, int64_t& entries) {
+  return command
+      .add_option("--entries", entries, "finite-difference entries checked per tensor, always including the largest (0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->type_name("N")
+      ->capture_default_str();
+}
+
+std::vector<std::string> config_overrides(std::vector<std::string> sets, const std::string& data, int threads) {
+  if (!data.empty()) sets.push_back("data.dir=" + nlohmann::json(data).dump());  // a JSON string, whatever it looks like
+  if (threads >= 0) sets.push_back("threads=" + std::to_string(threads));
+  return sets;
+}
+
+}  // namespace gradflow::cli

@@ -1,0 +1,30 @@
+#pragma once
+// Options that several commands share, each defined once: one name, one default, one help text.
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace gradflow::cli {
+
+// Finite-difference entries checked per tensor (gradcheck, step --check).
+constexpr int64_t kDefaultCheckEntries = 64;
+
+// --data DIR: the dataset directory, replacing the config's or the checkpoint's data.dir.
+CLI::Option* add_data_option(CLI::App& command, std::string& dir);
+
+// --threads N: threads for products and parallel loops, 0 for every core; `threads` keeps -1
+// when the option is not given (then the config's "threads", or every core).
+CLI::Option* add_threads_option(CLI::App& command, int& threads);
+
+// --entries N: finite-difference entries checked per tensor, always including the largest (0: all).
+CLI::Option* add_entries_option(CLI::App& command, int64_t& entries);
+
+// The --set assignments of a command that reads a config, with --data and --threads (when given)
+// appended as data.dir and threads: they win over the config file and earlier --set values.
+std::vector<std::string> config_overrides(std::vector<std::string> sets, const std::string& data, int threads);
+
+// The threads to use: `option` when given (>= 0), else `configured`.
+inline int threads_to_use(int option, int configured) { return option >= 0 ? option : configured; }
+
+}  // namespace gradflow::cli

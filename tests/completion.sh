@@ -56,6 +56,7 @@ if [ "$shell" = bash ]; then
   expect "gradflow eval --json --checkpoint m" "mnist.json model.safetensors" "$(complete_words gradflow eval --json --checkpoint m)"
   expect "gradflow eval --data" "run1" "$(complete_words gradflow eval --data '')"
   expect "gradflow report" "run1" "$(complete_words gradflow report '')"
+  expect "gradflow train --set data.dir=r" "run1" "$(complete_words gradflow train --set data.dir = r)"
   expect "gradflow eval --batch" "" "$(complete_words gradflow eval --batch '')"
   expect "gradflow predict --checkpoint m.s mo" "model.safetensors" "$(complete_words gradflow predict --checkpoint m.s mo)"
   expect "gradflow completion" "bash zsh" "$(complete_words gradflow completion '')"

@@ -209,10 +209,10 @@ const char* const kBashWalker = R"BASH(
 _gradflow() {
   local REPLY cur word option= kind= path= i n=0
   local -a words=() kinds=()
-  # bash splits "--option=value" at '=' (COMP_WORDBREAKS): join them again
+  # bash splits "--option=value" and "--set key=value" at '=' (COMP_WORDBREAKS): join them again
   for ((i = 1; i <= COMP_CWORD; i++)); do
     word=${COMP_WORDS[i]}
-    if [[ $word == = && ${#words[@]} -gt 0 && ${words[-1]} == --* && ${words[-1]} != *=* ]]; then
+    if [[ $word == = && ${#words[@]} -gt 0 ]]; then
       words[-1]+==
       if ((i < COMP_CWORD)); then ((i++)); words[-1]+=${COMP_WORDS[i]}; fi
     else
@@ -241,7 +241,7 @@ _gradflow() {
   if [[ -n $option ]]; then
     __gradflow_option_value "$path" "$option"; kind=$REPLY
   elif [[ $cur == --*=* ]]; then
-    __gradflow_option_value "$path" "${cur%%=*}"; kind=$REPLY; cur=${cur#*=}
+    __gradflow_option_value "$path" "${cur%%=*}"; kind=$REPLY
   elif [[ $cur == -* ]]; then
     __gradflow_options "$path"
     mapfile -t COMPREPLY < <(compgen -W "$REPLY" -- "$cur")
@@ -264,6 +264,8 @@ _gradflow() {
     fi
     kind=${kind%'*'}
   fi
+  # readline replaces only what follows the last '=', a word break
+  cur=${cur##*=}
   case $kind in
     file) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
     dir) compopt -o filenames 2>/dev/null; mapfile -t COMPREPLY < <(compgen -d -- "$cur") ;;

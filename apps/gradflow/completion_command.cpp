@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "commands.h"
+#include "gradflow/errors.h"
 
 namespace gradflow::cli {
 
@@ -410,6 +411,8 @@ void add_completion_command(CLI::App& app, Action& action) {
     action = [&app, shell]() {
       const Command root = command_of(app, {});
       std::cout << (*shell == "bash" ? bash_script(root) : zsh_script(root)) << std::flush;
+      // a half-written script (a full disk) would break the shell that loads it
+      if (!std::cout) throw InputError("standard output: the completion script could not be written");
       return 0;
     };
   });

@@ -21,7 +21,7 @@ if [ "${1:-}" = "--sanitize" ]; then
          -DCMAKE_BUILD_TYPE=RelWithDebInfo)
 fi
 
-scripts/install-deps.sh
+scripts/install-deps.sh zsh  # zsh: the zsh completion test (tests/completion.sh)
 cmake -S . -B "$build" "${flags[@]}"
 cmake --build "$build" -j "$(nproc)"
 scripts/fetch-mnist.sh datasets/mnist

@@ -20,6 +20,8 @@ void add_calibrate_command(CLI::App& app, Action& action);
 void add_predict_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
+// Walks `app` when run, so it completes every command added before or after it.
+void add_completion_command(CLI::App& app, Action& action);
 
 // A parse error of the command line as one line without the "gradflow: error: " prefix: the
 // command it concerns and, for a misspelt command or option, the nearest existing name.

@@ -41,7 +41,7 @@ std::string trained_run(const std::string& name) {
 
 TEST(CliOptions, EveryCommandHasJsonAndTheComputingOnesDataAndThreads) {
   const std::vector<std::string> all{"train", "eval", "step", "gradcheck", "calibrate", "predict", "report",
-                                     "layers", "optimizers", "backends", "bench"};
+                                     "layers", "optimizers", "backends", "bench", "completion"};
   const std::vector<std::string> computing{"train", "eval", "step", "gradcheck", "calibrate", "predict", "bench"};
   const std::vector<std::string> reading_data{"train", "eval", "step", "gradcheck", "calibrate", "bench"};
   for (const auto& command : all) {
@@ -53,6 +53,13 @@ TEST(CliOptions, EveryCommandHasJsonAndTheComputingOnesDataAndThreads) {
     EXPECT_EQ(help.out.find("--threads N") != std::string::npos, computes) << command << help.out;
     EXPECT_EQ(help.out.find("--data DIR") != std::string::npos, reads) << command << help.out;
   }
+  // the command tree as JSON: every command there, with its options
+  const json tree = json::parse(run_cli("completion --json").out);
+  ASSERT_EQ(tree["commands"].size(), all.size());
+  for (const auto& c : tree["commands"]) {
+    EXPECT_NE(std::find(all.begin(), all.end(), c["name"].get<std::string>()), all.end()) << c["name"];
+  }
+  EXPECT_EQ(run_cli("completion").code, 2);
   // one name and default for the finite-difference entries
   for (const std::string command : {"step", "gradcheck"}) {
     const CliRun help = run_cli(command + " --help");

@@ -12,6 +12,7 @@
 #include <cctype>
 #include <iostream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
@@ -389,6 +390,27 @@ std::string zsh_script(const Command& root) {
   return out.str();
 }
 
+// The tree the scripts are written from, for other tools (`gradflow completion --json`).
+nlohmann::json tree_json(const Command& command) {
+  static const char* const kinds[] = {"flag", "files", "directories", "choices", "nothing"};
+  auto argument = [](const Argument& a) {
+    nlohmann::json j{{"name", a.name}, {"description", a.description}, {"value", kinds[static_cast<int>(a.value)]}};
+    if (!a.names.empty()) j["names"] = a.names;
+    if (!a.type.empty()) j["type"] = a.type;
+    if (!a.choices.empty()) j["choices"] = a.choices;
+    if (a.repeatable) j["repeatable"] = true;
+    if (!a.excludes.empty()) j["excludes"] = a.excludes;
+    return j;
+  };
+  nlohmann::json j{{"name", command.name}, {"description", command.description},
+                   {"options", nlohmann::json::array()}, {"positionals", nlohmann::json::array()},
+                   {"commands", nlohmann::json::array()}};
+  for (const auto& o : command.options) j["options"].push_back(argument(o));
+  for (const auto& p : command.positionals) j["positionals"].push_back(argument(p));
+  for (const auto& sub : command.subcommands) j["commands"].push_back(tree_json(sub));
+  return j;
+}
+
 const char* const kInstall = R"(Install:
   bash  source <(gradflow completion bash)                  in this shell; add the line to ~/.bashrc to keep it
         gradflow completion bash > ~/.local/share/bash-completion/completions/gradflow
@@ -403,14 +425,24 @@ zsh/site-functions/_gradflow.)";
 }  // namespace
 
 void add_completion_command(CLI::App& app, Action& action) {
-  auto shell = std::make_shared<std::string>();
+  struct CompletionArgs {
+    std::string shell;
+    bool json = false;
+  };
+  auto a = std::make_shared<CompletionArgs>();
   CLI::App* cmd = app.add_subcommand("completion", "print a bash or zsh completion script for gradflow's commands and options");
-  cmd->add_option("shell", *shell, "the shell: bash or zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
+  auto* json = cmd->add_flag("--json", a->json, "print the commands and options the scripts are written from, as one JSON object");
+  cmd->add_option("shell", a->shell, "the shell: bash or zsh")->check(CLI::IsMember({"bash", "zsh"}))->excludes(json);
   cmd->footer(kInstall);
-  cmd->callback([&action, &app, shell]() {
-    action = [&app, shell]() {
+  cmd->callback([&action, &app, a]() {
+    action = [&app, a]() {
       const Command root = command_of(app, {});
-      std::cout << (*shell == "bash" ? bash_script(root) : zsh_script(root)) << std::flush;
+      if (a->json) {
+        std::cout << tree_json(root).dump() << std::endl;
+        return 0;
+      }
+      if (a->shell.empty()) throw InputError("completion: give the shell, bash or zsh (gradflow completion --help)");
+      std::cout << (a->shell == "bash" ? bash_script(root) : zsh_script(root)) << std::flush;
       // a half-written script (a full disk) would break the shell that loads it
       if (!std::cout) throw InputError("standard output: the completion script could not be written");
       return 0;

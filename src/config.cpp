@@ -107,13 +107,27 @@ Config parse_config(const json& root) {
   c.schedule.gamma = jc::number(sched, "gamma", "/schedule", 0.1, {0, 1, true});
   c.schedule.min_lr = jc::number(sched, "min_lr", "/schedule", 0.0, jc::at_least(0));
 
-  const json train = section(root, "training", {"epochs", "batch_size", "eval_batch_size", "log_grad_every", "checkpoint_every"});
+  const json train =
+      section(root, "training", {"epochs", "batch_size", "eval_batch_size", "log_grad_every", "checkpoint_every", "early_stopping"});
   // bounded so that step counts (epochs × batches) cannot overflow
   c.training.epochs = jc::integer(train, "epochs", "/training", c.training.epochs, {1, 1e6});
   c.training.batch_size = jc::integer(train, "batch_size", "/training", c.training.batch_size, {1, 1e7});
   c.training.eval_batch_size = jc::integer(train, "eval_batch_size", "/training", c.training.eval_batch_size, {1, 1e7});
   c.training.log_grad_every = jc::integer(train, "log_grad_every", "/training", 0, jc::at_least(0));
   c.training.checkpoint_every = jc::integer(train, "checkpoint_every", "/training", 0, jc::at_least(0));
+  if (train.contains("early_stopping") && !train["early_stopping"].is_null()) {
+    const std::string path = "/training/early_stopping";
+    const json& es = train["early_stopping"];
+    jc::expect_object(es, path);
+    jc::reject_unknown_keys(es, path, {"metric", "patience", "min_delta", "restore_best"});
+    EarlyStoppingOptions& e = c.training.early_stopping;
+    e.enabled = true;
+    e.metric = jc::string(es, "metric", path, e.metric, {"validation_loss", "validation_accuracy"});
+    e.patience = jc::integer(es, "patience", path, e.patience, {1, 1e6});
+    e.min_delta = jc::number(es, "min_delta", path, e.min_delta, jc::at_least(0));
+    e.restore_best = jc::boolean(es, "restore_best", path, e.restore_best);
+    if (c.data.validation == 0) throw ConfigError(path, "early stopping watches the validation split, and /data/validation is 0");
+  }
   if (c.schedule.warmup_epochs > static_cast<double>(c.training.epochs)) {
     throw ConfigError("/schedule/warmup_epochs", "warm-up is longer than /training/epochs");
   }
@@ -155,6 +169,10 @@ json Config::to_json() const {
           {"calibration", {{"method", calibration.method}, {"bins", calibration.bins}}},
           {"output", {{"dir", output_dir}}}};
   if (!plugins.empty()) out["plugins"] = plugins;
+  if (const EarlyStoppingOptions& e = training.early_stopping; e.enabled) {
+    out["training"]["early_stopping"] = {
+        {"metric", e.metric}, {"patience", e.patience}, {"min_delta", e.min_delta}, {"restore_best", e.restore_best}};
+  }
   return out;
 }
 

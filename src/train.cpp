@@ -7,8 +7,10 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
+#include "gradflow/checkpoint.h"
 #include "gradflow/data/batcher.h"
 #include "gradflow/errors.h"
 #include "gradflow/files.h"
@@ -45,7 +47,20 @@ json TrainSummary::to_json() const {
           {"validation_loss", last_epoch.validation_loss},
           {"train_seconds", train_seconds},
           {"total_seconds", total_seconds},
+          {"sessions", sessions},
+          {"stopped_early", stopped_early},
           {"checkpoint", (std::filesystem::path(run_dir) / "model.safetensors").string()}};
+  if (best_epoch > 0) {
+    j["best"] = {{"epoch", best_epoch},
+                 {"metric", best_metric},
+                 {"value", best_value},
+                 {"checkpoint", (std::filesystem::path(run_dir) / "best.safetensors").string()},
+                 {"restored", restored_best}};
+    if (restored_best) {  // the model is that epoch's
+      j["validation_accuracy"] = best.validation_accuracy;
+      j["validation_loss"] = best.validation_loss;
+    }
+  }
   if (!calibration.is_null()) {
     j["temperature"] = calibration["fit"]["temperature"];
     j["temperature_bound"] = calibration["fit"]["bound"];
@@ -169,11 +184,42 @@ void check_still_learning(const EpochMetrics& m, bool has_validation, int64_t cl
   throw DivergenceError(std::string(text) + advice + last_good_checkpoint(dir));
 }
 
+// Keeps best.safetensors: after each epoch, the model when its validation metric improved on the
+// best so far by more than min_delta. Returns whether it did.
+bool keep_if_best(const EpochMetrics& m, const EarlyStoppingOptions& rule, TrainPosition& position,
+                  Sequential<float>& model, const json& config, const DataDescription& data, const RunDirectory& dir) {
+  const double value = rule.higher_is_better() ? m.validation_accuracy : m.validation_loss;
+  const bool improved = position.best_epoch == 0 || (rule.higher_is_better() ? value > position.best_value + rule.min_delta
+                                                                             : value < position.best_value - rule.min_delta);
+  if (!improved) return false;
+  position.best_epoch = m.epoch;
+  position.best_value = value;
+  save_checkpoint(dir.best(), model, config, {{kDataDescriptionKey, data.to_json().dump()}});
+  return true;
+}
+
+// The metrics.jsonl record of `epoch`, or an empty record when it is not there.
+EpochMetrics recorded_epoch(const RunDirectory& dir, int64_t epoch) {
+  EpochMetrics m;
+  std::ifstream in(dir.metrics());
+  for (std::string line; std::getline(in, line);) {
+    const json r = json::parse(line, nullptr, false);
+    if (r.is_object() && r.value("epoch", int64_t(0)) == epoch) {
+      m.epoch = epoch;
+      m.validation_loss = r.value("validation_loss", 0.0);
+      m.validation_accuracy = r.value("validation_accuracy", 0.0);
+    }
+  }
+  return m;
+}
+
 }  // namespace
 
 TrainSummary train(const Config& config, const std::string& run_dir, TrainObserver* observer,
                    const TrainControl& control) {
-  const auto start = Clock::now();
+  // a resumed run's clock carries the wall time of its earlier sessions
+  const double earlier_seconds = control.resume != nullptr ? control.resume->position.wall_seconds : 0.0;
+  const auto start = Clock::now() - std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(earlier_seconds));
   if (control.resume != nullptr) {
     check_optimizer_type(*control.resume, config.optimizer.at("type"));
     const TrainPosition& p = control.resume->position;
@@ -210,8 +256,16 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   TrainSummary summary;
   summary.run_dir = run_dir;
   summary.train_seconds = position.train_seconds;
+  summary.sessions = position.sessions + 1;
+  // the position saved in a checkpoint counts this session and its wall time so far
+  auto saved_position = [&] {
+    TrainPosition p = position;
+    p.sessions = summary.sessions;
+    p.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    return p;
+  };
   auto interrupted = [&](const std::string& when) {
-    save_train_state(dir.last(), model, optimizer, position, resolved);
+    save_train_state(dir.last(), model, optimizer, saved_position(), resolved);
     summary.interrupted = true;
     summary.position = position;
     spdlog::warn("interrupted {}: saved {}", when, dir.last());
@@ -224,16 +278,18 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     set_rng_state(rng, position.epoch_rng);  // the same order as an uninterrupted run
     batcher.shuffle();
     double lr = 0.0;
-    double seconds = 0.0;
+    const double carried = position.epoch_seconds;  // of an epoch interrupted and resumed
+    double seconds = carried;
     bool completed = false;
     try {
       completed = runner.run(epoch, position, [&](const StepReport& r) {
         lr = r.learning_rate;
-        seconds = r.seconds;
+        seconds = carried + r.seconds;
+        position.epoch_seconds = seconds;
         if (r.update_norms) dir.append_gradients(gradient_flow_record(model, *r.update_norms, epoch, r.position->step - 1));
         if (observer) {
           observer->on_batch(r.position->batch, r.position->loss_sum / static_cast<double>(r.position->seen),
-                             r.seconds > 0 ? static_cast<double>(r.position->seen) / r.seconds : 0.0);
+                             seconds > 0 ? static_cast<double>(r.position->seen) / seconds : 0.0);
         }
         return !stopping();
       });
@@ -252,12 +308,45 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     dir.append_metrics(m.to_json());
     summary.last_epoch = m;
     check_still_learning(m, validation_data.size() > 0, model.classes(), dir);
+    const EarlyStoppingOptions& rule = config.training.early_stopping;
+    if (validation_data.size() > 0 && keep_if_best(m, rule, position, model, resolved, data_description, dir)) {
+      summary.best = m;
+    }
 
-    position = TrainPosition{epoch + 1, 0, position.step, rng_state(rng), 0, 0, 0, summary.train_seconds};
-    const bool last_epoch = epoch == config.training.epochs;
+    position.epoch = epoch + 1;
+    position.batch = 0;
+    position.epoch_rng = rng_state(rng);
+    position.loss_sum = 0;
+    position.correct = position.seen = 0;
+    position.train_seconds = summary.train_seconds;
+    position.epoch_seconds = 0;
+    const bool patience_out = rule.enabled && epoch - position.best_epoch >= rule.patience;
+    const bool last_epoch = epoch == config.training.epochs || patience_out;
     if (stopping() && !last_epoch) return interrupted("after epoch " + std::to_string(epoch));
     const int64_t every = config.training.checkpoint_every;
-    if (every > 0 && epoch % every == 0) save_train_state(dir.last(), model, optimizer, position, resolved);
+    if (every > 0 && epoch % every == 0) save_train_state(dir.last(), model, optimizer, saved_position(), resolved);
+    if (patience_out && epoch < config.training.epochs) {
+      spdlog::info("early stopping after epoch {}: the {} has not improved by more than {} in {} epochs, since epoch {}",
+                   epoch, rule.metric == "validation_loss" ? "validation loss" : "validation accuracy", rule.min_delta,
+                   epoch - position.best_epoch, position.best_epoch);
+      summary.stopped_early = true;
+      break;
+    }
+  }
+
+  if (position.best_epoch > 0) {
+    summary.best_epoch = position.best_epoch;
+    summary.best_metric = config.training.early_stopping.metric;
+    summary.best_value = position.best_value;
+    if (summary.best.epoch != position.best_epoch) summary.best = recorded_epoch(dir, position.best_epoch);  // before a resume
+    const EarlyStoppingOptions& rule = config.training.early_stopping;
+    if (rule.enabled && rule.restore_best && position.best_epoch != summary.last_epoch.epoch) {
+      LoadedCheckpoint best = load_checkpoint(dir.best());
+      copy_state(best.model, model);
+      summary.restored_best = true;
+      spdlog::info("restoring the weights of epoch {}, the best by {} ({:.4g})", position.best_epoch, rule.metric,
+                   position.best_value);
+    }
   }
 
   finish_run(model, config, data_description, validation_data, test_data, dir, summary, start);

@@ -95,6 +95,11 @@ void save_train_state(const std::string& path, Sequential<float>& model, const O
                                             {"correct", p.correct},
                                             {"seen", p.seen},
                                             {"train_seconds", p.train_seconds},
+                                            {"epoch_seconds", p.epoch_seconds},
+                                            {"wall_seconds", p.wall_seconds},
+                                            {"sessions", p.sessions},
+                                            {"best_epoch", p.best_epoch},
+                                            {"best_value", p.best_value},
                                             {"layer_rng", layer_rng}}
                                  .dump();
   write_safetensors(path, file);
@@ -118,6 +123,12 @@ TrainState load_train_state(const std::string& path) {
     state.position.correct = p.at("correct");
     state.position.seen = p.at("seen");
     state.position.train_seconds = p.at("train_seconds");
+    // checkpoints written before these were recorded: the training time is the best known
+    state.position.epoch_seconds = p.value("epoch_seconds", 0.0);
+    state.position.wall_seconds = p.value("wall_seconds", state.position.train_seconds);
+    state.position.sessions = p.value("sessions", int64_t(1));
+    state.position.best_epoch = p.value("best_epoch", int64_t(0));
+    state.position.best_value = p.value("best_value", 0.0);
     state.layer_rng = p.at("layer_rng").get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception&) {
     throw InputError(path + ": the training position in its metadata is invalid");

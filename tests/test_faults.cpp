@@ -400,7 +400,7 @@ TEST(RunDirectory, ANewRunNeverReplacesAnEarlierOneUnlessForced) {
   const CliRun again = run_cli("train --config " + dir + "/c.json --out " + dir + "/run --set seed=2");
   EXPECT_EQ(again.code, 2);
   EXPECT_EQ(lines(again.err), 1u) << again.err;
-  EXPECT_NE(again.err.find("holds an earlier run (metrics.jsonl, grads.jsonl, last.safetensors, model.safetensors, summary.json"),
+  EXPECT_NE(again.err.find("holds an earlier run (metrics.jsonl, grads.jsonl, last.safetensors, best.safetensors, model.safetensors, summary.json"),
             std::string::npos)
       << again.err;
   EXPECT_NE(again.err.find("--force"), std::string::npos);

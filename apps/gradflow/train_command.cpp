@@ -39,6 +39,12 @@ void install_stop_handlers() {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 }
+// " in 14.4 s of training, 16.0 s in all (2 sessions)"
+std::string seconds_text(const TrainSummary& summary) {
+  char text[160];
+  std::snprintf(text, sizeof text, " in %.1f s of training, %.1f s in all", summary.train_seconds, summary.total_seconds);
+  return text + (summary.sessions > 1 ? " (" + std::to_string(summary.sessions) + " sessions)" : std::string());
+}
 }  // namespace
 
 void add_train_command(CLI::App& app, Action& action) {
@@ -95,7 +101,8 @@ void add_train_command(CLI::App& app, Action& action) {
         std::cout << summary.to_json().dump() << std::endl;
       } else {
         std::cout << "test accuracy " << summary.test.accuracy * 100 << "%  test loss " << summary.test.loss << "\n"
-                  << "trained " << summary.last_epoch.epoch << " epochs in " << summary.train_seconds << " s\n"
+                  << "trained " << summary.last_epoch.epoch << (summary.last_epoch.epoch == 1 ? " epoch" : " epochs")
+                  << seconds_text(summary) << "\n"
                   << "outputs in " << run_dir << "/: config.json metrics.jsonl model.safetensors summary.json";
         if (!summary.calibration.is_null()) {
           std::cout << " calibration.json\ntemperature T = " << summary.calibration["fit"]["temperature"].get<double>()

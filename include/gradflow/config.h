@@ -11,12 +11,25 @@
 
 namespace gradflow {
 
+// training.early_stopping: stop when the validation metric has not improved by more than
+// min_delta for `patience` epochs; with restore_best the run finishes with the best epoch's
+// weights (calibrated, tested and saved as model.safetensors).
+struct EarlyStoppingOptions {
+  bool enabled = false;  // the config has training.early_stopping
+  std::string metric = "validation_loss";  // or validation_accuracy
+  int64_t patience = 5;
+  double min_delta = 0;
+  bool restore_best = true;
+  bool higher_is_better() const { return metric == "validation_accuracy"; }
+};
+
 struct TrainingOptions {
   int64_t epochs = 10;
   int64_t batch_size = 128;
   int64_t eval_batch_size = 1000;
   int64_t log_grad_every = 0;  // steps between gradient-flow records in grads.jsonl; 0: off
   int64_t checkpoint_every = 0;  // epochs between resumable last.safetensors checkpoints; 0: off
+  EarlyStoppingOptions early_stopping;  // also the metric that picks best.safetensors
 };
 
 struct CalibrationOptions {

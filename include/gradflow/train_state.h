@@ -23,6 +23,11 @@ struct TrainPosition {
   double loss_sum = 0;       // sums over the batches of `epoch` already done
   int64_t correct = 0, seen = 0;
   double train_seconds = 0;  // training time of the finished epochs
+  double epoch_seconds = 0;  // training time of `epoch` so far (its batches already done)
+  double wall_seconds = 0;   // wall time of the run so far, every session of it, loading and evaluation included
+  int64_t sessions = 0;      // processes that have run it so far: 1 + the resumes
+  int64_t best_epoch = 0;    // the epoch with the best validation metric so far (best.safetensors); 0: none yet
+  double best_value = 0;     // its metric (training.early_stopping's, validation loss by default)
 };
 
 // Writes the model, the optimizer state and `position` atomically.

@@ -39,8 +39,9 @@ void finish_run(Sequential<float>& model, const Config& config, const DataDescri
   summary.test = evaluate(model, test, config.training.eval_batch_size);
   summary.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   write_file_atomic(dir.summary(), summary.to_json().dump(2) + "\n");
-  spdlog::info("test loss {:.4f} acc {:.2f}%  ({:.1f} s training, {:.1f} s in all)", summary.test.loss,
-               100 * summary.test.accuracy, summary.train_seconds, summary.total_seconds);
+  spdlog::info("test loss {:.4f} acc {:.2f}%  ({:.1f} s training, {:.1f} s in all{})", summary.test.loss,
+               100 * summary.test.accuracy, summary.train_seconds, summary.total_seconds,
+               summary.sessions > 1 ? ", over " + std::to_string(summary.sessions) + " sessions" : std::string());
   spdlog::info("report: {}", write_report(dir.dir()));
 }
 

@@ -50,7 +50,7 @@ RunDirectory::~RunDirectory() {
 namespace {
 // What a finished or interrupted run leaves; config.json alone (a run that stopped before its
 // first epoch) is not a result.
-const char* const kResults[] = {"metrics.jsonl", "grads.jsonl", "last.safetensors", "model.safetensors",
+const char* const kResults[] = {"metrics.jsonl", "grads.jsonl", "last.safetensors", "best.safetensors", "model.safetensors",
                                 "summary.json",  "calibration.json", "report.html"};
 }  // namespace
 

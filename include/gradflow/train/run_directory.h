@@ -4,6 +4,7 @@
 //   metrics.jsonl      one object per epoch
 //   grads.jsonl        gradient-flow records, with training.log_grad_every
 //   last.safetensors   the resumable state, with training.checkpoint_every or on interrupt
+//   best.safetensors   the model of the epoch with the best validation metric so far
 //   model.safetensors, summary.json, calibration.json, report.html   written when the run finishes
 // One process at a time: claim() takes an exclusive lock (.gradflow.lock, holding the PID), so a
 // second process training into the same directory stops with an error naming the first.
@@ -41,6 +42,7 @@ class RunDirectory {
   std::string gradients() const { return file("grads.jsonl"); }
   std::string model() const { return file("model.safetensors"); }
   std::string last() const { return file("last.safetensors"); }
+  std::string best() const { return file("best.safetensors"); }
   std::string summary() const { return file("summary.json"); }
   std::string calibration() const { return file("calibration.json"); }
 

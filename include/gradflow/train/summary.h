@@ -23,7 +23,15 @@ struct TrainSummary {
   EpochMetrics last_epoch;
   EvalResult test;
   double train_seconds = 0;  // summed over epochs
-  double total_seconds = 0;  // wall time, data loading and evaluation included
+  double total_seconds = 0;  // wall time, data loading and evaluation included, over every session
+  int64_t sessions = 1;      // processes that ran it: 1 + the resumes
+  // the best epoch by the validation metric (best.safetensors); 0 without a validation split
+  int64_t best_epoch = 0;
+  std::string best_metric;
+  double best_value = 0;
+  EpochMetrics best;            // that epoch's record
+  bool stopped_early = false;   // training.early_stopping ended the run before training.epochs
+  bool restored_best = false;   // the model is the best epoch's, not the last one's
   nlohmann::json calibration;  // CalibrationResult::to_json(), null without calibration
   bool interrupted = false;    // stopped early; last.safetensors holds `position`
   TrainPosition position;

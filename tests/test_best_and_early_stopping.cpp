@@ -1,0 +1,159 @@
+// The best checkpoint and early stopping: best.safetensors holds the epoch with the best
+// validation metric; training.early_stopping ends the run after `patience` epochs without an
+// improvement larger than min_delta and finishes with the best weights; both survive a resume
+// bit-identically; the summary says which epoch was best and how long the run took in all.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gradflow/checkpoint.h"
+#include "gradflow/config.h"
+#include "gradflow/errors.h"
+#include "gradflow/train.h"
+#include "gradflow/train_state.h"
+#include "test_cli.h"
+#include "test_files.h"
+
+using namespace gradflow;
+using namespace gradflow::testing;
+using nlohmann::json;
+
+namespace {
+
+json config_for(const std::string& data, int epochs) {
+  return json{{"name", "best"},
+              {"seed", 5},
+              {"threads", 1},
+              {"data", {{"dir", data}, {"validation", 100}}},
+              {"model",
+               {{"input", 64},
+                {"layers", {{{"type", "dense"}, {"units", 16}}, {{"type", "relu"}}, {{"type", "dense"}, {"units", 2}}}}}},
+              {"optimizer", {{"lr", 0.02}, {"momentum", 0.9}}},
+              {"training", {{"epochs", epochs}, {"batch_size", 32}, {"checkpoint_every", 1}}}};
+}
+
+std::vector<json> metrics_of(const std::string& run) {
+  std::vector<json> records;
+  std::ifstream in(run + "/metrics.jsonl");
+  for (std::string line; std::getline(in, line);) records.push_back(json::parse(line));
+  return records;
+}
+
+// Every tensor of two checkpoints, bit for bit.
+void expect_same_tensors(const std::string& a, const std::string& b) {
+  const SafetensorsFile x = read_safetensors(a), y = read_safetensors(b);
+  ASSERT_EQ(x.tensors.size(), y.tensors.size());
+  for (const auto& [name, tensor] : x.tensors) {
+    ASSERT_TRUE(y.tensors.count(name)) << name;
+    EXPECT_EQ(tensor.values, y.tensors.at(name).values) << name << " of " << a << " and " << b;
+  }
+}
+
+}  // namespace
+
+TEST(BestCheckpoint, IsTheEpochWithTheLowestValidationLoss) {
+  const std::string data = write_separable_dataset("best_data", 400, 60);
+  const std::string run = temp_dir("best_run");
+  const TrainSummary s = train(parse_config(config_for(data, 4)), run);
+  const std::vector<json> records = metrics_of(run);
+  ASSERT_EQ(records.size(), 4u);
+  const auto best = std::min_element(records.begin(), records.end(), [](const json& a, const json& b) {
+    return a["validation_loss"].get<double>() < b["validation_loss"].get<double>();
+  });
+  EXPECT_EQ(s.best_epoch, (*best)["epoch"].get<int64_t>());
+  EXPECT_EQ(s.best_value, (*best)["validation_loss"].get<double>());
+  EXPECT_FALSE(s.restored_best);  // without early stopping the model is the last epoch's
+  const json summary = json::parse(read_all(run + "/summary.json"));
+  EXPECT_EQ(summary["best"]["epoch"], s.best_epoch);
+  EXPECT_EQ(summary["best"]["metric"], "validation_loss");
+  EXPECT_FALSE(summary["stopped_early"].get<bool>());
+  // best.safetensors evaluates to the recorded validation loss of its epoch
+  LoadedCheckpoint loaded = load_checkpoint(run + "/best.safetensors");
+  const DataSplits splits = load_data(parse_config(loaded.config).data, {Split::Validation});
+  EXPECT_NEAR(evaluate(loaded.model, splits.validation).loss, s.best_value, 1e-9);
+}
+
+TEST(EarlyStopping, StopsAfterPatienceEpochsAndRestoresTheBestWeights) {
+  const std::string data = write_separable_dataset("early_data", 400, 60);
+  const std::string run = temp_dir("early_run");
+  json c = config_for(data, 20);
+  // after epoch 1 no epoch can gain half the validation accuracy: it stops after 1 + patience
+  c["training"]["early_stopping"] = {{"metric", "validation_accuracy"}, {"patience", 2}, {"min_delta", 0.5}};
+  const std::string config = run + "/c.json";
+  std::ofstream(config) << c.dump();
+  const CliRun r = run_cli("train --config " + config + " --out " + run + "/run --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json summary = json::parse(r.out);
+  EXPECT_EQ(summary["epochs"], 3);
+  EXPECT_TRUE(summary["stopped_early"].get<bool>());
+  EXPECT_EQ(summary["best"]["epoch"], 1);
+  EXPECT_TRUE(summary["best"]["restored"].get<bool>());
+  EXPECT_EQ(metrics_of(run + "/run").size(), 3u);
+  EXPECT_EQ(summary["validation_accuracy"], metrics_of(run + "/run")[0]["validation_accuracy"]);
+  EXPECT_NE(r.err.find("early stopping after epoch 3"), std::string::npos) << r.err;
+  expect_same_tensors(run + "/run/model.safetensors", run + "/run/best.safetensors");
+
+  // restore_best false: the last epoch's weights
+  c["training"]["early_stopping"]["restore_best"] = false;
+  const TrainSummary last = train(parse_config(c), run + "/last");
+  EXPECT_TRUE(last.stopped_early);
+  EXPECT_FALSE(last.restored_best);
+  const SafetensorsFile model = read_safetensors(run + "/last/model.safetensors");
+  const SafetensorsFile best = read_safetensors(run + "/last/best.safetensors");
+  EXPECT_NE(model.tensors.at("0.weight").values, best.tensors.at("0.weight").values);
+}
+
+TEST(EarlyStopping, ConfigErrorsNameTheirPath) {
+  json c = config_for("/data", 3);
+  c["training"]["early_stopping"] = {{"patience", 0}};
+  EXPECT_THROW(
+      try { parse_config(c); } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("/training/early_stopping"), std::string::npos) << e.what();
+        throw;
+      },
+      ConfigError);
+  c["training"]["early_stopping"] = {{"metric", "test_accuracy"}};
+  EXPECT_THROW(parse_config(c), ConfigError);
+  c["training"]["early_stopping"] = {{"patients", 3}};
+  EXPECT_THROW(parse_config(c), ConfigError);
+  c["training"]["early_stopping"] = json::object();
+  c["data"]["validation"] = 0;
+  EXPECT_THROW(
+      try { parse_config(c); } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find("/data/validation is 0"), std::string::npos) << e.what();
+        throw;
+      },
+      ConfigError);
+}
+
+TEST(EarlyStopping, AResumedRunKeepsTheBestEpochAndItsClock) {
+  const std::string data = write_separable_dataset("resume_best_data", 400, 60);
+  const std::string dir = temp_dir("resume_best");
+  json c = config_for(data, 5);
+  c["training"]["early_stopping"] = {{"patience", 5}};
+  const TrainSummary straight = train(parse_config(c), dir + "/straight");
+
+  c["training"]["epochs"] = 2;
+  train(parse_config(c), dir + "/resumed");
+  TrainState state = load_train_state(dir + "/resumed/last.safetensors");
+  EXPECT_EQ(state.position.sessions, 1);
+  EXPECT_GT(state.position.wall_seconds, 0.0);
+  EXPECT_GE(state.position.best_epoch, 1);
+  c["training"]["epochs"] = 5;
+  TrainControl control;
+  control.resume = &state;
+  const TrainSummary resumed = train(parse_config(c), dir + "/resumed", nullptr, control);
+
+  EXPECT_EQ(resumed.best_epoch, straight.best_epoch);
+  EXPECT_EQ(resumed.best_value, straight.best_value);
+  EXPECT_EQ(resumed.best.validation_accuracy, straight.best.validation_accuracy);
+  expect_same_tensors(dir + "/straight/best.safetensors", dir + "/resumed/best.safetensors");
+  expect_same_tensors(dir + "/straight/model.safetensors", dir + "/resumed/model.safetensors");
+  // the clock counts both sessions: training time never exceeds the time in all
+  EXPECT_EQ(resumed.sessions, 2);
+  EXPECT_GE(resumed.total_seconds, resumed.train_seconds);
+  EXPECT_GE(resumed.total_seconds, state.position.wall_seconds);
+  const json summary = json::parse(read_all(dir + "/resumed/summary.json"));
+  EXPECT_EQ(summary["sessions"], 2);
+}

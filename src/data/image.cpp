@@ -1,12 +1,18 @@
 #include "gradflow/data/image.h"
 
 #include <stb_image.h>
+#include <stb_image_write.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
+#include <iterator>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 
+#include "gradflow/data/digit.h"
 #include "gradflow/errors.h"
 
 namespace gradflow {
@@ -79,23 +85,20 @@ Matrix center_digit(const std::vector<float>& pixels, int rows, int cols, int si
 }
 
 namespace {
-uint32_t little_endian(const std::vector<unsigned char>& b, size_t at, int bytes) {
+uint32_t little_endian(const std::string& b, size_t at, int bytes) {
   uint32_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = v << 8 | b[at + static_cast<size_t>(i)];
+  for (int i = bytes - 1; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(b[at + static_cast<size_t>(i)]);
   return v;
 }
 
 // The bytes an uncompressed picture (binary PGM/PPM, BMP without compression) needs for its
 // pixels; 0 for any other format. stb_image fills a short file's missing pixels with zeros.
-uint64_t uncompressed_bytes(const std::string& path, int rows, int cols, int channels) {
-  std::ifstream in(path, std::ios::binary);
-  std::vector<unsigned char> head(34, 0);
-  in.read(reinterpret_cast<char*>(head.data()), static_cast<std::streamsize>(head.size()));
-  if (head[0] == 'P' && (head[1] == '5' || head[1] == '6')) {
+uint64_t uncompressed_bytes(const std::string& bytes, int rows, int cols, int channels) {
+  if (bytes.size() >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '6')) {
     return uint64_t(rows) * uint64_t(cols) * uint64_t(channels);  // at least one byte a sample
   }
-  if (head[0] == 'B' && head[1] == 'M' && in.gcount() == 34) {
-    const uint32_t offset = little_endian(head, 10, 4), bits = little_endian(head, 28, 2), compression = little_endian(head, 30, 4);
+  if (bytes.size() >= 34 && bytes[0] == 'B' && bytes[1] == 'M') {
+    const uint32_t offset = little_endian(bytes, 10, 4), bits = little_endian(bytes, 28, 2), compression = little_endian(bytes, 30, 4);
     if (compression != 0 && compression != 3) return 0;  // run-length encoded
     const uint64_t stride = (uint64_t(cols) * bits + 31) / 32 * 4;
     return offset + stride * uint64_t(rows);
@@ -103,50 +106,62 @@ uint64_t uncompressed_bytes(const std::string& path, int rows, int cols, int cha
   return 0;
 }
 
-// The picture at `path` as grey pixels in [0, 1], light on dark. Its size is checked before it
-// is decoded: at most `max_pixels`, and a file long enough for the pixels it promises.
-std::vector<float> read_grey(const std::string& path, int& rows, int& cols, int64_t max_pixels) {
-  int channels = 0;
-  if (stbi_info(path.c_str(), &cols, &rows, &channels) == 1) {
+const unsigned char* unsigned_bytes(const std::string& bytes) { return reinterpret_cast<const unsigned char*>(bytes.data()); }
+
+// The picture in `bytes` in colour, composited over white (a transparent background counts as
+// paper). Its size is checked before it is decoded: at most `max_pixels`, and enough bytes for
+// the pixels it promises.
+ColourImage decode(const std::string& name, const std::string& bytes, int64_t max_pixels) {
+  if (bytes.empty()) throw InputError(name + ": empty, not a picture");
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    throw InputError(name + ": " + std::to_string(bytes.size()) + " bytes, too large for a picture");
+  }
+  const int length = static_cast<int>(bytes.size());
+  int rows = 0, cols = 0, channels = 0;
+  if (stbi_info_from_memory(unsigned_bytes(bytes), length, &cols, &rows, &channels) == 1) {
     if (int64_t(rows) * int64_t(cols) > max_pixels) {
-      throw InputError(path + ": a picture of " + std::to_string(cols) + " × " + std::to_string(rows) +
+      throw InputError(name + ": a picture of " + std::to_string(cols) + " × " + std::to_string(rows) +
                        " pixels, more than the " + std::to_string(max_pixels) + " read (--max-pixels raises the limit)");
     }
-    std::error_code error;
-    const uint64_t size = std::filesystem::file_size(path, error);
-    const uint64_t needed = uncompressed_bytes(path, rows, cols, channels);
-    if (!error && size < needed) {
-      throw InputError(path + ": truncated: its " + std::to_string(cols) + " × " + std::to_string(rows) +
-                       " pixels need a file of at least " + std::to_string(needed) + " bytes, it has " + std::to_string(size));
+    const uint64_t needed = uncompressed_bytes(bytes, rows, cols, channels);
+    if (bytes.size() < needed) {
+      throw InputError(name + ": truncated: its " + std::to_string(cols) + " × " + std::to_string(rows) +
+                       " pixels need a file of at least " + std::to_string(needed) + " bytes, it has " + std::to_string(bytes.size()));
     }
   }
-  // grey + alpha, so a transparent background counts as paper
-  unsigned char* data = stbi_load(path.c_str(), &cols, &rows, &channels, 2);
+  unsigned char* data = stbi_load_from_memory(unsigned_bytes(bytes), length, &cols, &rows, &channels, 4);
   if (data == nullptr) {
     const char* reason = stbi_failure_reason();
-    std::error_code error;
-    if (std::filesystem::is_directory(path, error)) throw InputError(path + ": is a directory, not a picture");
-    if (!std::filesystem::exists(path, error)) throw InputError(path + ": no such file");
-    throw InputError(path + ": cannot read the image (" +
+    throw InputError(name + ": cannot read the image (" +
                      std::string(reason != nullptr && *reason != 0 ? reason : "truncated or damaged") +
                      "); expected PNG, binary PGM/PPM, JPEG or BMP, or an IDX file");
   }
-  std::vector<float> pixels(static_cast<size_t>(rows) * static_cast<size_t>(cols));
+  ColourImage image;
+  image.rows = rows, image.cols = cols;
+  image.rgb.resize(size_t(rows) * size_t(cols) * 3);
+  for (size_t i = 0; i < size_t(rows) * size_t(cols); ++i) {
+    const float alpha = data[4 * i + 3] / 255.0f;
+    for (size_t k = 0; k < 3; ++k) image.rgb[3 * i + k] = data[4 * i + k] / 255.0f * alpha + (1.0f - alpha);
+  }
+  stbi_image_free(data);
+  return image;
+}
+
+// Grey as stb_image makes it (ITU-R 601 luma), light on dark: a picture whose border is light
+// (paper) is inverted.
+std::vector<float> grey_light_on_dark(const ColourImage& image) {
+  const int rows = image.rows, cols = image.cols;
+  std::vector<float> pixels(size_t(rows) * size_t(cols));
   double border = 0;
   int border_count = 0;
   for (int r = 0; r < rows; ++r) {
     for (int c = 0; c < cols; ++c) {
       const size_t i = size_t(r) * size_t(cols) + size_t(c);
-      const float alpha = data[2 * i + 1] / 255.0f;
-      const float grey = data[2 * i] / 255.0f * alpha + (1.0f - alpha);  // over white
+      const float grey = (77.0f * image.rgb[3 * i] + 150.0f * image.rgb[3 * i + 1] + 29.0f * image.rgb[3 * i + 2]) / 256.0f;
       pixels[i] = grey;
-      if (r == 0 || c == 0 || r == rows - 1 || c == cols - 1) {
-        border += grey;
-        ++border_count;
-      }
+      if (r == 0 || c == 0 || r == rows - 1 || c == cols - 1) border += grey, ++border_count;
     }
   }
-  stbi_image_free(data);
   // MNIST and Fashion-MNIST images are light on dark: invert a picture on light paper
   if (border_count > 0 && border / border_count > 0.5) {
     for (float& p : pixels) p = 1.0f - p;
@@ -155,10 +170,29 @@ std::vector<float> read_grey(const std::string& path, int& rows, int& cols, int6
 }
 }  // namespace
 
+std::string read_picture_file(const std::string& path, int64_t max_pixels) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) throw InputError(path + ": is a directory, not a picture");
+  if (!std::filesystem::exists(path, error)) throw InputError(path + ": no such file");
+  // a picture holds at most 8 bytes a pixel (16-bit RGBA) besides its headers and comments
+  const uint64_t limit = uint64_t(max_pixels) * 8 + (uint64_t(64) << 20);
+  const uint64_t size = std::filesystem::file_size(path, error);
+  if (!error && size > limit) {
+    throw InputError(path + ": a file of " + std::to_string(size) + " bytes, more than a picture of " +
+                     std::to_string(max_pixels) + " pixels holds (--max-pixels raises the limit)");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path + ": cannot open the picture: " + std::strerror(errno));
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw InputError(path + ": cannot read the picture: " + std::strerror(errno));
+  return bytes;
+}
+
 Matrix read_digit_image(const std::string& path, int side, int64_t max_pixels) {
-  int rows = 0, cols = 0;
-  const std::vector<float> pixels = read_grey(path, rows, cols, max_pixels);
-  return center_digit(pixels, rows, cols, side);
+  DataDescription digits;
+  digits.rows = digits.cols = side;
+  digits.digits = true;
+  return read_picture(path, digits, max_pixels);
 }
 
 Matrix fit_image(const std::vector<float>& pixels, int rows, int cols, int out_rows, int out_cols) {
@@ -183,17 +217,50 @@ Matrix fit_image(const std::vector<float>& pixels, int rows, int cols, int out_r
   return out;
 }
 
-Matrix read_picture(const std::string& path, const DataDescription& data, int64_t max_pixels) {
+PreparedPicture prepare_picture(const std::string& name, const std::string& bytes, const DataDescription& data,
+                                int64_t max_pixels) {
   if (data.channels != 1) {
-    throw InputError(path + ": pictures can be read for grey images only, the model takes " +
+    throw InputError(name + ": pictures can be read for grey images only, the model takes " +
                      std::to_string(data.channels) + " channels; give an IDX file");
   }
-  int rows = 0, cols = 0;
-  const std::vector<float> pixels = read_grey(path, rows, cols, max_pixels);
+  const ColourImage image = decode(name, bytes, max_pixels);
+  const int rows = image.rows, cols = image.cols;
   const int out_rows = static_cast<int>(data.rows), out_cols = static_cast<int>(data.cols);
-  if (data.digits && out_rows == out_cols) return center_digit(pixels, rows, cols, out_rows);
-  if (rows == out_rows && cols == out_cols) return Eigen::Map<const Matrix>(pixels.data(), 1, rows * cols);
-  return fit_image(pixels, rows, cols, out_rows, out_cols);
+  PreparedPicture out;
+  if (rows == out_rows && cols == out_cols) {
+    // already of the data's shape: taken as it is, only inverted when on light paper
+    const std::vector<float> pixels = grey_light_on_dark(image);
+    out.image = Eigen::Map<const Matrix>(pixels.data(), 1, rows * cols);
+    if (data.digits && out.image.maxCoeff() <= 0.1f) out.digits = DigitCount::kNone, out.groups = 0;
+    return out;
+  }
+  if (data.digits && out_rows == out_cols) {
+    const FoundDigit digit = find_digit(image);
+    out.digits = digit.count;
+    out.groups = digit.groups;
+    out.image = center_digit(digit.ink, digit.rows, digit.cols, out_rows);
+    return out;
+  }
+  out.image = fit_image(grey_light_on_dark(image), rows, cols, out_rows, out_cols);
+  return out;
+}
+
+Matrix read_picture(const std::string& path, const DataDescription& data, int64_t max_pixels) {
+  return prepare_picture(path, read_picture_file(path, max_pixels), data, max_pixels).image;
+}
+
+std::string encode_picture(const Matrix& image, int rows, int cols, PictureFormat format) {
+  std::string grey(size_t(rows) * size_t(cols), '\0');
+  for (size_t i = 0; i < grey.size(); ++i) {
+    grey[i] = static_cast<char>(std::lround(std::clamp(image.data()[i], 0.0f, 1.0f) * 255.0f));
+  }
+  if (format == PictureFormat::kPgm) return "P5\n" + std::to_string(cols) + " " + std::to_string(rows) + "\n255\n" + grey;
+  std::string out;
+  auto append = [](void* context, void* chunk, int size) {
+    static_cast<std::string*>(context)->append(static_cast<const char*>(chunk), size_t(size));
+  };
+  if (stbi_write_png_to_func(append, &out, cols, rows, 1, grey.data(), cols) == 0) throw std::bad_alloc();
+  return out;
 }
 
 }  // namespace gradflow

@@ -39,11 +39,28 @@ void install_stop_handlers() {
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
 }
-// " in 14.4 s of training, 16.0 s in all (2 sessions)"
-std::string seconds_text(const TrainSummary& summary) {
-  char text[160];
-  std::snprintf(text, sizeof text, " in %.1f s of training, %.1f s in all", summary.train_seconds, summary.total_seconds);
-  return text + (summary.sessions > 1 ? " (" + std::to_string(summary.sessions) + " sessions)" : std::string());
+// What a finished run says on stdout, each line within 80 columns but for long paths.
+void print_summary(const TrainSummary& summary, const std::string& run_dir) {
+  const int64_t epochs = summary.last_epoch.epoch;
+  std::printf("test accuracy %.2f%%  loss %.4f\n", 100 * summary.test.accuracy, summary.test.loss);
+  std::printf("trained %lld epoch%s%s in %.1f s of training, %.1f s in all", static_cast<long long>(epochs),
+              epochs == 1 ? "" : "s", summary.stopped_early ? " (stopped early)" : "", summary.train_seconds,
+              summary.total_seconds);
+  if (summary.sessions > 1) std::printf(" (%lld sessions)", static_cast<long long>(summary.sessions));
+  std::printf("\n");
+  if (summary.best_epoch > 0) {
+    const bool accuracy = summary.best_metric == "validation_accuracy";
+    std::printf("best epoch %lld: validation %s %.4g%s\n", static_cast<long long>(summary.best_epoch),
+                accuracy ? "accuracy" : "loss", summary.best_value,
+                summary.restored_best ? ", its weights are the model" : " (best.safetensors)");
+  }
+  if (!summary.calibration.is_null()) {
+    std::printf("temperature T = %.4f  test ECE %.2f%% -> %.2f%%\n", summary.calibration["fit"]["temperature"].get<double>(),
+                100 * summary.calibration["test_before"]["ece"].get<double>(),
+                100 * summary.calibration["test_after"]["ece"].get<double>());
+  }
+  std::printf("run directory %s/\nreport %s/report.html\n", run_dir.c_str(), run_dir.c_str());
+  std::fflush(stdout);
 }
 }  // namespace
 
@@ -100,16 +117,7 @@ void add_train_command(CLI::App& app, Action& action) {
       if (args->json) {
         std::cout << summary.to_json().dump() << std::endl;
       } else {
-        std::cout << "test accuracy " << summary.test.accuracy * 100 << "%  test loss " << summary.test.loss << "\n"
-                  << "trained " << summary.last_epoch.epoch << (summary.last_epoch.epoch == 1 ? " epoch" : " epochs")
-                  << seconds_text(summary) << "\n"
-                  << "outputs in " << run_dir << "/: config.json metrics.jsonl model.safetensors summary.json";
-        if (!summary.calibration.is_null()) {
-          std::cout << " calibration.json\ntemperature T = " << summary.calibration["fit"]["temperature"].get<double>()
-                    << "  test ECE " << summary.calibration["test_before"]["ece"].get<double>() << " -> "
-                    << summary.calibration["test_after"]["ece"].get<double>();
-        }
-        std::cout << "\nreport: " << run_dir << "/report.html" << std::endl;
+        print_summary(summary, run_dir);
       }
       return 0;
     };

@@ -13,6 +13,7 @@
 #include "gradflow/train.h"
 #include "gradflow/train_state.h"
 #include "test_cli.h"
+#include "test_configs.h"
 #include "test_files.h"
 
 using namespace gradflow;
@@ -22,15 +23,9 @@ using nlohmann::json;
 namespace {
 
 json config_for(const std::string& data, int epochs) {
-  return json{{"name", "best"},
-              {"seed", 5},
-              {"threads", 1},
-              {"data", {{"dir", data}, {"validation", 100}}},
-              {"model",
-               {{"input", 64},
-                {"layers", {{{"type", "dense"}, {"units", 16}}, {{"type", "relu"}}, {{"type", "dense"}, {"units", 2}}}}}},
-              {"optimizer", {{"lr", 0.02}, {"momentum", 0.9}}},
-              {"training", {{"epochs", epochs}, {"batch_size", 32}, {"checkpoint_every", 1}}}};
+  json c = separable_config(data, epochs);
+  c["training"]["checkpoint_every"] = 1;
+  return c;
 }
 
 std::vector<json> metrics_of(const std::string& run) {

@@ -8,6 +8,7 @@
 #include <regex>
 
 #include "test_cli.h"
+#include "test_configs.h"
 #include "test_files.h"
 
 using namespace gradflow::testing;
@@ -16,15 +17,10 @@ using nlohmann::json;
 namespace {
 
 json small_config(const std::string& data_dir) {
-  return json{{"name", "options"},
-              {"seed", 3},
-              {"threads", 2},
-              {"data", {{"dir", data_dir}, {"validation", 60}}},
-              {"model",
-               {{"input", 64},
-                {"layers", {{{"type", "dense"}, {"units", 8}}, {{"type", "relu"}}, {{"type", "dense"}, {"units", 2}}}}}},
-              {"optimizer", {{"lr", 0.05}}},
-              {"training", {{"epochs", 1}, {"batch_size", 32}}}};
+  json c = separable_config(data_dir, 1, 60);
+  c["name"] = "options";
+  c["threads"] = 2;
+  return c;
 }
 
 // A run trained on separable data; returns its directory.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <numeric>
 
+#include "gradflow/errors.h"
 #include "gradflow/softmax.h"
 
 namespace gradflow {
@@ -52,7 +53,103 @@ json summary_json(const TensorSummary& s, bool full) {
   return j;
 }
 
+// The per-sample terms of one gradient entry, and its central difference in double. Runs after
+// the model's backward; leaves the model's gradients as they were.
+WeightDrill drill_weight(Sequential<float>& model, const Matrix& x, const Labels& labels, const WeightEntry& entry) {
+  WeightDrill d;
+  d.entry = entry;
+  const size_t dot = entry.name.find('.');
+  const std::string index_text = entry.name.substr(0, dot);
+  size_t layer_index = model.size();  // none, unless the name starts with a layer's index
+  if (!index_text.empty() && index_text.size() < 10 && index_text.find_first_not_of("0123456789") == std::string::npos) {
+    layer_index = std::stoul(index_text);
+  }
+  std::vector<TensorView<float>> views = layer_index < model.size() ? model.layer(layer_index).parameters() : std::vector<TensorView<float>>{};
+  const std::string local = dot == std::string::npos ? "" : entry.name.substr(dot + 1);
+  auto found = std::find_if(views.begin(), views.end(), [&](const auto& v) { return v.name == local; });
+  if (found == views.end()) {
+    std::string names;
+    for (const auto& p : model.parameters()) names += (names.empty() ? "" : ", ") + p.name;
+    throw InputError("--weight " + entry.name + ": the model has no such parameter (it has " + names + ")");
+  }
+  const TensorView<float>& view = *found;
+  d.entry.name = std::to_string(layer_index) + "." + local;  // "02.weight" is 2.weight
+  const bool matrix = view.shape.size() == 2;
+  const int64_t rows = view.shape[0], cols = matrix ? view.shape[1] : 1;
+  if ((entry.col >= 0) != matrix || entry.row < 0 || entry.row >= rows || (matrix && (entry.col < 0 || entry.col >= cols))) {
+    throw InputError("--weight " + entry.name + (matrix ? "[row,col]" : "[i]") + ": the tensor's shape is (" +
+                     std::to_string(rows) + (matrix ? ", " + std::to_string(cols) : "") + "), indices start at 0");
+  }
+  const int64_t at = entry.row * cols + (matrix ? entry.col : 0);
+  Layer<float>& layer = model.layer(layer_index);
+  d.gradient = view.gradient[at];
+  d.factored = matrix && rows == layer.output_size() && cols == layer.input_size();
+
+  // sample b's term: the layer's backward on b's row of dy alone (parameter gradients are sums over rows)
+  std::vector<std::vector<float>> saved;
+  for (const auto& v : views) saved.emplace_back(v.gradient, v.gradient + v.size());
+  const Matrix& dy = model.gradient_into(layer_index);
+  const Matrix input = model.input(layer_index);
+  for (Eigen::Index b = 0; b < dy.rows(); ++b) {
+    Matrix alone = Matrix::Zero(dy.rows(), dy.cols());
+    alone.row(b) = dy.row(b);
+    layer.backward(input, model.output(layer_index), alone, nullptr);
+    d.terms.push_back(view.gradient[at]);
+    if (d.factored) {
+      d.dy.push_back(dy(b, entry.row));
+      d.x.push_back(input(b, entry.col));
+    }
+  }
+  for (size_t k = 0; k < views.size(); ++k) std::copy(saved[k].begin(), saved[k].end(), views[k].gradient);
+
+  // the central difference of each sample's loss, in double, as check_gradients does
+  Sequential<double> twin(model.describe());
+  copy_state(model, twin);
+  bool deterministic = true;
+  for (size_t i = 0; i < twin.size(); ++i) deterministic = deterministic && twin.layer(i).deterministic_in_training();
+  twin.set_training(deterministic);
+  d.numeric_in_eval = !deterministic;
+  double* value = nullptr;
+  for (auto& p : twin.parameters()) {
+    if (p.name == d.entry.name) value = p.value + at;
+  }
+  const MatrixT<double> xd = x.cast<double>();
+  const double h = GradCheckOptions{}.step, saved_value = *value;
+  *value = saved_value + h;
+  twin.forward_loss(xd, labels);
+  const Eigen::VectorXd plus = twin.head().sample_losses();
+  *value = saved_value - h;
+  twin.forward_loss(xd, labels);
+  const Eigen::VectorXd minus = twin.head().sample_losses();
+  *value = saved_value;
+  const double batch = static_cast<double>(x.rows());
+  for (Eigen::Index b = 0; b < x.rows(); ++b) d.numeric_terms.push_back((plus[b] - minus[b]) / (2 * h) / batch);
+  d.numeric = std::accumulate(d.numeric_terms.begin(), d.numeric_terms.end(), 0.0);
+  d.before = view.value[at];
+  return d;
+}
+
 }  // namespace
+
+WeightEntry parse_weight_entry(const std::string& text) {
+  // NAME[ROW,COL] or NAME[I]
+  const size_t open = text.find('['), close = text.size() - 1;
+  const auto bad = [&]() {
+    return InputError("--weight " + text + ": expected a parameter and an entry, like 2.weight[3,17] or 2.bias[3]");
+  };
+  if (open == std::string::npos || open == 0 || text.back() != ']') throw bad();
+  WeightEntry e;
+  e.name = text.substr(0, open);
+  const std::string inside = text.substr(open + 1, close - open - 1);
+  const size_t comma = inside.find(',');
+  auto number = [&](const std::string& s) {
+    if (s.empty() || s.size() > 12 || s.find_first_not_of("0123456789") != std::string::npos) throw bad();
+    return static_cast<int64_t>(std::stoll(s));
+  };
+  e.row = number(inside.substr(0, comma));
+  if (comma != std::string::npos) e.col = number(inside.substr(comma + 1));
+  return e;
+}
 
 StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matrix& x, const Labels& labels,
                      const StepOptions& options) {
@@ -62,28 +159,36 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
   t.labels = labels;
   t.inputs = x;
   t.temperature = model.head().temperature();
+  t.label_smoothing = model.head().label_smoothing();
 
   if (options.check) t.check = check_gradients(model, x, labels, *options.check);
 
   // forward
   t.loss = model.forward_loss(x, labels);
   for (size_t i = 0; i < model.size(); ++i) {
-    ForwardStage f{i, model.layer(i).type(), summarize_matrix(model.output(i), keep), -1};
+    ForwardStage f{i, model.layer(i).type(), model.layer(i).formulas().forward, summarize_matrix(model.output(i), keep), -1};
     const GateStatistics gates = model.layer(i).gate_statistics(model.input(i), model.output(i));
     if (gates.blocked >= 0) f.zero_fraction = static_cast<double>(gates.blocked) / static_cast<double>(model.output(i).size());
     t.forward.push_back(std::move(f));
   }
   t.logits = model.output(model.size() - 1);
   t.probabilities = model.head().probabilities();
-  t.delta = t.probabilities;
-  for (Eigen::Index b = 0; b < t.delta.rows(); ++b) t.delta(b, labels[b]) -= 1.0f;  // y_hat - y
+  model.head().sample_gradients(t.delta);  // (y_hat - q) / T: what backward passes on, times B
+  t.targets = model.head().targets();
+  const double inverse_temperature = 1.0 / t.temperature;
   for (Eigen::Index b = 0; b < t.logits.rows(); ++b) {
     // both forms, computed independently in double
     const auto z = t.logits.row(b).cast<double>();
-    const double u = 1.0 / t.temperature;
-    const LogSumExp<double> row = log_sum_exp(z, u);
-    t.loss_logsumexp.push_back(row.log_sum + (row.max - z(labels[b])) * u);
-    t.loss_negative_log.push_back(-std::log(static_cast<double>(t.probabilities(b, labels[b]))));
+    const auto q = t.targets.row(b).cast<double>();
+    const LogSumExp<double> row = log_sum_exp(z, inverse_temperature);
+    // logsumexp(z/T) - Σ q_k z_k/T = log s + Σ q_k (max - z_k)/T   (Σ q_k = 1)
+    t.loss_logsumexp.push_back(row.log_sum + (q.array() * (row.max - z.array())).sum() * inverse_temperature);
+    double negative_log = 0;
+    for (Eigen::Index k = 0; k < z.size(); ++k) {
+      if (q(k) > 0) negative_log -= q(k) * std::log(static_cast<double>(t.probabilities(b, k)));
+    }
+    t.loss_negative_log.push_back(negative_log);
+    t.loss_per_sample.push_back(model.head().sample_losses()[b]);
   }
 
   // backward
@@ -93,6 +198,7 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
     BackwardStage s;
     s.layer = i;
     s.type = layer.type();
+    s.formula = layer.formulas().backward;
     s.delta = summarize_matrix(model.gradient_into(i), keep);
     s.passed_down = summarize_matrix(i > 0 ? model.gradient_into(i - 1) : t.saliency, keep);
     for (auto& p : layer.parameters()) {
@@ -107,6 +213,8 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
     }
     t.backward.push_back(std::move(s));
   }
+
+  if (options.weight) t.weight = drill_weight(model, x, labels, *options.weight);
 
   // update
   t.learning_rate = options.learning_rate;
@@ -137,6 +245,14 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
   auto named = model.parameters();
   for (size_t k = 0; k < t.updates.size() && k < named.size(); ++k) t.updates[k].name = named[k].name;
 
+  if (t.weight) {
+    for (auto& p : model.parameters()) {
+      if (p.name == t.weight->entry.name) {
+        const int64_t cols = p.shape.size() == 2 ? p.shape[1] : 1;
+        t.weight->after = p.value[t.weight->entry.row * cols + std::max<int64_t>(t.weight->entry.col, 0)];
+      }
+    }
+  }
   t.loss_after = model.forward_loss(x, labels);
   t.probabilities_after = model.head().probabilities();
   for (Eigen::Index b = 0; b < x.rows(); ++b) t.loss_after_per_sample.push_back(model.head().sample_losses()[b]);
@@ -153,7 +269,9 @@ json StepTrace::to_json(bool full) const {
            {"logits", std::vector<float>(logits.row(b).data(), logits.row(b).data() + logits.cols())},
            {"y_hat", std::vector<float>(probabilities.row(b).data(), probabilities.row(b).data() + probabilities.cols())},
            {"y", onehot},
+           {"q", std::vector<float>(targets.row(b).data(), targets.row(b).data() + targets.cols())},
            {"delta", std::vector<float>(delta.row(b).data(), delta.row(b).data() + delta.cols())},
+           {"loss", loss_per_sample[static_cast<size_t>(b)]},
            {"loss_negative_log_y_hat", loss_negative_log[static_cast<size_t>(b)]},
            {"loss_logsumexp", loss_logsumexp[static_cast<size_t>(b)]},
            {"loss_after", loss_after_per_sample[static_cast<size_t>(b)]},
@@ -163,13 +281,13 @@ json StepTrace::to_json(bool full) const {
   }
   json fwd = json::array();
   for (const auto& f : forward) {
-    json j{{"layer", f.layer}, {"type", f.type}, {"output", summary_json(f.output, full)}};
+    json j{{"layer", f.layer}, {"type", f.type}, {"formula", f.formula}, {"output", summary_json(f.output, full)}};
     if (f.zero_fraction >= 0) j["zero_fraction"] = f.zero_fraction;
     fwd.push_back(std::move(j));
   }
   json bwd = json::array();
   for (const auto& s : backward) {
-    json j{{"layer", s.layer}, {"type", s.type}, {"delta", summary_json(s.delta, full)},
+    json j{{"layer", s.layer}, {"type", s.type}, {"formula", s.formula}, {"delta", summary_json(s.delta, full)},
            {"passed_down", summary_json(s.passed_down, full)}};
     for (const auto& p : s.parameters) {
       json largest = json::array();
@@ -206,6 +324,8 @@ json StepTrace::to_json(bool full) const {
   json out{{"count", count},
            {"samples", samples},
            {"temperature", temperature},
+           {"label_smoothing", label_smoothing},
+           {"delta_is", "per sample, before the batch mean: (y_hat - q) / T; the head passes delta / count back"},
            {"loss_before", loss},
            {"loss_after", loss_after},
            {"forward", fwd},
@@ -220,7 +340,58 @@ json StepTrace::to_json(bool full) const {
              {"parameters", upd}}}};
   out["input"] = summary_json(summarize_matrix(inputs, full), full);
   if (check) out["check"] = check->to_json();
+  if (weight) {
+    const WeightDrill& w = *weight;
+    json terms = json::array();
+    for (size_t b = 0; b < w.terms.size(); ++b) {
+      json term{{"index", b < indices.size() ? indices[b] : static_cast<int64_t>(b)}, {"term", w.terms[b]},
+                {"numeric", w.numeric_terms[b]}};
+      if (w.factored) {
+        term["dy"] = w.dy[b];
+        term["x"] = w.x[b];
+      }
+      terms.push_back(std::move(term));
+    }
+    out["weight"] = {{"name", w.entry.name},
+                     {"row", w.entry.row},
+                     {"col", w.entry.col},
+                     {"gradient", w.gradient},
+                     {"numeric", w.numeric},
+                     {"relative_error", relative_error(w.gradient, w.numeric, GradCheckOptions{}.floor)},
+                     {"numeric_in_eval", w.numeric_in_eval},
+                     {"before", w.before},
+                     {"after", w.after},
+                     {"update", w.after - w.before},
+                     {"terms", terms}};
+  }
   return out;
+}
+
+StepSummary summarize_step(const StepTrace& t, int64_t step) {
+  StepSummary s;
+  s.step = step;
+  s.loss_before = t.loss;
+  s.loss_after = t.loss_after;
+  for (Eigen::Index b = 0; b < t.labels.size(); ++b) s.y_hat_y.push_back(t.probabilities(b, t.labels[b]));
+  for (const auto& u : t.updates) {
+    StepSummary::Tensor tensor{u.name, 0, u.weight_norm > 0 ? u.delta_norm / u.weight_norm : 0.0};
+    for (const auto& stage : t.backward) {
+      for (const auto& p : stage.parameters) {
+        if (p.name == u.name) tensor.gradient_norm = p.gradient.norm;
+      }
+    }
+    s.tensors.push_back(tensor);
+  }
+  return s;
+}
+
+json StepSummary::to_json() const {
+  json tensors_json = json::array();
+  for (const auto& t : tensors) {
+    tensors_json.push_back({{"name", t.name}, {"gradient_norm", t.gradient_norm}, {"relative_update", t.relative_update}});
+  }
+  return {{"step", step}, {"loss_before", loss_before}, {"loss_after", loss_after}, {"y_hat_y", y_hat_y},
+          {"parameters", tensors_json}};
 }
 
 }  // namespace gradflow

@@ -1,6 +1,6 @@
 #pragma once
 // One training step, recorded stage by stage so it can be studied:
-//   forward through every layer -> logits z -> softmax y_hat -> loss -> delta = y_hat - y
+//   forward through every layer -> logits z -> softmax y_hat -> loss -> delta = (y_hat - q) / T
 //   -> backward through every layer in reverse -> saliency dL/dx -> the optimizer's update -> loss again.
 // Everything is measured from the model itself; the views (terminal, JSON) only present it.
 #include <nlohmann/json.hpp>
@@ -29,6 +29,7 @@ struct Entry {
 struct ForwardStage {
   size_t layer = 0;
   std::string type;
+  std::string formula;  // the layer's forward, as it states it (Layer::formulas)
   TensorSummary output;
   double zero_fraction = -1;  // a gate (ReLU): fraction of outputs that pass no gradient (y = 0)
 };
@@ -42,6 +43,7 @@ struct ParameterGradient {
 struct BackwardStage {
   size_t layer = 0;
   std::string type;
+  std::string formula;                     // the layer's backward, as it states it (Layer::formulas)
   TensorSummary delta;                     // dL/d(output of the layer), entering it
   std::vector<ParameterGradient> parameters;
   TensorSummary passed_down;               // dL/d(input of the layer)
@@ -59,17 +61,44 @@ struct ParameterUpdate {
   std::vector<float> before, after;  // the parameter's values, kept only when asked for every value
 };
 
+// One entry of one parameter (gradflow step --weight 2.weight[3,17]), followed through the step:
+//   dL/dW[i,j] = Σ_b (sample b's term); for a (out, in) weight the term is dy_b,i · x_b,j with
+//   dy = dL/d(the layer's output) (the mean's 1/B included) and x the layer's input.
+struct WeightEntry {
+  std::string name;          // "2.weight"
+  int64_t row = 0, col = -1;  // col = -1 for a vector
+};
+struct WeightDrill {
+  WeightEntry entry;
+  bool factored = false;           // a (out, in) weight: dy and x hold each term's two factors
+  std::vector<double> dy, x;       // per sample, when factored
+  std::vector<double> terms;       // per sample: its share of the gradient entry (backward on its row of dy alone)
+  std::vector<double> numeric_terms;  // per sample: (L_b(w + h) − L_b(w − h)) / 2h / B, in double
+  double gradient = 0;             // the entry of the gradient the optimizer received
+  double numeric = 0;              // Σ numeric_terms: the central difference of the mean loss
+  bool numeric_in_eval = false;    // a layer is random in training (dropout): differences in eval mode
+  double before = 0, after = 0;    // the entry's value before and after the update
+};
+// Parses "2.weight[3,17]" or "2.bias[3]"; InputError otherwise.
+WeightEntry parse_weight_entry(const std::string& text);
+
 struct StepTrace {
   int64_t count = 0;
   std::vector<int64_t> indices;  // sample indices in the split
   Labels labels;
   Matrix inputs;  // (K, features)
   std::vector<ForwardStage> forward;
-  Matrix logits, probabilities, delta;     // (K, C); delta = y_hat - onehot(y), per sample
-  std::vector<double> loss_negative_log;   // -log y_hat_y per sample
-  std::vector<double> loss_logsumexp;      // logsumexp(z) - z_y per sample
+  // (K, C). delta: each sample's gradient dL_b/dz_b = (y_hat - q) / T exactly as the head writes
+  // it, before the mean's 1/B (the head passes delta / B back); q: the targets
+  // (1 - e) onehot(y) + e / C, the one-hot y when e = 0.
+  Matrix logits, probabilities, delta, targets;
+  // Each sample's loss L_b (the batch loss is their mean), in two forms computed independently:
+  std::vector<double> loss_negative_log;   // -Σ_k q_k log y_hat_k      (-log y_hat_y when e = 0)
+  std::vector<double> loss_logsumexp;      // logsumexp(z/T) - Σ_k q_k z_k / T
+  std::vector<double> loss_per_sample;     // the head's own L_b
   double loss = 0;                         // mean over the batch
   double temperature = 1;
+  double label_smoothing = 0;
   std::vector<BackwardStage> backward;     // in reverse layer order
   Matrix saliency;                         // dL/dx, (K, features)
   double learning_rate = 0;
@@ -83,6 +112,7 @@ struct StepTrace {
   std::vector<double> loss_after_per_sample;
   double loss_after = 0;
   std::optional<GradCheckResult> check;
+  std::optional<WeightDrill> weight;
 
   // Full vectors of logits, y_hat, y, delta per sample; every tensor's shape and norm
   // (and with `full`, every value).
@@ -94,7 +124,23 @@ struct StepOptions {
   bool keep_values = false;              // keep every value of every tensor (for --full)
   std::optional<GradCheckOptions> check;  // also run a finite-difference check
   int64_t largest_entries = 5;
+  std::optional<WeightEntry> weight;      // also follow this entry (InputError if the model has none such)
 };
+
+// What one of several consecutive steps did (gradflow step --steps N).
+struct StepSummary {
+  int64_t step = 0;  // 1, 2, ...
+  double loss_before = 0, loss_after = 0;
+  std::vector<double> y_hat_y;  // ŷ of each sample's label, before the step
+  struct Tensor {
+    std::string name;
+    double gradient_norm = 0;  // ‖∂L/∂W‖
+    double relative_update = 0;  // ‖ΔW‖ / ‖W‖
+  };
+  std::vector<Tensor> tensors;
+  nlohmann::json to_json() const;
+};
+StepSummary summarize_step(const StepTrace& trace, int64_t step);
 
 // Runs one training step of `model` on (x, labels) with `optimizer`, recording every stage.
 // The model and optimizer are updated as a real step would.

@@ -30,7 +30,8 @@ nlohmann::json layers_of(const nlohmann::json& config) {
 void add_model_source_options(CLI::App& command, ModelSource& source) {
   command.add_option("--checkpoint", source.checkpoint, "the model (a gradflow checkpoint)");
   command.add_option("--config", source.config, "or a fresh, seeded model from this config");
-  command.add_option("--set", source.overrides, "override a config value: key.path=value; repeatable")
+  command.add_option("--set", source.overrides,
+                     "override a config value: key.path=value; repeatable (with --checkpoint, of the model only model.head.*)")
       ->take_all()
       ->allow_extra_args(false);
   add_data_option(command, source.data);

@@ -370,8 +370,10 @@ std::vector<Page> step_pages(const StepTrace& t, const ViewOptions& o) {
     if (w.terms.size() > listed) s += format("  (%zu more samples in --json)\n", w.terms.size() - listed);
     s += format("  Σ = %+.6e   finite difference %+.6e   relative error %.2e\n", w.gradient, w.numeric,
                 relative_error(w.gradient, w.numeric, GradCheckOptions{}.floor));
-    s += format("\nthe update: %s%s %.6g -> %.6g   (Δ = %+.4e)\n", w.entry.name.c_str(), entry.c_str(), w.before, w.after,
+    s += format("\nthe update: %s%s %.6g -> %.6g   Δ = %+.4e\n", w.entry.name.c_str(), entry.c_str(), w.before, w.after,
                 w.after - w.before);
+    s += format("  −lr·∂L/∂W = %+.4e; the rest is the optimizer's rule (stage 9: decay, momentum, ...)\n",
+                -t.learning_rate * w.gradient);
     pages.push_back({w.entry.name + entry + ", term by term", s});
   }
   for (Page& page : pages) page.text = fit_to_width(page.text, width);  // what is still too wide is cut, never wrapped

@@ -11,6 +11,7 @@
 #include "gradflow/gradcheck.h"
 #include "gradflow/model.h"
 #include "gradflow/optim/optimizer.h"
+#include "gradflow/weight_trace.h"
 
 namespace gradflow {
 
@@ -60,27 +61,6 @@ struct ParameterUpdate {
   std::vector<std::pair<std::string, TensorSummary>> state;
   std::vector<float> before, after;  // the parameter's values, kept only when asked for every value
 };
-
-// One entry of one parameter (gradflow step --weight 2.weight[3,17]), followed through the step:
-//   dL/dW[i,j] = Σ_b (sample b's term); for a (out, in) weight the term is dy_b,i · x_b,j with
-//   dy = dL/d(the layer's output) (the mean's 1/B included) and x the layer's input.
-struct WeightEntry {
-  std::string name;          // "2.weight"
-  int64_t row = 0, col = -1;  // col = -1 for a vector
-};
-struct WeightDrill {
-  WeightEntry entry;
-  bool factored = false;           // a (out, in) weight: dy and x hold each term's two factors
-  std::vector<double> dy, x;       // per sample, when factored
-  std::vector<double> terms;       // per sample: its share of the gradient entry (backward on its row of dy alone)
-  std::vector<double> numeric_terms;  // per sample: (L_b(w + h) − L_b(w − h)) / 2h / B, in double
-  double gradient = 0;             // the entry of the gradient the optimizer received
-  double numeric = 0;              // Σ numeric_terms: the central difference of the mean loss
-  bool numeric_in_eval = false;    // a layer is random in training (dropout): differences in eval mode
-  double before = 0, after = 0;    // the entry's value before and after the update
-};
-// Parses "2.weight[3,17]" or "2.bias[3]"; InputError otherwise.
-WeightEntry parse_weight_entry(const std::string& text);
 
 struct StepTrace {
   int64_t count = 0;

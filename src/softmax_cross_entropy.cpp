@@ -22,12 +22,17 @@ const std::vector<OptionSpec>& softmax_cross_entropy_options() {
 }
 
 template <typename Scalar>
-SoftmaxCrossEntropy<Scalar>::SoftmaxCrossEntropy(double temperature, double label_smoothing)
-    : label_smoothing_(label_smoothing) {
+SoftmaxCrossEntropy<Scalar>::SoftmaxCrossEntropy(double temperature, double label_smoothing) {
   set_temperature(temperature);
+  set_label_smoothing(label_smoothing);
+}
+
+template <typename Scalar>
+void SoftmaxCrossEntropy<Scalar>::set_label_smoothing(double label_smoothing) {
   if (!(label_smoothing >= 0.0 && label_smoothing < 1.0)) {
     throw InputError("label smoothing must lie in [0, 1), got " + std::to_string(label_smoothing));
   }
+  label_smoothing_ = label_smoothing;
 }
 
 template <typename Scalar>
@@ -71,8 +76,26 @@ double SoftmaxCrossEntropy<Scalar>::forward(const Eigen::Ref<const Mat>& logits,
 template <typename Scalar>
 void SoftmaxCrossEntropy<Scalar>::backward(Mat& dlogits) const {
   // dL/dz = (softmax(z/T) - q) / (B T),  q = (1 - e) onehot(y) + e/C
+  scaled_gradient(dlogits, 1.0 / (static_cast<double>(probabilities_.rows()) * temperature_));
+}
+
+template <typename Scalar>
+void SoftmaxCrossEntropy<Scalar>::sample_gradients(Mat& dlogits) const {
+  scaled_gradient(dlogits, 1.0 / temperature_);
+}
+
+template <typename Scalar>
+typename SoftmaxCrossEntropy<Scalar>::Mat SoftmaxCrossEntropy<Scalar>::targets() const {
+  const Eigen::Index batch = probabilities_.rows(), classes = probabilities_.cols();
+  Mat q = Mat::Constant(batch, classes, static_cast<Scalar>(label_smoothing_ / static_cast<double>(classes)));
+  for (Eigen::Index b = 0; b < batch; ++b) q(b, labels_[b]) += static_cast<Scalar>(1.0 - label_smoothing_);
+  return q;
+}
+
+template <typename Scalar>
+void SoftmaxCrossEntropy<Scalar>::scaled_gradient(Mat& dlogits, double scale_by) const {
   const Eigen::Index batch = probabilities_.rows();
-  const Scalar scale = static_cast<Scalar>(1.0 / (static_cast<double>(batch) * temperature_));
+  const Scalar scale = static_cast<Scalar>(scale_by);
   dlogits.resize(batch, probabilities_.cols());
   if (label_smoothing_ > 0.0) {
     dlogits = probabilities_.array() - static_cast<Scalar>(label_smoothing_ / static_cast<double>(probabilities_.cols()));

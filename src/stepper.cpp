@@ -62,28 +62,36 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
   t.labels = labels;
   t.inputs = x;
   t.temperature = model.head().temperature();
+  t.label_smoothing = model.head().label_smoothing();
 
   if (options.check) t.check = check_gradients(model, x, labels, *options.check);
 
   // forward
   t.loss = model.forward_loss(x, labels);
   for (size_t i = 0; i < model.size(); ++i) {
-    ForwardStage f{i, model.layer(i).type(), summarize_matrix(model.output(i), keep), -1};
+    ForwardStage f{i, model.layer(i).type(), model.layer(i).formulas().forward, summarize_matrix(model.output(i), keep), -1};
     const GateStatistics gates = model.layer(i).gate_statistics(model.input(i), model.output(i));
     if (gates.blocked >= 0) f.zero_fraction = static_cast<double>(gates.blocked) / static_cast<double>(model.output(i).size());
     t.forward.push_back(std::move(f));
   }
   t.logits = model.output(model.size() - 1);
   t.probabilities = model.head().probabilities();
-  t.delta = t.probabilities;
-  for (Eigen::Index b = 0; b < t.delta.rows(); ++b) t.delta(b, labels[b]) -= 1.0f;  // y_hat - y
+  model.head().sample_gradients(t.delta);  // (y_hat - q) / T: what backward passes on, times B
+  t.targets = model.head().targets();
+  const double inverse_temperature = 1.0 / t.temperature;
   for (Eigen::Index b = 0; b < t.logits.rows(); ++b) {
     // both forms, computed independently in double
     const auto z = t.logits.row(b).cast<double>();
-    const double u = 1.0 / t.temperature;
-    const LogSumExp<double> row = log_sum_exp(z, u);
-    t.loss_logsumexp.push_back(row.log_sum + (row.max - z(labels[b])) * u);
-    t.loss_negative_log.push_back(-std::log(static_cast<double>(t.probabilities(b, labels[b]))));
+    const auto q = t.targets.row(b).cast<double>();
+    const LogSumExp<double> row = log_sum_exp(z, inverse_temperature);
+    // logsumexp(z/T) - Σ q_k z_k/T = log s + Σ q_k (max - z_k)/T   (Σ q_k = 1)
+    t.loss_logsumexp.push_back(row.log_sum + (q.array() * (row.max - z.array())).sum() * inverse_temperature);
+    double negative_log = 0;
+    for (Eigen::Index k = 0; k < z.size(); ++k) {
+      if (q(k) > 0) negative_log -= q(k) * std::log(static_cast<double>(t.probabilities(b, k)));
+    }
+    t.loss_negative_log.push_back(negative_log);
+    t.loss_per_sample.push_back(model.head().sample_losses()[b]);
   }
 
   // backward
@@ -93,6 +101,7 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
     BackwardStage s;
     s.layer = i;
     s.type = layer.type();
+    s.formula = layer.formulas().backward;
     s.delta = summarize_matrix(model.gradient_into(i), keep);
     s.passed_down = summarize_matrix(i > 0 ? model.gradient_into(i - 1) : t.saliency, keep);
     for (auto& p : layer.parameters()) {
@@ -107,6 +116,8 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
     }
     t.backward.push_back(std::move(s));
   }
+
+  if (options.weight) t.weight = trace_weight(model, x, labels, *options.weight);
 
   // update
   t.learning_rate = options.learning_rate;
@@ -137,6 +148,14 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
   auto named = model.parameters();
   for (size_t k = 0; k < t.updates.size() && k < named.size(); ++k) t.updates[k].name = named[k].name;
 
+  if (t.weight) {
+    for (auto& p : model.parameters()) {
+      if (p.name == t.weight->entry.name) {
+        const int64_t cols = p.shape.size() == 2 ? p.shape[1] : 1;
+        t.weight->after = p.value[t.weight->entry.row * cols + std::max<int64_t>(t.weight->entry.col, 0)];
+      }
+    }
+  }
   t.loss_after = model.forward_loss(x, labels);
   t.probabilities_after = model.head().probabilities();
   for (Eigen::Index b = 0; b < x.rows(); ++b) t.loss_after_per_sample.push_back(model.head().sample_losses()[b]);
@@ -153,7 +172,9 @@ json StepTrace::to_json(bool full) const {
            {"logits", std::vector<float>(logits.row(b).data(), logits.row(b).data() + logits.cols())},
            {"y_hat", std::vector<float>(probabilities.row(b).data(), probabilities.row(b).data() + probabilities.cols())},
            {"y", onehot},
+           {"q", std::vector<float>(targets.row(b).data(), targets.row(b).data() + targets.cols())},
            {"delta", std::vector<float>(delta.row(b).data(), delta.row(b).data() + delta.cols())},
+           {"loss", loss_per_sample[static_cast<size_t>(b)]},
            {"loss_negative_log_y_hat", loss_negative_log[static_cast<size_t>(b)]},
            {"loss_logsumexp", loss_logsumexp[static_cast<size_t>(b)]},
            {"loss_after", loss_after_per_sample[static_cast<size_t>(b)]},
@@ -163,13 +184,13 @@ json StepTrace::to_json(bool full) const {
   }
   json fwd = json::array();
   for (const auto& f : forward) {
-    json j{{"layer", f.layer}, {"type", f.type}, {"output", summary_json(f.output, full)}};
+    json j{{"layer", f.layer}, {"type", f.type}, {"formula", f.formula}, {"output", summary_json(f.output, full)}};
     if (f.zero_fraction >= 0) j["zero_fraction"] = f.zero_fraction;
     fwd.push_back(std::move(j));
   }
   json bwd = json::array();
   for (const auto& s : backward) {
-    json j{{"layer", s.layer}, {"type", s.type}, {"delta", summary_json(s.delta, full)},
+    json j{{"layer", s.layer}, {"type", s.type}, {"formula", s.formula}, {"delta", summary_json(s.delta, full)},
            {"passed_down", summary_json(s.passed_down, full)}};
     for (const auto& p : s.parameters) {
       json largest = json::array();
@@ -206,6 +227,8 @@ json StepTrace::to_json(bool full) const {
   json out{{"count", count},
            {"samples", samples},
            {"temperature", temperature},
+           {"label_smoothing", label_smoothing},
+           {"delta_is", "per sample, before the batch mean: (y_hat - q) / T; the head passes delta / count back"},
            {"loss_before", loss},
            {"loss_after", loss_after},
            {"forward", fwd},
@@ -220,7 +243,58 @@ json StepTrace::to_json(bool full) const {
              {"parameters", upd}}}};
   out["input"] = summary_json(summarize_matrix(inputs, full), full);
   if (check) out["check"] = check->to_json();
+  if (weight) {
+    const WeightDrill& w = *weight;
+    json terms = json::array();
+    for (size_t b = 0; b < w.terms.size(); ++b) {
+      json term{{"index", b < indices.size() ? indices[b] : static_cast<int64_t>(b)}, {"term", w.terms[b]},
+                {"numeric", w.numeric_terms[b]}};
+      if (w.factored) {
+        term["dy"] = w.dy[b];
+        term["x"] = w.x[b];
+      }
+      terms.push_back(std::move(term));
+    }
+    out["weight"] = {{"name", w.entry.name},
+                     {"row", w.entry.row},
+                     {"col", w.entry.col},
+                     {"gradient", w.gradient},
+                     {"numeric", w.numeric},
+                     {"relative_error", relative_error(w.gradient, w.numeric, GradCheckOptions{}.floor)},
+                     {"numeric_in_eval", w.numeric_in_eval},
+                     {"before", w.before},
+                     {"after", w.after},
+                     {"update", w.after - w.before},
+                     {"terms", terms}};
+  }
   return out;
+}
+
+StepSummary summarize_step(const StepTrace& t, int64_t step) {
+  StepSummary s;
+  s.step = step;
+  s.loss_before = t.loss;
+  s.loss_after = t.loss_after;
+  for (Eigen::Index b = 0; b < t.labels.size(); ++b) s.y_hat_y.push_back(t.probabilities(b, t.labels[b]));
+  for (const auto& u : t.updates) {
+    StepSummary::Tensor tensor{u.name, 0, u.weight_norm > 0 ? u.delta_norm / u.weight_norm : 0.0};
+    for (const auto& stage : t.backward) {
+      for (const auto& p : stage.parameters) {
+        if (p.name == u.name) tensor.gradient_norm = p.gradient.norm;
+      }
+    }
+    s.tensors.push_back(tensor);
+  }
+  return s;
+}
+
+json StepSummary::to_json() const {
+  json tensors_json = json::array();
+  for (const auto& t : tensors) {
+    tensors_json.push_back({{"name", t.name}, {"gradient_norm", t.gradient_norm}, {"relative_update", t.relative_update}});
+  }
+  return {{"step", step}, {"loss_before", loss_before}, {"loss_after", loss_after}, {"y_hat_y", y_hat_y},
+          {"parameters", tensors_json}};
 }
 
 }  // namespace gradflow

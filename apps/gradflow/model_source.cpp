@@ -6,10 +6,32 @@
 
 namespace gradflow::cli {
 
+namespace {
+
+// A config's model.head, or an empty object.
+nlohmann::json head_of(const nlohmann::json& config) {
+  const auto model = config.find("model");
+  if (model == config.end() || !model->is_object()) return nlohmann::json::object();
+  const auto head = model->find("head");
+  return head != model->end() && head->is_object() ? *head : nlohmann::json::object();
+}
+
+// A config's model without its head: what a checkpoint fixes.
+nlohmann::json layers_of(const nlohmann::json& config) {
+  const auto model = config.find("model");
+  if (model == config.end()) return nullptr;
+  nlohmann::json rest = *model;
+  if (rest.is_object()) rest.erase("head");
+  return rest;
+}
+
+}  // namespace
+
 void add_model_source_options(CLI::App& command, ModelSource& source) {
   command.add_option("--checkpoint", source.checkpoint, "the model (a gradflow checkpoint)");
   command.add_option("--config", source.config, "or a fresh, seeded model from this config");
-  command.add_option("--set", source.overrides, "override a config value: key.path=value; repeatable")
+  command.add_option("--set", source.overrides,
+                     "override a config value: key.path=value; repeatable (with --checkpoint, of the model only model.head.*)")
       ->take_all()
       ->allow_extra_args(false);
   add_data_option(command, source.data);
@@ -23,8 +45,30 @@ SourcedModel load_model(const ModelSource& source) {
   if (!source.checkpoint.empty()) {
     LoadedCheckpoint loaded = load_checkpoint(source.checkpoint);
     nlohmann::json raw = loaded.config.is_null() ? nlohmann::json{{"model", loaded.model.describe()}} : loaded.config;
-    for (const auto& assignment : source.overrides) apply_override(raw, assignment);
+    const nlohmann::json stored_head = head_of(raw);
+    for (const auto& assignment : source.overrides) {
+      nlohmann::json changed = raw;
+      apply_override(changed, assignment);
+      if (layers_of(changed) != layers_of(raw)) {
+        throw InputError("--set " + assignment + ": the model comes from the checkpoint; only model.head.temperature and "
+                         "model.head.label_smoothing can change it");
+      }
+      raw = std::move(changed);
+    }
     Config config = parse_config(raw);
+    // the head's options a --set changed apply to the loaded model; the others stay as saved
+    // (a calibrated temperature lives in the checkpoint, not in its config)
+    const nlohmann::json set_head = head_of(raw);
+    for (const char* key : {"temperature", "label_smoothing"}) {
+      if (set_head.value(key, nlohmann::json()) == stored_head.value(key, nlohmann::json())) continue;
+      const double value = config.model.at("head").value(key, 0.0);
+      if (std::string(key) == "temperature") {
+        loaded.model.head().set_temperature(value);
+      } else {
+        loaded.model.head().set_label_smoothing(value);
+      }
+    }
+    config.model = loaded.model.describe();
     if (!source.data.empty()) config.data.dir = source.data;
     config.threads = threads_to_use(source.threads, config.threads);
     config.data.classes = loaded.model.classes();

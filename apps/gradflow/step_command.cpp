@@ -27,13 +27,16 @@ struct StepArgs {
   bool check = false;
   int64_t entries = kDefaultCheckEntries;
   double tolerance = 1e-6;
+  int64_t width = 0;  // 0: the terminal's, 80 off a terminal
+  std::string weight;  // "2.weight[3,17]": follow one entry
+  int64_t steps = 1;
 };
 }  // namespace
 
 void add_step_command(CLI::App& app, Action& action) {
   auto a = std::make_shared<StepArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "step", "walk one training step stage by stage: forward, ŷ, loss, δ = ŷ − y, backward, saliency, update");
+      "step", "walk one training step stage by stage: forward, ŷ, loss, δ = (ŷ − q)/T, backward, saliency, update");
   add_model_source_options(*cmd, a->source);
   cmd->add_option("--split", a->split, "where the samples come from")
       ->check(CLI::IsMember({"test", "validation", "train"}))
@@ -46,6 +49,13 @@ void add_step_command(CLI::App& app, Action& action) {
   auto* check_flag = cmd->add_flag("--check", a->check, "compare every gradient with finite differences in double precision; exit 1 above tolerance");
   add_entries_option(*cmd, a->entries)->needs(check_flag);
   cmd->add_option("--tolerance", a->tolerance, "largest relative error --check accepts")->capture_default_str()->needs(check_flag);
+  cmd->add_option("--weight", a->weight,
+                  "follow one entry, e.g. 2.weight[3,17]: each sample's term of its gradient, the finite difference, its update");
+  cmd->add_option("--steps", a->steps, "take N consecutive steps on the same samples; the first is shown stage by stage")
+      ->check(CLI::Range(int64_t(1), int64_t(10000)))
+      ->capture_default_str();
+  cmd->add_option("--width", a->width, "columns every line fits in (default: the terminal's width, 80 off a terminal)")
+      ->check(CLI::Range(int64_t(40), int64_t(1000)));
   cmd->callback([&action, a]() {
     action = [a]() {
       SourcedModel sourced = load_model(a->source);
@@ -75,25 +85,38 @@ void add_step_command(CLI::App& app, Action& action) {
         check.seed = sourced.config.seed;
         options.check = check;
       }
+      if (!a->weight.empty()) options.weight = parse_weight_entry(a->weight);
       const std::unique_ptr<Optimizer> optimizer = make_optimizer(sourced.model.parameters(), sourced.config.optimizer);
       StepTrace trace = trace_step(sourced.model, *optimizer, x, y, options);
       for (int64_t i = 0; i < a->count; ++i) trace.indices.push_back(a->index + i);
+      // further steps on the same samples, summarised
+      std::vector<StepSummary> steps{summarize_step(trace, 1)};
+      StepOptions next;
+      next.learning_rate = options.learning_rate;
+      next.largest_entries = 0;
+      for (int64_t k = 2; k <= a->steps; ++k) steps.push_back(summarize_step(trace_step(sourced.model, *optimizer, x, y, next), k));
 
       if (a->json) {
         nlohmann::json out = trace.to_json(a->full);
         out["split"] = a->split;
+        if (a->steps > 1) {
+          out["steps"] = nlohmann::json::array();
+          for (const auto& step : steps) out["steps"].push_back(step.to_json());
+        }
         std::cout << out.dump() << std::endl;
       } else {
         const bool terminal = ::isatty(STDIN_FILENO) && ::isatty(STDOUT_FILENO);
+        const int64_t width = a->width > 0 ? a->width : ::isatty(STDOUT_FILENO) ? screen_size(STDOUT_FILENO).columns : 80;
         const DataDescription& described = splits.description;
-        const auto pages = step_pages(trace, {terminal, 4, described.channels == 1 ? described.rows : 0, described.cols,
-                                              described.class_names});
+        const ViewOptions view{terminal, 4, described.channels == 1 ? described.rows : 0, described.cols,
+                               described.class_names, width};
+        auto pages = step_pages(trace, view);
+        if (a->steps > 1) pages.push_back(steps_page(steps, trace, view));
         if (terminal) {
-          page_interactively(pages, STDIN_FILENO);
+          page_interactively(pages, STDIN_FILENO, static_cast<size_t>(width));
         } else {
           for (size_t i = 0; i < pages.size(); ++i) {
-            std::cout << "── stage " << i + 1 << "/" << pages.size() << ": " << pages[i].title << " ──\n"
-                      << pages[i].text << "\n";
+            std::cout << stage_header(pages, i, static_cast<size_t>(width)) << "\n" << pages[i].text << "\n";
           }
           std::cout.flush();
         }

@@ -36,6 +36,15 @@ struct GateStatistics {
   double dead_fraction = -1;
 };
 
+// A layer's math in text, as `gradflow step` prints it: how y comes from x, and how backward
+// forms dx (and its parameters' gradients) from dy. Lines are separated by '\n'.
+struct LayerFormulas {
+  std::string forward;
+  std::string backward;
+};
+// What a layer without its own formulas (a plugin's) says.
+inline LayerFormulas generic_layer_formulas() { return {"y = f(x)", "dx = (∂f/∂x)ᵀ dy"}; }
+
 template <typename Scalar>
 class Layer {
  public:
@@ -66,6 +75,9 @@ class Layer {
   virtual double forward_flop(int64_t /*rows*/) const { return 0.0; }
   // x, y: a forward's input and output (B, in), (B, out), as backward receives them.
   virtual GateStatistics gate_statistics(const ConstRef& /*x*/, const ConstRef& /*y*/) const { return {}; }
+
+  // The layer's forward and backward as text (gradflow step); generic unless the layer says.
+  virtual LayerFormulas formulas() const { return generic_layer_formulas(); }
 
   // Draws fresh parameters (a seeded generator makes runs reproducible).
   virtual void initialize(std::mt19937_64& /*rng*/) {}

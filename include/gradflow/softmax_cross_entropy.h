@@ -29,12 +29,18 @@ class SoftmaxCrossEntropy {
   double temperature() const { return temperature_; }
   void set_temperature(double temperature);
   double label_smoothing() const { return label_smoothing_; }
+  void set_label_smoothing(double label_smoothing);
 
   // Returns the mean loss over the batch; caches softmax(z / T) and the labels for backward.
   // Throws InputError for a label outside [0, C).
   double forward(const Eigen::Ref<const Mat>& logits, const Eigen::Ref<const Labels>& labels);
-  // dlogits: (B, C) <- (softmax(z / T) - onehot(y)) / (B T)
+  // dlogits: (B, C) <- (softmax(z / T) - q) / (B T)
   void backward(Mat& dlogits) const;
+  // After forward, each sample's own gradient before the mean divides it by B:
+  // dlogits: (B, C) <- dL_b/dz_b = (softmax(z_b / T) - q_b) / T   (backward is this / B)
+  void sample_gradients(Mat& dlogits) const;
+  // After forward, the targets q: (B, C) = (1 - e) onehot(y) + e / C.
+  Mat targets() const;
 
   // After forward: softmax(z / T), (B, C); per-sample losses, (B); correct predictions.
   const Mat& probabilities() const { return probabilities_; }
@@ -44,6 +50,9 @@ class SoftmaxCrossEntropy {
  private:
   double temperature_ = 1.0;
   double label_smoothing_ = 0.0;
+  // dlogits <- (softmax(z / T) - q) * scale: the one place the gradient is written
+  void scaled_gradient(Mat& dlogits, double scale) const;
+
   Mat probabilities_;              // (B, C): cached by forward, the gradient is built from it
   Labels labels_;                  // (B): cached by forward for the one-hot
   Eigen::VectorXd sample_losses_;  // (B)

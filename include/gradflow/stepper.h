@@ -1,6 +1,6 @@
 #pragma once
 // One training step, recorded stage by stage so it can be studied:
-//   forward through every layer -> logits z -> softmax y_hat -> loss -> delta = y_hat - y
+//   forward through every layer -> logits z -> softmax y_hat -> loss -> delta = (y_hat - q) / T
 //   -> backward through every layer in reverse -> saliency dL/dx -> the optimizer's update -> loss again.
 // Everything is measured from the model itself; the views (terminal, JSON) only present it.
 #include <nlohmann/json.hpp>
@@ -11,6 +11,7 @@
 #include "gradflow/gradcheck.h"
 #include "gradflow/model.h"
 #include "gradflow/optim/optimizer.h"
+#include "gradflow/weight_trace.h"
 
 namespace gradflow {
 
@@ -29,6 +30,7 @@ struct Entry {
 struct ForwardStage {
   size_t layer = 0;
   std::string type;
+  std::string formula;  // the layer's forward, as it states it (Layer::formulas)
   TensorSummary output;
   double zero_fraction = -1;  // a gate (ReLU): fraction of outputs that pass no gradient (y = 0)
 };
@@ -42,6 +44,7 @@ struct ParameterGradient {
 struct BackwardStage {
   size_t layer = 0;
   std::string type;
+  std::string formula;                     // the layer's backward, as it states it (Layer::formulas)
   TensorSummary delta;                     // dL/d(output of the layer), entering it
   std::vector<ParameterGradient> parameters;
   TensorSummary passed_down;               // dL/d(input of the layer)
@@ -65,11 +68,17 @@ struct StepTrace {
   Labels labels;
   Matrix inputs;  // (K, features)
   std::vector<ForwardStage> forward;
-  Matrix logits, probabilities, delta;     // (K, C); delta = y_hat - onehot(y), per sample
-  std::vector<double> loss_negative_log;   // -log y_hat_y per sample
-  std::vector<double> loss_logsumexp;      // logsumexp(z) - z_y per sample
+  // (K, C). delta: each sample's gradient dL_b/dz_b = (y_hat - q) / T exactly as the head writes
+  // it, before the mean's 1/B (the head passes delta / B back); q: the targets
+  // (1 - e) onehot(y) + e / C, the one-hot y when e = 0.
+  Matrix logits, probabilities, delta, targets;
+  // Each sample's loss L_b (the batch loss is their mean), in two forms computed independently:
+  std::vector<double> loss_negative_log;   // -Σ_k q_k log y_hat_k      (-log y_hat_y when e = 0)
+  std::vector<double> loss_logsumexp;      // logsumexp(z/T) - Σ_k q_k z_k / T
+  std::vector<double> loss_per_sample;     // the head's own L_b
   double loss = 0;                         // mean over the batch
   double temperature = 1;
+  double label_smoothing = 0;
   std::vector<BackwardStage> backward;     // in reverse layer order
   Matrix saliency;                         // dL/dx, (K, features)
   double learning_rate = 0;
@@ -83,6 +92,7 @@ struct StepTrace {
   std::vector<double> loss_after_per_sample;
   double loss_after = 0;
   std::optional<GradCheckResult> check;
+  std::optional<WeightDrill> weight;
 
   // Full vectors of logits, y_hat, y, delta per sample; every tensor's shape and norm
   // (and with `full`, every value).
@@ -94,7 +104,23 @@ struct StepOptions {
   bool keep_values = false;              // keep every value of every tensor (for --full)
   std::optional<GradCheckOptions> check;  // also run a finite-difference check
   int64_t largest_entries = 5;
+  std::optional<WeightEntry> weight;      // also follow this entry (InputError if the model has none such)
 };
+
+// What one of several consecutive steps did (gradflow step --steps N).
+struct StepSummary {
+  int64_t step = 0;  // 1, 2, ...
+  double loss_before = 0, loss_after = 0;
+  std::vector<double> y_hat_y;  // ŷ of each sample's label, before the step
+  struct Tensor {
+    std::string name;
+    double gradient_norm = 0;  // ‖∂L/∂W‖
+    double relative_update = 0;  // ‖ΔW‖ / ‖W‖
+  };
+  std::vector<Tensor> tensors;
+  nlohmann::json to_json() const;
+};
+StepSummary summarize_step(const StepTrace& trace, int64_t step);
 
 // Runs one training step of `model` on (x, labels) with `optimizer`, recording every stage.
 // The model and optimizer are updated as a real step would.

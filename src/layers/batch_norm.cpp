@@ -80,6 +80,13 @@ std::vector<TensorView<Scalar>> BatchNorm<Scalar>::buffers() {
           {"num_batches_tracked", {}, &batches_tracked_, nullptr}};
 }
 
+template <typename Scalar>
+LayerFormulas BatchNorm<Scalar>::formulas() const {
+  return {"x̂ = (x − μ)/√(σ² + ε),  y = γ ⊙ x̂ + β\n(μ, σ²: the batch's mean and variance; in eval the running ones)",
+          "dβ = Σ_b dy   dγ = Σ_b dy ⊙ x̂\n"
+          "dx = γ·s/B ⊙ (B·dy − Σ_b dy − x̂ ⊙ Σ_b dy ⊙ x̂),  s = 1/√(σ² + ε)"};
+}
+
 template class BatchNorm<float>;
 template class BatchNorm<double>;
 

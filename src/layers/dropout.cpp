@@ -1,6 +1,8 @@
 #include "gradflow/layers/dropout.h"
 
+#include <cstdio>
 #include <sstream>
+#include <string>
 
 #include "gradflow/errors.h"
 #include "gradflow/layer_registry.h"
@@ -44,6 +46,14 @@ void Dropout<Scalar>::set_random_state(const std::string& state) {
   std::istringstream in(state);
   in >> masks_;
   if (!in) throw InputError("dropout: invalid random generator state");
+}
+
+template <typename Scalar>
+LayerFormulas Dropout<Scalar>::formulas() const {
+  char p[64];
+  std::snprintf(p, sizeof p, "p = %g", p_);
+  return {std::string("mask m ~ Bernoulli(1−p),  ") + p + "\ny = x ⊙ m/(1−p)   (identity in eval)",
+          "dx = dy ⊙ m/(1−p)   (the forward's mask; identity in eval)"};
 }
 
 template class Dropout<float>;

@@ -1,5 +1,8 @@
 #include "gradflow/layers/leaky_relu.h"
 
+#include <cstdio>
+#include <string>
+
 #include "gradflow/layer_registry.h"
 
 namespace gradflow {
@@ -13,6 +16,13 @@ template <typename Scalar>
 void LeakyReLU<Scalar>::backward(const ConstRef& x, const ConstRef& /*y*/, const ConstRef& dy, Mat* dx) {
   if (dx == nullptr) return;
   *dx = (x.array() > Scalar(0)).select(dy, slope_ * dy);
+}
+
+template <typename Scalar>
+LayerFormulas LeakyReLU<Scalar>::formulas() const {
+  char slope[64];
+  std::snprintf(slope, sizeof slope, "a = %g", static_cast<double>(slope_));
+  return {std::string("y = x if x > 0 else a·x   (") + slope + ")", "dx = dy ⊙ (x > 0 ? 1 : a)"};
 }
 
 template class LeakyReLU<float>;

@@ -26,6 +26,7 @@ class BatchNorm : public Layer<Scalar> {
       : BatchNorm(input, args.at("eps").get<double>(), args.at("momentum").get<double>()) {}
 
   std::string type() const override { return "batch_norm"; }
+  LayerFormulas formulas() const override;
   int64_t input_size() const override { return features_; }
   int64_t output_size() const override { return features_; }
 

@@ -26,6 +26,9 @@ class Dense : public Layer<Scalar> {
   }
 
   std::string type() const override { return "dense"; }
+  LayerFormulas formulas() const override {
+    return {"y = x·Wᵀ + b", "dW = dyᵀ·x   db = Σ_b dy   dx = dy·W"};
+  }
   int64_t input_size() const override { return input_; }
   int64_t output_size() const override { return units_; }
 

@@ -17,6 +17,7 @@ class Dropout : public Activation<Scalar> {
   Dropout(const nlohmann::json& args, int64_t input) : Dropout(input, args.at("p").get<double>()) {}
 
   std::string type() const override { return "dropout"; }
+  LayerFormulas formulas() const override;
   bool deterministic_in_training() const override { return p_ == 0.0; }
   void initialize(std::mt19937_64& rng) override { masks_.seed(rng()); }
   std::string random_state() const override;

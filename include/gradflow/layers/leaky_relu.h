@@ -14,6 +14,7 @@ class LeakyReLU : public Activation<Scalar> {
   LeakyReLU(const nlohmann::json& args, int64_t input) : LeakyReLU(input, args.at("negative_slope").get<double>()) {}
 
   std::string type() const override { return "leaky_relu"; }
+  LayerFormulas formulas() const override;
   void forward(const ConstRef& x, Mat& y) override;
   void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
 

@@ -14,6 +14,7 @@ class Sigmoid : public Activation<Scalar> {
   Sigmoid(const nlohmann::json& /*args*/, int64_t input) : Activation<Scalar>(input) {}
 
   std::string type() const override { return "sigmoid"; }
+  LayerFormulas formulas() const override { return {"y = σ(x) = 1 / (1 + e^(−x))", "dx = dy ⊙ y(1 − y)"}; }
   void forward(const ConstRef& x, Mat& y) override;
   void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
 };

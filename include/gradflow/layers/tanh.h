@@ -14,6 +14,7 @@ class Tanh : public Activation<Scalar> {
   Tanh(const nlohmann::json& /*args*/, int64_t input) : Activation<Scalar>(input) {}
 
   std::string type() const override { return "tanh"; }
+  LayerFormulas formulas() const override { return {"y = tanh(x)", "dx = dy ⊙ (1 − y²)"}; }
   void forward(const ConstRef& x, Mat& y) override;
   void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
 };

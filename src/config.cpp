@@ -238,7 +238,8 @@ json load_config_json(const std::string& path, const std::vector<std::string>& o
     if (!fs::exists(resolved, error) && fs::is_directory(data_as_written, error)) {
       throw InputError(path + ": /data/dir \"" + data_as_written + "\" is relative to the config's directory, where it names " +
                        resolved + ", which does not exist; the working directory has " + data_as_written + ": write \"" +
-                       fs::relative(fs::absolute(data_as_written), fs::absolute(base.empty() ? "." : base)).string() +
+                       fs::absolute(data_as_written).lexically_normal().lexically_relative(
+                           fs::absolute(base.empty() ? "." : base).lexically_normal()).string() +
                        "\" or an absolute path, or give --data");
     }
   }

@@ -9,7 +9,7 @@
 namespace gradflow {
 
 const char* softmax_cross_entropy_help() {
-  return "the head (model.head): softmax of z / T and cross-entropy with the (smoothed) labels, dL/dz = (softmax(z / T) - q) / T";
+  return "softmax(z / T) and cross-entropy with the (smoothed) target q";
 }
 
 const std::vector<OptionSpec>& softmax_cross_entropy_options() {

@@ -1,8 +1,10 @@
 #include "gradflow/train.h"
 
 #include <omp.h>
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -184,6 +186,13 @@ void check_still_learning(const EpochMetrics& m, bool has_validation, int64_t cl
   throw DivergenceError(std::string(text) + advice + last_good_checkpoint(dir));
 }
 
+// "validation loss" for validation_loss
+std::string metric_words(const std::string& metric) {
+  std::string words = metric;
+  std::replace(words.begin(), words.end(), '_', ' ');
+  return words;
+}
+
 // Keeps best.safetensors: after each epoch, the model when its validation metric improved on the
 // best so far by more than min_delta. Returns whether it did.
 bool keep_if_best(const EpochMetrics& m, const EarlyStoppingOptions& rule, TrainPosition& position,
@@ -254,7 +263,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   const Schedule schedule(config.schedule, batcher.batches(), config.training.epochs);
   EpochRunner runner(model, optimizer, batcher, schedule, config.training.log_grad_every);
   TrainSummary summary;
-  summary.run_dir = run_dir;
+  summary.run_dir = std::filesystem::absolute(run_dir).lexically_normal().string();
   summary.train_seconds = position.train_seconds;
   summary.sessions = position.sessions + 1;
   // the position saved in a checkpoint counts this session and its wall time so far
@@ -326,9 +335,9 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     const int64_t every = config.training.checkpoint_every;
     if (every > 0 && epoch % every == 0) save_train_state(dir.last(), model, optimizer, saved_position(), resolved);
     if (patience_out && epoch < config.training.epochs) {
-      spdlog::info("early stopping after epoch {}: the {} has not improved by more than {} in {} epochs, since epoch {}",
-                   epoch, rule.metric == "validation_loss" ? "validation loss" : "validation accuracy", rule.min_delta,
-                   epoch - position.best_epoch, position.best_epoch);
+      spdlog::info("early stopping after epoch {}: {} epochs without a {} better than epoch {}'s {:.4g}{}", epoch,
+                   epoch - position.best_epoch, metric_words(rule.metric), position.best_epoch, position.best_value,
+                   rule.min_delta > 0 ? fmt::format(" by more than {:g}", rule.min_delta) : std::string());
       summary.stopped_early = true;
       break;
     }
@@ -344,7 +353,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
       LoadedCheckpoint best = load_checkpoint(dir.best());
       copy_state(best.model, model);
       summary.restored_best = true;
-      spdlog::info("restoring the weights of epoch {}, the best by {} ({:.4g})", position.best_epoch, rule.metric,
+      spdlog::info("restoring the weights of epoch {} ({} {:.4g})", position.best_epoch, metric_words(rule.metric),
                    position.best_value);
     }
   }

@@ -5,7 +5,7 @@
 // How an option's value completes, decided from its definition:
 //   - the choices of an IsMember-style check (CLI11 shows them only as a "{a,b,c}" description;
 //     each one is kept only if the check accepts it);
-//   - nothing for a number (type INT, UINT, FLOAT, NUMBER);
+//   - nothing for a number (type INT, UINT, FLOAT, NUMBER, N);
 //   - directories when a type or check says DIR, the name ends in "dir" (run_dir), or the first
 //     phrase of the description names a directory ("the dataset directory (default: ...)");
 //   - file names otherwise.
@@ -119,7 +119,7 @@ Argument argument_of(CLI::App& app, CLI::Option& option) {
     a.repeatable = false;
   } else if (!(a.choices = choices_of(option)).empty()) {
     a.value = ValueKind::Choices;
-  } else if (a.type == "INT" || a.type == "UINT" || a.type == "FLOAT" || a.type == "NUMBER") {
+  } else if (a.type == "INT" || a.type == "UINT" || a.type == "FLOAT" || a.type == "NUMBER" || a.type == "N") {
     a.value = ValueKind::Nothing;
   } else if (names_directory(option, a.type, a.name)) {
     a.value = ValueKind::Directories;

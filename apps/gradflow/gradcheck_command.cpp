@@ -55,6 +55,7 @@ void add_gradcheck_command(CLI::App& app, Action& action) {
         }
         batch_from = "random training samples of " + sourced.config.data.dir;
       } catch (const InputError& e) {
+        if (!a->source.data.empty()) throw;  // the data asked for by name must be there
         spdlog::warn("no training data ({}); checking on random inputs", e.what());
         std::normal_distribution<float> normal;
         std::uniform_int_distribution<int> label(0, static_cast<int>(sourced.model.classes()) - 1);

@@ -10,7 +10,7 @@ CLI::Option* add_data_option(CLI::App& command, std::string& dir) {
 }
 
 CLI::Option* add_threads_option(CLI::App& command, int& threads) {
-  return command.add_option("--threads", threads, "threads, 0 for every core (default: the config's \"threads\", else every core)")
+  return command.add_option("--threads", threads, "threads, 0 for every core (default: the \"threads\" of the config, or of the checkpoint's config)")
       ->check(CLI::Range(0, 1024))
       ->type_name("N");
 }
@@ -18,7 +18,7 @@ CLI::Option* add_threads_option(CLI::App& command, int& threads) {
 CLI::Option* add_entries_option(CLI::App& command, int64_t& entries) {
   return command
       .add_option("--entries", entries, "finite-difference entries checked per tensor, always including the largest (0: all)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(CLI::Range(int64_t(0), int64_t(1'000'000'000)))
       ->type_name("N")
       ->capture_default_str();
 }

@@ -67,7 +67,7 @@ bool stderr_is_terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
 std::string fit_progress_line(const std::string& label, double fraction, const std::vector<std::string>& details,
                               int columns) {
-  const size_t room = static_cast<size_t>(std::max(columns - 1, 1));
+  const size_t room = static_cast<size_t>(std::max(columns - 3, 1));
   constexpr size_t kMinBar = 10, kMaxBar = 40;
   const bool has_bar = fraction >= 0;
   for (size_t kept = details.size() + 1; kept-- > 0;) {
@@ -100,16 +100,24 @@ int TerminalLine::columns() const {
   return from_env > 0 ? from_env : 80;
 }
 
+std::string TerminalLine::back_to_line_start(int columns) const {
+  const size_t width = static_cast<size_t>(std::max(columns, 1));
+  if (!drawn_ || drawn_width_ <= width) return "\r";
+  const size_t rows = (drawn_width_ + width - 1) / width;  // the old line, re-wrapped to the new width
+  return "\r\033[" + std::to_string(rows - 1) + "A\033[J";
+}
+
 void TerminalLine::draw(const std::string& line) {
-  // \r back to the first column, the line, then erase what a longer earlier line left behind
-  std::fprintf(stderr, "\r%s\033[K", line.c_str());
+  // back to the line's start, the line, then erase what a longer earlier line left behind
+  std::fprintf(stderr, "%s%s\033[K", back_to_line_start(columns()).c_str(), line.c_str());
   std::fflush(stderr);
   drawn_ = true;
+  drawn_width_ = display_width(line);
 }
 
 void TerminalLine::clear() {
   if (!drawn_) return;
-  std::fprintf(stderr, "\r\033[K");
+  std::fprintf(stderr, "%s\033[K", back_to_line_start(columns()).c_str());
   std::fflush(stderr);
   drawn_ = false;
 }

@@ -20,7 +20,8 @@ namespace gradflow::cli {
 bool stderr_is_terminal();
 
 // The line laid out for a terminal `columns` wide: "LABEL [=====>     ] DETAIL  DETAIL ...", at
-// most columns - 1 characters (writing the last column makes some terminals wrap). To fit, the
+// most columns - 3 characters (the last column makes some terminals wrap, and Ctrl-C echoes "^C"
+// after the line). To fit, the
 // bar shrinks to 10, then the details go from the last, then the bar, then the label is cut.
 // fraction < 0: no bar (a task of unknown size).
 std::string fit_progress_line(const std::string& label, double fraction, const std::vector<std::string>& details,
@@ -35,7 +36,12 @@ class TerminalLine {
   void clear();  // erase a drawn line (before a log message, at the end of an epoch)
 
  private:
+  // "\r", and after the terminal narrowed below the drawn line, up over the rows a terminal that
+  // re-wraps its lines (tmux, VTE, kitty, iTerm2, Windows Terminal) has made of it, erasing them.
+  std::string back_to_line_start(int columns) const;
+
   bool drawn_ = false;
+  size_t drawn_width_ = 0;  // of the line on screen
 };
 
 // A spdlog sink writing to stderr in colour, after clearing the progress line.

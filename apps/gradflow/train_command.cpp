@@ -50,14 +50,14 @@ void print_summary(const TrainSummary& summary, const std::string& run_dir) {
   std::printf("\n");
   if (summary.best_epoch > 0) {
     const bool accuracy = summary.best_metric == "validation_accuracy";
-    std::printf("best epoch %lld: validation %s %.4g%s\n", static_cast<long long>(summary.best_epoch),
+    std::printf("best epoch %lld (validation %s %.4g): %s\n", static_cast<long long>(summary.best_epoch),
                 accuracy ? "accuracy" : "loss", summary.best_value,
-                summary.restored_best ? ", its weights are the model" : " (best.safetensors)");
+                summary.restored_best ? "the model has its weights" : "best.safetensors");
   }
   if (!summary.calibration.is_null()) {
-    std::printf("temperature T = %.4f  test ECE %.2f%% -> %.2f%%\n", summary.calibration["fit"]["temperature"].get<double>(),
-                100 * summary.calibration["test_before"]["ece"].get<double>(),
-                100 * summary.calibration["test_after"]["ece"].get<double>());
+    std::printf("temperature T = %.4f  test ECE %.4f -> %.4f\n", summary.calibration["fit"]["temperature"].get<double>(),
+                summary.calibration["test_before"]["ece"].get<double>(),
+                summary.calibration["test_after"]["ece"].get<double>());
   }
   std::printf("run directory %s/\nreport %s/report.html\n", run_dir.c_str(), run_dir.c_str());
   std::fflush(stdout);

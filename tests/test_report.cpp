@@ -103,6 +103,8 @@ TEST(Report, AnUnfinishedRunSaysNotEvaluated) {
   EXPECT_EQ(html.find("0.0000"), std::string::npos);
   EXPECT_NE(html.find("2.8 s in 2 logged epochs"), std::string::npos);
   EXPECT_NE(html.find("unfinished: no summary.json"), std::string::npos);
+  EXPECT_NE(html.find("Not evaluated: the run has no model.safetensors"), std::string::npos);
+  EXPECT_EQ(html.find("before T"), std::string::npos);  // no columns for a temperature never fitted
 }
 
 TEST(Report, ShippedConfigsLogGradientFlow) {

@@ -113,7 +113,7 @@ std::string gradient_norms(const Records& grads, const std::string& path) {
         auto& s = by_layer[index];
         if (s.name.empty()) {
           s.name = std::to_string(index) + " " + layer.at("type").get<std::string>();
-          s.color = colors[by_layer.size() % 8];
+          s.color = colors[(by_layer.size() - 1) % 8];  // this layer is already in the map
         }
         s.x.push_back(g.at("step").get<double>());
         s.y.push_back(layer.at("weight_grad_norm").get<double>());
@@ -129,8 +129,9 @@ std::string gradient_norms(const Records& grads, const std::string& path) {
 }
 
 std::string summary_table(const json& summary, const json* calibration, const Records& metrics, const fs::path& dir) {
-  std::string rows = "<table><tr><th></th><th>before T</th><th>after T</th></tr>";
+  std::string rows = "<table>";
   if (calibration != nullptr) {
+    rows += "<tr><th></th><th>before T</th><th>after T</th></tr>";
     reading((dir / "calibration.json").string(), [&] {
     const json& before = calibration->at("test_before");
     const json& after = calibration->at("test_after");
@@ -219,6 +220,19 @@ std::vector<std::string> class_names(const fs::path& dir) {
   return load_checkpoint(model.string()).data.class_names;
 }
 
+// What the calibration section says when there is no calibration.json.
+std::string no_calibration(const fs::path& dir) {
+  if (!fs::exists(dir / "model.safetensors")) {
+    const fs::path last = dir / "last.safetensors";
+    return "<h2>Calibration (test split)</h2><p>Not evaluated: the run has no model.safetensors (interrupted, or "
+           "still training)." +
+           (fs::exists(last) ? " <code>gradflow train --resume " + svg::escape(last.string()) + "</code> finishes it."
+                             : std::string()) +
+           "</p>\n";
+  }
+  return "<p>No calibration.json: run <code>gradflow calibrate</code>.</p>";
+}
+
 }  // namespace
 
 std::string write_report(const std::string& run_dir) {
@@ -248,7 +262,7 @@ std::string write_report(const std::string& run_dir) {
   });
   const std::string calibration_html =
       has_calibration ? reading(calibration_path, [&] { return calibration_section(calibration, class_names(dir)); })
-                      : std::string("<p>No calibration.json: run <code>gradflow calibrate</code>.</p>");
+                      : no_calibration(dir);
   std::string html =
       "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>gradflow run " + svg::escape(name) +
       "</title>\n<style>body{font-family:sans-serif;margin:24px;color:#222;max-width:1500px}"

@@ -57,6 +57,11 @@ TEST(LineChart, EpochAxisHasIntegerLabelsAndAccuracyEndsAtHundredPercent) {
   for (const char* epoch : {">1</text>", ">2</text>", ">3</text>"}) EXPECT_NE(chart.find(epoch), std::string::npos) << epoch;
   // no tick of a linear axis has more digits than its step needs
   EXPECT_FALSE(std::regex_search(chart, std::regex(">[0-9]+\\.[0-9]{3,}</text>"))) << chart;
+  // accuracy 1 throughout: an axis from 90% to 100%, no NaN coordinates
+  const std::string perfect =
+      svg::line_chart("accuracy", "epoch", {{"train", "#000", {1, 2}, {1.0, 1.0}}}, options);
+  EXPECT_NE(perfect.find(">90%</text>"), std::string::npos) << perfect;
+  EXPECT_EQ(perfect.find("nan"), std::string::npos) << perfect;
 }
 
 TEST(Reliability, BinsShowTheirCountsAndFewSamplesFade) {

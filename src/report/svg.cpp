@@ -211,7 +211,10 @@ std::string line_chart(const std::string& title, const std::string& x_label, con
   }
   if (!std::isfinite(x0)) return open_svg(title) + "<text x='40' y='80'>no data</text></svg>";
   if (x1 == x0) x1 = x0 + 1;
-  if (options.fraction_y) y1 = 1;
+  if (options.fraction_y) {
+    y1 = 1;
+    y0 = std::min(y0, 0.9);  // a run at 100% throughout still gets an axis
+  }
   if (y1 == y0) y1 = y0 + (y0 == 0 ? 1 : std::fabs(y0) * 0.1);
   std::vector<Tick> y_ticks;
   if (log_y) {

@@ -89,10 +89,16 @@ std::string training_curves(const Records& metrics, const std::string& path) {
       lr.y.push_back(m.at("lr").get<double>());
     });
   }
+  svg::ChartOptions per_epoch, per_epoch_log, per_epoch_fraction;
+  per_epoch.integer_x = per_epoch_log.integer_x = per_epoch_fraction.integer_x = true;
+  per_epoch_log.log_y = true;
+  per_epoch_fraction.fraction_y = true;
   return "<h2>Training</h2><div class='row'>" +
-         figure(svg::line_chart("loss per epoch", "epoch", {train_loss, val_loss}, true), "mean cross-entropy (log scale)") +
-         figure(svg::line_chart("accuracy per epoch", "epoch", {train_acc, val_acc}), "fraction correct") +
-         figure(svg::line_chart("learning rate", "epoch", {lr}), "at the last step of each epoch") + "</div>\n";
+         figure(svg::line_chart("loss per epoch", "epoch", {train_loss, val_loss}, per_epoch_log),
+                "mean cross-entropy (log scale)") +
+         figure(svg::line_chart("accuracy per epoch", "epoch", {train_acc, val_acc}, per_epoch_fraction),
+                "share of samples classified correctly") +
+         figure(svg::line_chart("learning rate", "epoch", {lr}, per_epoch), "at the last step of each epoch") + "</div>\n";
 }
 
 std::string gradient_norms(const Records& grads, const std::string& path) {
@@ -107,7 +113,7 @@ std::string gradient_norms(const Records& grads, const std::string& path) {
         auto& s = by_layer[index];
         if (s.name.empty()) {
           s.name = std::to_string(index) + " " + layer.at("type").get<std::string>();
-          s.color = colors[by_layer.size() % 8];
+          s.color = colors[(by_layer.size() - 1) % 8];  // this layer is already in the map
         }
         s.x.push_back(g.at("step").get<double>());
         s.y.push_back(layer.at("weight_grad_norm").get<double>());
@@ -116,13 +122,16 @@ std::string gradient_norms(const Records& grads, const std::string& path) {
   }
   std::vector<svg::Series> series;
   for (auto& item : by_layer) series.push_back(item.second);
+  svg::ChartOptions options;
+  options.log_y = options.integer_x = true;
   return "<h2>Gradient flow</h2><div class='row'>" +
-         figure(svg::line_chart("‖∂L/∂W‖ per layer", "step", series, true), "from grads.jsonl (log scale)") + "</div>\n";
+         figure(svg::line_chart("‖∂L/∂W‖ per layer", "step", series, options), "from grads.jsonl (log scale)") + "</div>\n";
 }
 
-std::string summary_table(const json& summary, const json* calibration, const fs::path& dir) {
-  std::string rows = "<table><tr><th></th><th>before T</th><th>after T</th></tr>";
+std::string summary_table(const json& summary, const json* calibration, const Records& metrics, const fs::path& dir) {
+  std::string rows = "<table>";
   if (calibration != nullptr) {
+    rows += "<tr><th></th><th>before T</th><th>after T</th></tr>";
     reading((dir / "calibration.json").string(), [&] {
     const json& before = calibration->at("test_before");
     const json& after = calibration->at("test_after");
@@ -141,14 +150,30 @@ std::string summary_table(const json& summary, const json* calibration, const fs
             "</td></tr>";
     });
   } else {
+    // a run stopped before its end has no summary.json: its test figures were never measured,
+    // which is not the same as 0
     reading((dir / "summary.json").string(), [&] {
-      rows += "<tr><td>test accuracy</td><td colspan='2'>" + fmt(summary.value("test_accuracy", 0.0)) +
-              "</td></tr><tr><td>test loss</td><td colspan='2'>" + fmt(summary.value("test_loss", 0.0)) + "</td></tr>";
+      auto figure_of = [&](const char* key) {
+        return summary.contains(key) ? fmt(summary.at(key).get<double>()) : std::string("not evaluated");
+      };
+      rows += "<tr><td>test accuracy</td><td colspan='2'>" + figure_of("test_accuracy") +
+              "</td></tr><tr><td>test loss</td><td colspan='2'>" + figure_of("test_loss") + "</td></tr>";
     });
   }
-  reading((dir / "summary.json").string(), [&] {
-    rows += "<tr><td>training time</td><td colspan='2'>" + fmt(summary.value("train_seconds", 0.0), "%.1f s") + "</td></tr>";
-  });
+  if (summary.contains("train_seconds")) {
+    reading((dir / "summary.json").string(), [&] {
+      rows += "<tr><td>training time</td><td colspan='2'>" + fmt(summary.at("train_seconds").get<double>(), "%.1f s") +
+              "</td></tr>";
+    });
+  } else {
+    double seconds = 0;
+    for (const auto& [line, m] : metrics) seconds += m.value("seconds", 0.0);
+    rows += "<tr><td>training time</td><td colspan='2'>" + fmt(seconds, "%.1f s") + " in " +
+            std::to_string(metrics.size()) + " logged epochs</td></tr>";
+  }
+  if (!fs::exists(dir / "summary.json")) {
+    rows += "<tr><td>status</td><td colspan='2'>unfinished: no summary.json (interrupted, or still training)</td></tr>";
+  }
   return rows + "</table>\n";
 }
 
@@ -174,14 +199,15 @@ std::string calibration_section(const json& calibration, const std::vector<std::
   for (const auto& row : calibration.at("confusion")) confusion.push_back(row.get<std::vector<long long>>());
   return "<h2>Calibration (test split)</h2><div class='row'>" +
          figure(svg::reliability_diagram("reliability before T (ECE " + fmt(calibration.at("test_before").at("ece")) + ")", before),
-                "bars: accuracy per confidence bin; red: gap to the diagonal") +
+                "bars: accuracy per confidence bin, with its number of test samples above it; red: mean confidence "
+                "above accuracy, yellow: below it; bins of few samples are faded") +
          figure(svg::reliability_diagram("reliability after T = " + fmt(t, "%.3f") + " (ECE " +
                                              fmt(calibration.at("test_after").at("ece")) + ")",
                                          after),
                 "the same predictions, probabilities softmax(z / T)") +
          figure(svg::confidence_histogram("confidence histogram", before, after), "samples per top-label confidence bin") +
          "</div><h2>Confusion matrix (test split)</h2><div class='row'>" +
-         figure(svg::heat_map("true class vs predicted class", "true class", "predicted class", confusion),
+         figure(svg::heat_map("true class vs predicted class", "true class", "predicted class", confusion, class_names),
                 "counts; temperature scaling never changes a prediction") +
          "</div><h2>Per class (test split)</h2>" + class_table(confusion, class_names);
 }
@@ -192,6 +218,19 @@ std::vector<std::string> class_names(const fs::path& dir) {
   const fs::path model = dir / "model.safetensors";
   if (!fs::exists(model)) return {};
   return load_checkpoint(model.string()).data.class_names;
+}
+
+// What the calibration section says when there is no calibration.json.
+std::string no_calibration(const fs::path& dir) {
+  if (!fs::exists(dir / "model.safetensors")) {
+    const fs::path last = dir / "last.safetensors";
+    return "<h2>Calibration (test split)</h2><p>Not evaluated: the run has no model.safetensors (interrupted, or "
+           "still training)." +
+           (fs::exists(last) ? " <code>gradflow train --resume " + svg::escape(last.string()) + "</code> finishes it."
+                             : std::string()) +
+           "</p>\n";
+  }
+  return "<p>No calibration.json: run <code>gradflow calibrate</code>.</p>";
 }
 
 }  // namespace
@@ -223,7 +262,7 @@ std::string write_report(const std::string& run_dir) {
   });
   const std::string calibration_html =
       has_calibration ? reading(calibration_path, [&] { return calibration_section(calibration, class_names(dir)); })
-                      : std::string("<p>No calibration.json: run <code>gradflow calibrate</code>.</p>");
+                      : no_calibration(dir);
   std::string html =
       "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>gradflow run " + svg::escape(name) +
       "</title>\n<style>body{font-family:sans-serif;margin:24px;color:#222;max-width:1500px}"
@@ -234,7 +273,7 @@ std::string write_report(const std::string& run_dir) {
       "<h1>gradflow run <code>" + svg::escape(name) + "</code></h1>\n<p>model: " + svg::escape(layers) + " · " +
       std::to_string(metrics.size()) + " epochs · batch " +
       std::to_string(batch_size) + "</p>\n<h2>Summary</h2>" +
-      summary_table(summary, has_calibration ? &calibration : nullptr, dir) + training_curves(metrics, metrics_path) +
+      summary_table(summary, has_calibration ? &calibration : nullptr, metrics, dir) + training_curves(metrics, metrics_path) +
       calibration_html + gradient_norms(grads, grads_path) + "</body></html>\n";
   const std::string path = (dir / "report.html").string();
   write_file_atomic(path, html);

@@ -11,21 +11,37 @@ struct Series {
   std::vector<double> x, y;
 };
 
-// A line chart with axes, ticks and a legend. log_y plots log10(y) for y > 0.
+// Round tick values ("nice numbers", Heckbert 1990): a step of 1, 2 or 5 × 10^k giving about
+// `target` ticks, from the last multiple of the step at or below lo to the first at or above hi.
+// integer: the step is at least 1 (epochs, steps).
+std::vector<double> nice_ticks(double lo, double hi, int target = 5, bool integer = false);
+
+struct ChartOptions {
+  bool log_y = false;       // plot log10(y) for y > 0; ticks at powers of ten
+  bool integer_x = false;   // x is a count (epochs, steps): integer ticks only
+  bool fraction_y = false;  // y is a fraction of 1 (accuracy): the axis ends at 1, labelled in percent
+};
+
+// A line chart with axes, round ticks and a legend.
 std::string line_chart(const std::string& title, const std::string& x_label, const std::vector<Series>& series,
-                       bool log_y = false);
+                       const ChartOptions& options = {});
 
 struct Bin {
   double lower, upper, confidence, accuracy;
   long long count;
 };
-// Accuracy per confidence bin as bars, the diagonal of perfect calibration, and the gap to it.
+// The sample count under which a reliability bin is drawn faded: 1% of all samples, at least 10.
+long long few_samples(const std::vector<Bin>& bins);
+// Accuracy per confidence bin as bars with their sample counts written above them, the diagonal of
+// perfect calibration, and the gap to it (over- and under-confident apart). A bin with fewer than
+// few_samples(bins) samples is drawn with opacity count / few_samples, at least 0.15.
 std::string reliability_diagram(const std::string& title, const std::vector<Bin>& bins);
 // Sample counts per confidence bin, two overlaid series (before / after).
 std::string confidence_histogram(const std::string& title, const std::vector<Bin>& before, const std::vector<Bin>& after);
-// counts[row][col] as a heat map with the numbers written in the cells.
+// counts[row][col] as a heat map with the numbers written in the cells; rows and columns are
+// labelled by `labels` (their indices where it is short).
 std::string heat_map(const std::string& title, const std::string& row_label, const std::string& col_label,
-                     const std::vector<std::vector<long long>>& counts);
+                     const std::vector<std::vector<long long>>& counts, const std::vector<std::string>& labels = {});
 
 std::string escape(const std::string& text);
 

@@ -62,6 +62,7 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
   t.labels = labels;
   t.inputs = x;
   t.temperature = model.head().temperature();
+  t.label_smoothing = model.head().label_smoothing();
 
   if (options.check) t.check = check_gradients(model, x, labels, *options.check);
 
@@ -75,8 +76,10 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
   }
   t.logits = model.output(model.size() - 1);
   t.probabilities = model.head().probabilities();
-  t.delta = t.probabilities;
-  for (Eigen::Index b = 0; b < t.delta.rows(); ++b) t.delta(b, labels[b]) -= 1.0f;  // y_hat - y
+  // y_hat - q, q = (1 - e)·onehot(y) + e/C
+  const auto smoothing = static_cast<float>(t.label_smoothing);
+  t.delta = t.probabilities.array() - smoothing / static_cast<float>(t.probabilities.cols());
+  for (Eigen::Index b = 0; b < t.delta.rows(); ++b) t.delta(b, labels[b]) -= 1.0f - smoothing;
   for (Eigen::Index b = 0; b < t.logits.rows(); ++b) {
     // both forms, computed independently in double
     const auto z = t.logits.row(b).cast<double>();
@@ -159,6 +162,11 @@ json StepTrace::to_json(bool full) const {
            {"loss_after", loss_after_per_sample[static_cast<size_t>(b)]},
            {"y_hat_after", std::vector<float>(probabilities_after.row(b).data(),
                                               probabilities_after.row(b).data() + probabilities_after.cols())}};
+    if (label_smoothing > 0) {
+      std::vector<float> target(onehot.size(), static_cast<float>(label_smoothing / static_cast<double>(onehot.size())));
+      target[static_cast<size_t>(labels[b])] += static_cast<float>(1.0 - label_smoothing);
+      s["target"] = target;
+    }
     samples.push_back(std::move(s));
   }
   json fwd = json::array();
@@ -206,6 +214,7 @@ json StepTrace::to_json(bool full) const {
   json out{{"count", count},
            {"samples", samples},
            {"temperature", temperature},
+           {"label_smoothing", label_smoothing},
            {"loss_before", loss},
            {"loss_after", loss_after},
            {"forward", fwd},
@@ -219,7 +228,10 @@ json StepTrace::to_json(bool full) const {
              {"state_was_empty", state_was_empty},
              {"parameters", upd}}}};
   out["input"] = summary_json(summarize_matrix(inputs, full), full);
-  if (check) out["check"] = check->to_json();
+  if (check) {
+    out["check"] = check->to_json();
+    if (full) out["check"]["entries"] = check->entries_json();
+  }
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include "gradflow/kernels/backend.h"
 #include "gradflow/data/source.h"
 #include "gradflow/errors.h"
+#include "gradflow/report/step_page.h"
 #include "gradflow/stepper.h"
 #include "gradflow/train.h"
 #include "model_source.h"
@@ -27,6 +28,7 @@ struct StepArgs {
   bool check = false;
   int64_t entries = kDefaultCheckEntries;
   double tolerance = 1e-6;
+  std::string html;  // also write the explorer page here
 };
 }  // namespace
 
@@ -44,6 +46,7 @@ void add_step_command(CLI::App& app, Action& action) {
   auto* json_flag = cmd->add_flag("--json", a->json, "print the whole trace as one JSON object");
   cmd->add_flag("--full", a->full, "with --json: every value of every tensor")->needs(json_flag);
   auto* check_flag = cmd->add_flag("--check", a->check, "compare every gradient with finite differences in double precision; exit 1 above tolerance");
+  cmd->add_option("--html", a->html, "also write the step as one self-contained HTML page to explore (no network)");
   add_entries_option(*cmd, a->entries)->needs(check_flag);
   cmd->add_option("--tolerance", a->tolerance, "largest relative error --check accepts")->capture_default_str()->needs(check_flag);
   cmd->callback([&action, a]() {
@@ -67,7 +70,7 @@ void add_step_command(CLI::App& app, Action& action) {
 
       StepOptions options;
       options.learning_rate = a->lr > 0 ? a->lr : sourced.config.schedule.base_lr;
-      options.keep_values = a->full;
+      options.keep_values = a->full || !a->html.empty();
       if (a->check) {
         GradCheckOptions check;
         check.entries_per_tensor = a->entries;
@@ -79,6 +82,16 @@ void add_step_command(CLI::App& app, Action& action) {
       StepTrace trace = trace_step(sourced.model, *optimizer, x, y, options);
       for (int64_t i = 0; i < a->count; ++i) trace.indices.push_back(a->index + i);
 
+      if (!a->html.empty()) {
+        nlohmann::json recorded = trace.to_json(true);
+        recorded["split"] = a->split;
+        const DataDescription& described = splits.description;
+        const std::string source = a->source.checkpoint.empty() ? "--config " + a->source.config : "--checkpoint " + a->source.checkpoint;
+        write_step_page(a->html, {step_page_trace(std::move(recorded))},
+                        {described.channels == 1 ? described.rows : 0, described.cols, described.class_names,
+                         "gradflow step " + source + " --split " + a->split + " --index " + std::to_string(a->index) +
+                             " --count " + std::to_string(a->count) + (a->check ? " --check" : "")});
+      }
       if (a->json) {
         nlohmann::json out = trace.to_json(a->full);
         out["split"] = a->split;

@@ -65,7 +65,8 @@ struct StepTrace {
   Labels labels;
   Matrix inputs;  // (K, features)
   std::vector<ForwardStage> forward;
-  Matrix logits, probabilities, delta;     // (K, C); delta = y_hat - onehot(y), per sample
+  Matrix logits, probabilities, delta;     // (K, C); delta = y_hat - q, per sample
+  double label_smoothing = 0;              // e: the target is q = (1 - e)·onehot(y) + e/C (q = onehot(y) at 0)
   std::vector<double> loss_negative_log;   // -log y_hat_y per sample
   std::vector<double> loss_logsumexp;      // logsumexp(z) - z_y per sample
   double loss = 0;                         // mean over the batch
@@ -84,8 +85,8 @@ struct StepTrace {
   double loss_after = 0;
   std::optional<GradCheckResult> check;
 
-  // Full vectors of logits, y_hat, y, delta per sample; every tensor's shape and norm
-  // (and with `full`, every value).
+  // Full vectors of logits, y_hat, y, delta per sample (and the smoothed target q when the head
+  // smooths); every tensor's shape and norm (and with `full`, every value and the check's entries).
   nlohmann::json to_json(bool full) const;
 };
 

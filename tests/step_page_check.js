@@ -151,6 +151,11 @@
         point(c, 0, 0, "mousemove");
         const change = hover().querySelector('[data-calc="after-before"], [data-ref*="/change/values/"]');
         if (!change) fail("update: hovering ΔW shows no change");
+        // the entry named must be the one whose change is shown
+        const q = t.update.parameters.find((p) => p.shape.length === 2), at = /\[(\d+), (\d+)\]/.exec(hover().textContent);
+        const flat = at ? +at[1] * q.shape[1] + +at[2] : -1;
+        if (q.change ? q.change.at[0] !== flat : !near(shownNumber(change), q.after[flat] - q.before[flat]))
+          fail(`update: hovering ΔW's first cell names ${at && at[0]}`);
         checkShownNumbers("update hover");
       }
     } else if (kind === "check") {

@@ -164,6 +164,8 @@
   }
 
   const started = performance.now();
+  // about 0.4 s for 784-1024-1024-10 on a busy machine; far above it, the page has grown (unpooled weights)
+  if (loadedMs > 5000) fail(`the page took ${loadedMs.toFixed(0)} ms to open`);
   // the address selected the stage the page opened on
   const opened = Number(new URLSearchParams(location.hash.slice(1)).get("stage") || 1) - 1;
   if (active() !== opened) fail(`opened on tab ${active() + 1}, the address asks for ${opened + 1}`);

@@ -199,6 +199,15 @@
       checkShownNumbers("sample 1");
     }
   }
+  // several steps: a slider over them
+  if (trace.length > 1) {
+    const slider = document.getElementById("step-slider");
+    if (getComputedStyle(document.getElementById("step-control")).display === "none") fail("no step slider for several steps");
+    slider.value = String(trace.length - 1);
+    slider.dispatchEvent(new Event("input", { bubbles: true }));
+    if (document.getElementById("step-label").textContent !== `${trace.length} / ${trace.length}`) fail("the slider did not move to the last step");
+    if (location.hash.indexOf(`step=${trace.length}`) < 0) fail(`the address does not name the step: ${location.hash}`);
+  }
   const result = document.createElement("pre");
   result.id = "test-result";
   result.textContent = (problems.length ? "STEP-PAGE-TEST FAIL\n" + problems.join("\n") : "STEP-PAGE-TEST PASS") +

@@ -88,12 +88,24 @@
     if (!near(sum, value, 1e-4)) fail(`${weight}[${i}, ${j}]: Σ δ·x = ${sum} but the trace's gradient is ${value}`);
     const terms = hover().querySelectorAll('[data-calc="product"]').length;
     if (terms !== (B <= 8 ? B : 0)) fail(`${weight}: ${terms} per-sample terms for a batch of ${B}`);
-    if (t.check && t.check.training_mode && i === top.row && j === top.col) {
-      const fd = hover().querySelector(".fd .num");
-      if (!fd) fail(`${weight}[${i}, ${j}]: the largest entry is always checked, but no finite difference is shown`);
-      else if (!near(shownNumber(fd), top.value, 1e-3)) fail(`${weight}[${i}, ${j}]: finite difference ${fd.textContent} far from ${top.value}`);
-    }
     checkShownNumbers(`hover of ${weight}`);
+    // the finite difference: shown exactly for the entries the check visited
+    if (t.check) {
+      const entries = t.check.entries[weight], k = entries.findIndex((e) => e[0] === i * inp + j);
+      const fd = hover().querySelector(".fd .num");
+      if ((k >= 0) !== !!fd) fail(`${weight}[${i}, ${j}]: ${k >= 0 ? "checked" : "not checked"}, but a finite difference is ${fd ? "" : "not "}shown`);
+      // the check's own largest entry (its first): hover it and read its finite difference
+      const first = entries[0][0], fi = Math.floor(first / inp), fj = first % inp;
+      point(canvas, Math.floor(fi / factor[0]), Math.floor(fj / factor[1]), "mousemove");
+      const named = /∂L\/∂W\[(\d+), (\d+)\]/.exec(hover().textContent), shown = hover().querySelector(".fd .num");
+      if (named && +named[1] === fi && +named[2] === fj) {  // a pooled cell may name an equal entry instead
+        if (!shown) fail(`${weight}[${fi}, ${fj}] was checked, but no finite difference is shown`);
+        else if (!near(shownNumber(shown), entries[0][2])) fail(`${weight}[${fi}, ${fj}]: finite difference ${shown.textContent}, the trace has ${entries[0][2]}`);
+        else if (t.check.training_mode && !near(entries[0][2], g.pooled ? g.pooled.values[Math.floor(fi / factor[0]) * g.pooled.shape[1] + Math.floor(fj / factor[1])] : g.values[first], 1e-3))
+          fail(`${weight}[${fi}, ${fj}]: the finite difference ${entries[0][2]} is far from the gradient`);
+      } else if (!g.pooled) fail(`${weight}: hovering entry (${fi}, ${fj}) names ${named && named[0]}`);
+    }
+    checkShownNumbers(`hover of ${weight}, a checked entry`);
     point(canvas, 0, 0, "click");
     if (!hover().textContent.includes("(pinned)")) fail(`${weight}: a click does not pin the cell`);
     checkShownNumbers(`pinned cell of ${weight}`);

@@ -21,7 +21,7 @@ if [ "${1:-}" = "--sanitize" ]; then
          -DCMAKE_BUILD_TYPE=RelWithDebInfo)
 fi
 
-scripts/install-deps.sh zsh  # zsh: the zsh completion test (tests/completion.sh)
+scripts/install-deps.sh zsh chromium  # zsh: the zsh completion test (tests/completion.sh); chromium: the step page test (tests/step_page.sh)
 cmake -S . -B "$build" "${flags[@]}"
 cmake --build "$build" -j "$(nproc)"
 scripts/fetch-mnist.sh datasets/mnist

@@ -25,7 +25,18 @@ nlohmann::json GradCheckResult::to_json() const {
                     {"max_relative_error", t.max_relative_error},
                     {"passed", t.max_relative_error <= tolerance}});
   }
-  return {{"tensors", list}, {"tolerance", tolerance}, {"max_relative_error", worst()}, {"passed", passed()}};
+  return {{"tensors", list}, {"tolerance", tolerance}, {"max_relative_error", worst()}, {"passed", passed()},
+          {"training_mode", training_mode}};
+}
+
+nlohmann::json GradCheckResult::entries_json() const {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& t : tensors) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& e : t.entries) list.push_back({e.index, e.analytic, e.numeric});
+    out[t.name] = std::move(list);
+  }
+  return out;
 }
 
 double relative_error(double analytic, double numeric, double floor) {
@@ -33,7 +44,8 @@ double relative_error(double analytic, double numeric, double floor) {
 }
 
 double max_central_difference_error(const std::function<double()>& loss, double* values, const double* analytic,
-                                    const std::vector<int64_t>& entries, double step, double floor) {
+                                    const std::vector<int64_t>& entries, double step, double floor,
+                                    std::vector<double>* numeric) {
   double worst = 0.0;
   for (int64_t i : entries) {
     const double saved = values[i];
@@ -42,7 +54,9 @@ double max_central_difference_error(const std::function<double()>& loss, double*
     values[i] = saved - step;
     const double minus = loss();
     values[i] = saved;
-    worst = std::max(worst, relative_error(analytic[i], (plus - minus) / (2 * step), floor));
+    const double difference = (plus - minus) / (2 * step);
+    if (numeric) numeric->push_back(difference);
+    worst = std::max(worst, relative_error(analytic[i], difference, floor));
   }
   return worst;
 }
@@ -78,11 +92,14 @@ std::vector<int64_t> pick_entries(const double* gradient, int64_t size, const Gr
 TensorCheck check_tensor(const std::string& name, std::vector<int64_t> shape, double* values, const double* gradient,
                          int64_t size, const std::function<double()>& loss, const GradCheckOptions& options,
                          std::mt19937_64& rng) {
-  TensorCheck check{name, std::move(shape), 0, 0, 0};
+  TensorCheck check{name, std::move(shape), 0, 0, 0, {}};
   check.analytic_norm = Eigen::Map<const Eigen::VectorXd>(gradient, size).norm();
   const std::vector<int64_t> entries = pick_entries(gradient, size, options, rng);
-  check.max_relative_error = max_central_difference_error(loss, values, gradient, entries, options.step, options.floor);
+  std::vector<double> numeric;
+  check.max_relative_error =
+      max_central_difference_error(loss, values, gradient, entries, options.step, options.floor, &numeric);
   check.checked = static_cast<int64_t>(entries.size());
+  for (size_t k = 0; k < entries.size(); ++k) check.entries.push_back({entries[k], gradient[entries[k]], numeric[k]});
   return check;
 }
 
@@ -106,6 +123,7 @@ GradCheckResult check_gradients(Sequential<float>& model, const Matrix& x, const
   std::mt19937_64 rng(options.seed);
   GradCheckResult result;
   result.tolerance = options.tolerance;
+  result.training_mode = deterministic;
   for (auto& p : twin.parameters()) {
     const std::vector<double> analytic(p.gradient, p.gradient + p.size());
     result.tensors.push_back(check_tensor(p.name, p.shape, p.value, analytic.data(), p.size(), loss, options, rng));

@@ -180,6 +180,7 @@ json StepTrace::to_json(bool full) const {
            {"loss_after", loss_after_per_sample[static_cast<size_t>(b)]},
            {"y_hat_after", std::vector<float>(probabilities_after.row(b).data(),
                                               probabilities_after.row(b).data() + probabilities_after.cols())}};
+    if (label_smoothing > 0) s["target"] = s["q"];  // the explorer draws it beside y
     samples.push_back(std::move(s));
   }
   json fwd = json::array();
@@ -242,7 +243,10 @@ json StepTrace::to_json(bool full) const {
              {"state_was_empty", state_was_empty},
              {"parameters", upd}}}};
   out["input"] = summary_json(summarize_matrix(inputs, full), full);
-  if (check) out["check"] = check->to_json();
+  if (check) {
+    out["check"] = check->to_json();
+    if (full) out["check"]["entries"] = check->entries_json();
+  }
   if (weight) {
     const WeightDrill& w = *weight;
     json terms = json::array();

@@ -7,6 +7,7 @@
 #include "gradflow/kernels/backend.h"
 #include "gradflow/data/source.h"
 #include "gradflow/errors.h"
+#include "gradflow/report/step_page.h"
 #include "gradflow/stepper.h"
 #include "gradflow/train.h"
 #include "model_source.h"
@@ -30,6 +31,7 @@ struct StepArgs {
   int64_t width = 0;  // 0: the terminal's, 80 off a terminal
   std::string weight;  // "2.weight[3,17]": follow one entry
   int64_t steps = 1;
+  std::string html;  // also write the explorer page here
 };
 }  // namespace
 
@@ -47,6 +49,7 @@ void add_step_command(CLI::App& app, Action& action) {
   auto* json_flag = cmd->add_flag("--json", a->json, "print the whole trace as one JSON object");
   cmd->add_flag("--full", a->full, "with --json: every value of every tensor")->needs(json_flag);
   auto* check_flag = cmd->add_flag("--check", a->check, "compare every gradient with finite differences in double precision; exit 1 above tolerance");
+  cmd->add_option("--html", a->html, "also write the step as one self-contained HTML page to explore (no network)");
   add_entries_option(*cmd, a->entries)->needs(check_flag);
   cmd->add_option("--tolerance", a->tolerance, "largest relative error --check accepts")->capture_default_str()->needs(check_flag);
   cmd->add_option("--weight", a->weight,
@@ -77,7 +80,7 @@ void add_step_command(CLI::App& app, Action& action) {
 
       StepOptions options;
       options.learning_rate = a->lr > 0 ? a->lr : sourced.config.schedule.base_lr;
-      options.keep_values = a->full;
+      options.keep_values = a->full || !a->html.empty();
       if (a->check) {
         GradCheckOptions check;
         check.entries_per_tensor = a->entries;
@@ -89,13 +92,36 @@ void add_step_command(CLI::App& app, Action& action) {
       const std::unique_ptr<Optimizer> optimizer = make_optimizer(sourced.model.parameters(), sourced.config.optimizer);
       StepTrace trace = trace_step(sourced.model, *optimizer, x, y, options);
       for (int64_t i = 0; i < a->count; ++i) trace.indices.push_back(a->index + i);
+      // with --html every step in full, for the page's slider
+      std::vector<nlohmann::json> page_traces;
+      auto record = [&](const StepTrace& t) {
+        nlohmann::json recorded = t.to_json(true);
+        recorded["split"] = a->split;
+        page_traces.push_back(step_page_trace(std::move(recorded)));
+      };
+      if (!a->html.empty()) record(trace);
       // further steps on the same samples, summarised
       std::vector<StepSummary> steps{summarize_step(trace, 1)};
       StepOptions next;
       next.learning_rate = options.learning_rate;
       next.largest_entries = 0;
-      for (int64_t k = 2; k <= a->steps; ++k) steps.push_back(summarize_step(trace_step(sourced.model, *optimizer, x, y, next), k));
+      next.keep_values = !a->html.empty();
+      for (int64_t k = 2; k <= a->steps; ++k) {
+        StepTrace later = trace_step(sourced.model, *optimizer, x, y, next);
+        later.indices = trace.indices;
+        steps.push_back(summarize_step(later, k));
+        if (!a->html.empty()) record(later);
+      }
 
+      if (!a->html.empty()) {
+        const DataDescription& described = splits.description;
+        const std::string source = a->source.checkpoint.empty() ? "--config " + a->source.config : "--checkpoint " + a->source.checkpoint;
+        write_step_page(a->html, page_traces,
+                        {described.channels == 1 ? described.rows : 0, described.cols, described.class_names,
+                         "gradflow step " + source + " --split " + a->split + " --index " + std::to_string(a->index) +
+                             " --count " + std::to_string(a->count) + (a->check ? " --check" : "") +
+                             (a->steps > 1 ? " --steps " + std::to_string(a->steps) : "")});
+      }
       if (a->json) {
         nlohmann::json out = trace.to_json(a->full);
         out["split"] = a->split;

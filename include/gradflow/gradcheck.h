@@ -27,14 +27,23 @@ struct TensorCheck {
   int64_t checked = 0;
   double analytic_norm = 0;
   double max_relative_error = 0;
+  // every checked entry: its flat index (row-major), the analytic and the finite-difference value
+  struct Checked {
+    int64_t index = 0;
+    double analytic = 0, numeric = 0;
+  };
+  std::vector<Checked> entries;
 };
 
 struct GradCheckResult {
   std::vector<TensorCheck> tensors;
   double tolerance = 0;
+  bool training_mode = true;  // false: a random layer (dropout) made the check run in eval mode
   bool passed() const;
   double worst() const;
   nlohmann::json to_json() const;
+  // {"0.weight": [[flat index, analytic, finite difference], ...], ..., "input": [...]}
+  nlohmann::json entries_json() const;
 };
 
 // Relative error with the floor: |a - n| / max(|a|, |n|, floor).
@@ -44,9 +53,10 @@ double relative_error(double analytic, double numeric, double floor);
 // index i in `entries`, the central difference n_i = (L(v_i + h) - L(v_i - h)) / 2h of `loss`
 // with respect to values[i] (restored afterwards), compared with analytic[i]. Returns the
 // largest relative error. `analytic` is read while `loss` runs: it must not point into storage
-// that `loss` rewrites.
+// that `loss` rewrites. With `numeric`, each entry's finite difference is appended to it.
 double max_central_difference_error(const std::function<double()>& loss, double* values, const double* analytic,
-                                    const std::vector<int64_t>& entries, double step, double floor);
+                                    const std::vector<int64_t>& entries, double step, double floor,
+                                    std::vector<double>* numeric = nullptr);
 // The same over every one of the `n` values.
 double max_central_difference_error(const std::function<double()>& loss, double* values, const double* analytic,
                                     int64_t n, double step, double floor);

@@ -78,7 +78,7 @@ struct StepTrace {
   std::vector<double> loss_per_sample;     // the head's own L_b
   double loss = 0;                         // mean over the batch
   double temperature = 1;
-  double label_smoothing = 0;
+  double label_smoothing = 0;              // e: the target is q = (1 - e)·onehot(y) + e/C (q = onehot(y) at 0)
   std::vector<BackwardStage> backward;     // in reverse layer order
   Matrix saliency;                         // dL/dx, (K, features)
   double learning_rate = 0;
@@ -94,8 +94,8 @@ struct StepTrace {
   std::optional<GradCheckResult> check;
   std::optional<WeightDrill> weight;
 
-  // Full vectors of logits, y_hat, y, delta per sample; every tensor's shape and norm
-  // (and with `full`, every value).
+  // Full vectors of logits, y_hat, y, delta per sample (and the smoothed target q when the head
+  // smooths); every tensor's shape and norm (and with `full`, every value and the check's entries).
   nlohmann::json to_json(bool full) const;
 };
 

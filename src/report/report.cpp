@@ -274,7 +274,10 @@ std::string write_report(const std::string& run_dir) {
       std::to_string(metrics.size()) + " epochs · batch " +
       std::to_string(batch_size) + "</p>\n<h2>Summary</h2>" +
       summary_table(summary, has_calibration ? &calibration : nullptr, metrics, dir) + training_curves(metrics, metrics_path) +
-      calibration_html + gradient_norms(grads, grads_path) + "</body></html>\n";
+      calibration_html + gradient_norms(grads, grads_path) +
+      // a step page recorded here (gradflow step --html RUN/step.html), linked, not embedded
+      (fs::exists(dir / "step.html") ? "<p><a href='step.html'>One training step, stage by stage</a> (step.html)</p>" : "") +
+      "</body></html>\n";
   const std::string path = (dir / "report.html").string();
   write_file_atomic(path, html);
   return path;

@@ -2,8 +2,12 @@
 // bootstrap intervals (known values, pairing, and coverage on perfectly calibrated data).
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
+#include <chrono>
 #include <cmath>
 
+#include "gradflow/calibration/bootstrap.h"
 #include "gradflow/calibration/estimators.h"
 #include "gradflow/calibration/seeded_random.h"
 
@@ -152,4 +156,105 @@ TEST(Estimators, SeededRandomIsUniformAndReproducible) {
   double sum = 0;
   for (int i = 0; i < 10000; ++i) sum += static_cast<double>(a.below(10));
   EXPECT_NEAR(sum / 10000, 4.5, 0.1);
+}
+
+TEST(Bootstrap, EstimatesAreTheFiguresOfAllSamples) {
+  HandExample h;
+  const SampleScores s = sample_scores(h.p, h.y, 2);
+  const auto f = figures(s);
+  EXPECT_NEAR(f[0], 0.5, 1e-12);                 // accuracy
+  EXPECT_NEAR(f[2], (0.02 + 1.28 + 0.18 + 0.5) / 4, 1e-12);  // Brier
+  EXPECT_NEAR(f[3], 0.225, 1e-12);               // ECE, as test_calibration's hand example
+  EXPECT_NEAR(f[4], 0.5, 1e-12);                 // MCE
+  const BootstrapResult none = bootstrap({&s}, 0, 1);
+  EXPECT_EQ(none.sets[0][3].lower, f[3]);
+  EXPECT_EQ(none.sets[0][3].upper, f[3]);
+}
+
+TEST(Bootstrap, ChangesArePaired) {
+  HandExample h;
+  const SampleScores before = sample_scores(h.p, h.y, 2);
+  SampleScores after = before;
+  for (double& nll : after.nll) nll += 0.1;  // every sample 0.1 worse
+  const BootstrapResult b = bootstrap({&before, &after}, 500, 3);
+  ASSERT_EQ(b.changes.size(), 1u);
+  const Interval nll = b.changes[0][static_cast<size_t>(Figure::kNll)];
+  // paired: every resample sees the same +0.1; unpaired intervals would be wide on 4 samples
+  EXPECT_NEAR(nll.lower, 0.1, 1e-12);
+  EXPECT_NEAR(nll.upper, 0.1, 1e-12);
+  EXPECT_GT(b.sets[0][static_cast<size_t>(Figure::kNll)].upper - b.sets[0][static_cast<size_t>(Figure::kNll)].lower, 0.5);
+  EXPECT_EQ(verdict(Figure::kNll, nll), "NLL worsened: +0.1000 [+0.1000, +0.1000]");
+  const Interval ece = b.changes[0][static_cast<size_t>(Figure::kEce)];
+  EXPECT_EQ(ece.lower, 0.0);
+  EXPECT_EQ(verdict(Figure::kEce, ece), "ECE: no significant change (+0.0000 [+0.0000, +0.0000])");
+  EXPECT_EQ(verdict(Figure::kAccuracy, {0.01, 0.005, 0.02}), "accuracy improved: +0.0100 [+0.0050, +0.0200]");
+  EXPECT_EQ(verdict(Figure::kNll, {-0.0011, -0.0019, -0.0004}), "NLL improved: -0.0011 [-0.0019, -0.0004]");
+}
+
+namespace {
+
+// Binary predictions p = (q, 1 − q) with q ~ U(0, 1) and the label drawn from them: perfectly
+// calibrated, with accuracy E max(q, 1 − q) = 3/4, NLL E H(q) = 1/2, Brier 2·E q(1 − q) = 1/3.
+std::pair<MatD, Labels> calibrated_sample(int n, SeededRandom& random) {
+  MatD p(n, 2);
+  Labels y(n);
+  for (int i = 0; i < n; ++i) {
+    const double q = random.uniform();
+    p(i, 0) = q;
+    p(i, 1) = 1 - q;
+    y[i] = random.uniform() < q ? 0 : 1;
+  }
+  return {p, y};
+}
+
+}  // namespace
+
+TEST(Bootstrap, IntervalsCoverTheTrueValueNinetyFivePercentOfTheTime) {
+  const double truth[3] = {0.75, 0.5, 1.0 / 3.0};  // accuracy, NLL, Brier
+  const int repetitions = 200;
+  int covered[3] = {0, 0, 0};
+  SeededRandom random(2024);
+  for (int rep = 0; rep < repetitions; ++rep) {
+    const auto [p, y] = calibrated_sample(2000, random);
+    const SampleScores s = sample_scores(p, y, 15);
+    const BootstrapResult b = bootstrap({&s}, 200, static_cast<uint64_t>(rep));
+    for (size_t m = 0; m < 3; ++m) covered[m] += b.sets[0][m].lower <= truth[m] && truth[m] <= b.sets[0][m].upper;
+  }
+  for (size_t m = 0; m < 3; ++m) {
+    const double coverage = covered[m] / static_cast<double>(repetitions);
+    EXPECT_GE(coverage, 0.88) << figure_name(static_cast<Figure>(m));
+    EXPECT_LE(coverage, 0.99) << figure_name(static_cast<Figure>(m));
+    std::printf("%s: coverage %.3f\n", figure_name(static_cast<Figure>(m)), coverage);
+  }
+}
+
+TEST(Bootstrap, SameSeedSameIntervalsWhateverTheThreads) {
+  SeededRandom random(9);
+  const auto [p, y] = calibrated_sample(500, random);
+  const SampleScores s = sample_scores(p, y, 15);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const BootstrapResult one = bootstrap({&s}, 100, 5);
+  omp_set_num_threads(2);
+  const BootstrapResult two = bootstrap({&s}, 100, 5);
+  omp_set_num_threads(threads);
+  for (size_t m = 0; m < kFigures; ++m) {
+    EXPECT_EQ(one.sets[0][m].lower, two.sets[0][m].lower);
+    EXPECT_EQ(one.sets[0][m].upper, two.sets[0][m].upper);
+  }
+  EXPECT_NE(bootstrap({&s}, 100, 6).sets[0][1].lower, one.sets[0][1].lower);
+}
+
+TEST(Bootstrap, TenThousandSamplesAThousandResamplesTwoSetsOnOneThreadIsQuick) {
+  SeededRandom random(1);
+  const auto [p, y] = calibrated_sample(10000, random);
+  const SampleScores before = sample_scores(p, y, 15), after = sample_scores(p, y, 15);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const auto start = std::chrono::steady_clock::now();
+  bootstrap({&before, &after}, 1000, 1);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  omp_set_num_threads(threads);
+  std::printf("N = 10000, 1000 resamples, before and after, one thread: %.3f s\n", seconds);
+  EXPECT_LT(seconds, 3.0);
 }

@@ -276,6 +276,8 @@ TEST(Cli, CalibrationCarriesIntervalsEstimatorsAndEveryMethod) {
   EXPECT_EQ(compared["methods"][1]["method"], "vector");
   EXPECT_TRUE(compared["methods"][2]["changes"]["nll"].contains("verdict"));
   EXPECT_TRUE(compared["best"].is_string());
+  EXPECT_EQ(compared["best_by"], "5-fold cross-validated validation NLL");  // 200 validation samples: 160 per fit
+  EXPECT_TRUE(compared["methods"][0]["cross_validated_nll"].is_number());
   EXPECT_EQ(load_checkpoint(ckpt).metadata, before);
   r = run_cli("calibrate --checkpoint " + ckpt + " --compare --bootstrap 50");
   ASSERT_EQ(r.code, 0) << r.err;

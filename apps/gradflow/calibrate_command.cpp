@@ -66,11 +66,12 @@ int compare(const CalibrateArgs& a, LoadedCheckpoint& loaded, const DataSplits& 
     std::cout << out.dump() << std::endl;
   } else {
     for (const auto& calibrator : c.calibrators) print_calibrator(*calibrator);
-    std::printf("validation (%lld samples) NLL:", static_cast<long long>(c.validation_samples));
+    std::printf("validation split, %lld samples: NLL of each method\n", static_cast<long long>(c.validation_samples));
     for (size_t k = 0; k < c.calibrators.size(); ++k) {
-      std::printf("  %s %.5f", c.calibrators[k]->method().c_str(), c.validation_nll[k]);
+      std::printf("  %-22s in-sample %.5f", c.calibrators[k]->method().c_str(), c.validation_nll[k]);
+      if (!c.cross_validated_nll.empty()) std::printf("   %d-fold cross-validated %.5f", c.folds, c.cross_validated_nll[k]);
+      std::printf("\n");
     }
-    std::printf("\n");
     std::vector<CalibrationColumn> columns{{"raw model", &c.before, &c.bootstrap.sets[0]}};
     for (size_t k = 0; k < c.calibrators.size(); ++k) {
       columns.push_back({c.calibrators[k]->method(), &c.after[k], &c.bootstrap.sets[k + 1]});
@@ -80,7 +81,13 @@ int compare(const CalibrateArgs& a, LoadedCheckpoint& loaded, const DataSplits& 
     for (size_t k = 0; k < c.calibrators.size(); ++k) {
       print_changes(c.calibrators[k]->method() + " − raw model (paired bootstrap):", c.bootstrap.changes[k]);
     }
-    std::printf("best on validation NLL: %s (%.5f)\n", c.calibrators[best]->method().c_str(), c.validation_nll[best]);
+    if (c.cross_validated_nll.empty()) {
+      std::printf("best on validation NLL (in-sample; too few samples to cross-validate): %s (%.5f)\n",
+                  c.calibrators[best]->method().c_str(), c.validation_nll[best]);
+    } else {
+      std::printf("best on validation NLL (%d-fold cross-validated): %s (%.5f)\n", c.folds, c.calibrators[best]->method().c_str(),
+                  c.cross_validated_nll[best]);
+    }
   }
   if (!a.method.empty()) {
     for (const auto& calibrator : c.calibrators) {

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "gradflow/calibration/seeded_random.h"
 #include "gradflow/checkpoint.h"
 #include "gradflow/errors.h"
 #include "gradflow/evaluate.h"
@@ -29,7 +30,8 @@ Assessment assess(const Calibrator& calibrator, const Matrix& logits, const Labe
 }
 
 size_t CalibrationComparison::best() const {
-  return static_cast<size_t>(std::min_element(validation_nll.begin(), validation_nll.end()) - validation_nll.begin());
+  const std::vector<double>& by = cross_validated_nll.empty() ? validation_nll : cross_validated_nll;
+  return static_cast<size_t>(std::min_element(by.begin(), by.end()) - by.begin());
 }
 
 namespace {
@@ -51,6 +53,36 @@ std::vector<std::vector<int64_t>> confusion_of(const MatrixT<double>& p, const L
   return counts;
 }
 
+// The mean NLL of `method` over K folds of (logits, labels), each fold scored by the calibrator
+// fitted on the others; the folds are a seeded shuffle of the samples.
+double cross_validated_nll(const std::string& method, const Matrix& logits, const Labels& labels, double raw_temperature,
+                           int folds, uint64_t seed) {
+  const Eigen::Index n = logits.rows();
+  std::vector<Eigen::Index> order(static_cast<size_t>(n));
+  for (Eigen::Index i = 0; i < n; ++i) order[static_cast<size_t>(i)] = i;
+  SeededRandom random(seed, 0xF01D);
+  for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[random.below(i)]);  // Fisher–Yates
+  double total = 0;
+  for (int f = 0; f < folds; ++f) {
+    std::vector<Eigen::Index> fit_rows, held_rows;
+    for (size_t r = 0; r < order.size(); ++r) (static_cast<int>(r % static_cast<size_t>(folds)) == f ? held_rows : fit_rows).push_back(order[r]);
+    auto gather = [&](const std::vector<Eigen::Index>& rows, Matrix& z, Labels& y) {
+      z.resize(static_cast<Eigen::Index>(rows.size()), logits.cols());
+      y.resize(static_cast<Eigen::Index>(rows.size()));
+      for (size_t r = 0; r < rows.size(); ++r) {
+        z.row(static_cast<Eigen::Index>(r)) = logits.row(rows[r]);
+        y[static_cast<Eigen::Index>(r)] = labels[rows[r]];
+      }
+    };
+    Matrix fit_z, held_z;
+    Labels fit_y, held_y;
+    gather(fit_rows, fit_z, fit_y);
+    gather(held_rows, held_z, held_y);
+    total += fit_calibrator(method, fit_z, fit_y, raw_temperature)->sample_nll(held_z, held_y).sum();
+  }
+  return total / static_cast<double>(n);
+}
+
 }  // namespace
 
 nlohmann::json CalibrationComparison::to_json() const {
@@ -59,6 +91,8 @@ nlohmann::json CalibrationComparison::to_json() const {
     methods.push_back({{"method", calibrators[k]->method()},
                        {"calibrator", calibrators[k]->to_json()},
                        {"validation_nll", validation_nll[k]},
+                       {"cross_validated_nll", cross_validated_nll.empty() ? nlohmann::json(nullptr)
+                                                                           : nlohmann::json(cross_validated_nll[k])},
                        {"test", with_intervals(after[k], bootstrap.sets.at(k + 1))},
                        {"changes", changes_json(bootstrap.changes.at(k))}});
   }
@@ -67,7 +101,8 @@ nlohmann::json CalibrationComparison::to_json() const {
           {"test_before", with_intervals(before, bootstrap.sets.at(0))},
           {"methods", methods},
           {"best", calibrators.empty() ? nlohmann::json(nullptr) : nlohmann::json(calibrators[best()]->method())},
-          {"best_by", "validation NLL"},
+          {"best_by", cross_validated_nll.empty() ? "validation NLL (in-sample)"
+                                                  : std::to_string(folds) + "-fold cross-validated validation NLL"},
           {"bootstrap", bootstrap.to_json()}};
 }
 
@@ -85,8 +120,18 @@ CalibrationComparison compare_calibrators(Sequential<float>& model, const Datase
     std::shared_ptr<const Calibrator> fitted = fit_calibrator(method, validation_logits, validation.labels, c.raw_temperature);
     c.validation_nll.push_back(fitted->sample_nll(validation_logits, validation.labels).mean());
     c.after.push_back(assess(*fitted, test_logits, test.labels, settings));
+    // every fold fits on (K − 1)/K of the split, which must itself be large enough
+    if (methods.size() > 1 && validation.size() * (c.folds - 1) / c.folds >= kMinimumValidationSamples) {
+      try {
+        c.cross_validated_nll.push_back(
+            cross_validated_nll(method, validation_logits, validation.labels, c.raw_temperature, c.folds, settings.seed));
+      } catch (const InputError&) {  // a fold of one class: no cross-validation for any method
+        c.cross_validated_nll.clear();
+      }
+    }
     c.calibrators.push_back(std::move(fitted));
   }
+  if (c.cross_validated_nll.size() != c.calibrators.size()) c.cross_validated_nll.clear();
   std::vector<const SampleScores*> sets{&c.before.scores};
   for (const Assessment& a : c.after) sets.push_back(&a.scores);
   c.bootstrap = bootstrap(sets, settings.bootstrap, settings.seed);

@@ -51,11 +51,17 @@ struct CalibrationComparison {
   int64_t validation_samples = 0;
   Assessment before;  // the raw model on the test split
   std::vector<std::shared_ptr<const Calibrator>> calibrators;
-  std::vector<double> validation_nll;  // of each calibrator, on the split it was fitted on
+  std::vector<double> validation_nll;  // of each calibrator, on the split it was fitted on (in-sample)
+  // of each method, K-fold cross-validated within the validation split (fitted on K − 1 folds,
+  // scored on the one left out): in-sample NLL always favours more parameters, this does not.
+  // Empty when the split is too small to fit on K − 1 folds.
+  std::vector<double> cross_validated_nll;
+  int folds = 5;
   std::vector<Assessment> after;       // of each calibrator, on the test split
   BootstrapResult bootstrap;           // sets: before, then each calibrator
   std::vector<std::vector<int64_t>> confusion;  // of the first calibrator's predictions: counts[true][predicted]
-  size_t best() const;  // the calibrator with the lowest validation NLL
+  // The calibrator with the lowest cross-validated validation NLL (in-sample when there is none).
+  size_t best() const;
   nlohmann::json to_json() const;  // {"raw_temperature", "test_before", "methods": [...], "best", "bootstrap"}
 };
 CalibrationComparison compare_calibrators(Sequential<float>& model, const Dataset& validation, const Dataset& test,

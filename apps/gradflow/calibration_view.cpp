@@ -68,7 +68,7 @@ void print_calibration_table(const std::vector<CalibrationColumn>& columns, cons
   estimator_row("  p (calibrated model >= it)", [](const CalibrationEstimators& e) { return number(e.noise.equal_width.p_value, "%.3f"); });
   estimator_row("ECE, equal mass", [](const CalibrationEstimators& e) { return number(e.equal_mass_ece); });
   estimator_row("  noise floor, mean", [](const CalibrationEstimators& e) { return number(e.noise.equal_mass.mean); });
-  estimator_row("debiased ECE (Kumar et al.)", [](const CalibrationEstimators& e) { return number(e.debiased.root); });
+  estimator_row("debiased L2 ECE (Kumar et al.)", [](const CalibrationEstimators& e) { return number(e.debiased.root); });
   estimator_row("SmoothECE (at σ*)", [](const CalibrationEstimators& e) {
     return number(e.smooth.value) + " (" + number(e.smooth.bandwidth, "%.3f") + ")";
   });

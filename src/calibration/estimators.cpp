@@ -1,11 +1,15 @@
 #include "gradflow/calibration/estimators.h"
 
+#include <omp.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <numeric>
 
 #include "gradflow/calibration/seeded_random.h"
 #include "gradflow/errors.h"
+#include "gradflow/progress.h"
 
 namespace gradflow {
 
@@ -265,8 +269,12 @@ NoiseFloors noise_floor(const TopLabel& top, int bins, double observed_equal_wid
   std::vector<double> width_ece(r_count), mass_ece(r_count);
   std::vector<double> width_acc(r_count * m), mass_acc(r_count * m);  // [replicate][bin]
   const auto r_end = static_cast<int64_t>(r_count);
+  ProgressTask progress("noise floor", r_end, "replicates");
+  std::atomic<int64_t> done{0};
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < r_end; ++r) {
+    const int64_t now = ++done;
+    if (omp_get_thread_num() == 0) progress.advance(now);  // the sink is not thread-safe
     SeededRandom random(seed, static_cast<uint64_t>(r));
     double* wa = &width_acc[static_cast<size_t>(r) * m];
     double* ma = &mass_acc[static_cast<size_t>(r) * m];

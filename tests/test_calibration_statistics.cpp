@@ -166,6 +166,14 @@ TEST(Bootstrap, EstimatesAreTheFiguresOfAllSamples) {
   EXPECT_NEAR(f[2], (0.02 + 1.28 + 0.18 + 0.5) / 4, 1e-12);  // Brier
   EXPECT_NEAR(f[3], 0.225, 1e-12);               // ECE, as test_calibration's hand example
   EXPECT_NEAR(f[4], 0.5, 1e-12);                 // MCE
+  EXPECT_NEAR(f[5], 0.225, 1e-12);               // equal-mass ECE, as Estimators.EqualMassBinsSplitTheSortedSamples
+  EXPECT_EQ(f[6], 0.0);                          // debiased: the corrected square −0.18375 < 0
+  // the debiased ECE of one bin: ā = 1/4, c̄ = 0.9 -> sqrt(0.36)
+  MatD q(4, 2);
+  q << 0.9, 0.1, 0.9, 0.1, 0.9, 0.1, 0.9, 0.1;
+  Labels labels(4);
+  labels << 0, 1, 1, 1;
+  EXPECT_NEAR(figures(sample_scores(q, labels, 1))[6], 0.6, 1e-12);
   const BootstrapResult none = bootstrap({&s}, 0, 1);
   EXPECT_EQ(none.sets[0][3].lower, f[3]);
   EXPECT_EQ(none.sets[0][3].upper, f[3]);

@@ -54,21 +54,20 @@ void print_calibration_table(const std::vector<CalibrationColumn>& columns, cons
     row(figure_name(static_cast<Figure>(m)), values);
     if (bootstrap.resamples > 0) row("", intervals);
   }
-  std::printf("calibration error, %d bins (noise floor: a calibrated model with these confidences)\n", columns[0].assessment->estimators.bins);
+  std::printf("%d bins; noise floor: the ECE of a calibrated model with these confidences; debiased ECE: L2\n",
+              columns[0].assessment->estimators.bins);
   auto estimator_row = [&](const std::string& label, auto value) {
     std::vector<std::string> cells;
     for (const auto& c : columns) cells.push_back(value(c.assessment->estimators));
     row(label, cells);
   };
-  estimator_row("ECE, equal width", [](const CalibrationEstimators& e) { return number(e.ece); });
-  estimator_row("  noise floor, mean", [](const CalibrationEstimators& e) { return number(e.noise.equal_width.mean); });
-  estimator_row("  noise floor, 95%", [](const CalibrationEstimators& e) {
+  estimator_row("ECE noise floor, mean", [](const CalibrationEstimators& e) { return number(e.noise.equal_width.mean); });
+  estimator_row("ECE noise floor, 95%", [](const CalibrationEstimators& e) {
     return range(e.noise.equal_width.lower, e.noise.equal_width.upper);
   });
-  estimator_row("  p (calibrated model >= it)", [](const CalibrationEstimators& e) { return number(e.noise.equal_width.p_value, "%.3f"); });
-  estimator_row("ECE, equal mass", [](const CalibrationEstimators& e) { return number(e.equal_mass_ece); });
-  estimator_row("  noise floor, mean", [](const CalibrationEstimators& e) { return number(e.noise.equal_mass.mean); });
-  estimator_row("debiased L2 ECE (Kumar et al.)", [](const CalibrationEstimators& e) { return number(e.debiased.root); });
+  estimator_row("  p (calibrated model >= ECE)", [](const CalibrationEstimators& e) { return number(e.noise.equal_width.p_value, "%.3f"); });
+  estimator_row("equal-mass ECE noise floor", [](const CalibrationEstimators& e) { return number(e.noise.equal_mass.mean); });
+  estimator_row("  p (calibrated model >= it)", [](const CalibrationEstimators& e) { return number(e.noise.equal_mass.p_value, "%.3f"); });
   estimator_row("SmoothECE (at σ*)", [](const CalibrationEstimators& e) {
     return number(e.smooth.value) + " (" + number(e.smooth.bandwidth, "%.3f") + ")";
   });

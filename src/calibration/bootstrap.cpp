@@ -15,12 +15,12 @@
 namespace gradflow {
 
 const char* figure_key(Figure f) {
-  static const char* keys[] = {"accuracy", "nll", "brier", "ece", "mce"};
+  static const char* keys[] = {"accuracy", "nll", "brier", "ece", "mce", "equal_mass_ece", "debiased_ece"};
   return keys[static_cast<int>(f)];
 }
 
 const char* figure_name(Figure f) {
-  static const char* names[] = {"accuracy", "NLL", "Brier", "ECE", "MCE"};
+  static const char* names[] = {"accuracy", "NLL", "Brier", "ECE", "MCE", "equal-mass ECE", "debiased ECE"};
   return names[static_cast<int>(f)];
 }
 
@@ -46,16 +46,17 @@ SampleScores sample_scores(const MatrixT<double>& p, const Labels& labels, int b
     s.brier[at] = p.row(i).squaredNorm() - p_y * p_y + (1 - p_y) * (1 - p_y);  // Σ_k (p_k − y_k)²
     s.bin[at] = equal_width_bin(s.confidence[at], bins);
   }
+  s.mass_bin = equal_mass_bin_of(s.confidence, bins);
   return s;
 }
 
 namespace {
 
-// The figures of the samples at `index` (all samples when index is null), with `work`: 3·bins doubles.
+// The figures of the samples at `index` (all samples when index is null), with `work`: 6·bins doubles.
 std::array<double, kFigures> figures_at(const SampleScores& s, const std::vector<uint32_t>* index, std::vector<double>& work) {
   const size_t n = index != nullptr ? index->size() : s.correct.size();
   const auto bins = static_cast<size_t>(s.bins);
-  work.assign(3 * bins, 0.0);  // per bin: count, Σ confidence, Σ correct
+  work.assign(6 * bins, 0.0);  // per equal-width bin, then per equal-mass bin: count, Σ confidence, Σ correct
   double correct = 0, nll = 0, brier = 0;
   for (size_t j = 0; j < n; ++j) {
     const size_t i = index != nullptr ? (*index)[j] : j;
@@ -66,8 +67,12 @@ std::array<double, kFigures> figures_at(const SampleScores& s, const std::vector
     bin[0] += 1;
     bin[1] += s.confidence[i];
     bin[2] += s.correct[i];
+    double* mass = &work[3 * (bins + static_cast<size_t>(s.mass_bin[i]))];
+    mass[0] += 1;
+    mass[1] += s.confidence[i];
+    mass[2] += s.correct[i];
   }
-  if (n == 0) return {0, 0, 0, 0, 0};
+  if (n == 0) return {0, 0, 0, 0, 0, 0, 0};
   const double count = static_cast<double>(n);
   double ece = 0, mce = 0;
   for (size_t b = 0; b < bins; ++b) {
@@ -77,7 +82,18 @@ std::array<double, kFigures> figures_at(const SampleScores& s, const std::vector
     ece += gap;
     mce = std::max(mce, gap / bin[0]);
   }
-  return {correct / count, nll / count, brier / count, ece / count, mce};
+  double mass_ece = 0, squared = 0;
+  for (size_t b = 0; b < bins; ++b) {
+    const double* bin = &work[3 * (bins + b)];
+    if (bin[0] == 0) continue;
+    mass_ece += std::fabs(bin[2] - bin[1]);
+    if (bin[0] < 2) continue;
+    // Kumar et al.: (n_b/N)·[(ā_b − c̄_b)² − ā_b(1 − ā_b)/(n_b − 1)]
+    const double accuracy = bin[2] / bin[0], confidence = bin[1] / bin[0];
+    squared += bin[0] * ((accuracy - confidence) * (accuracy - confidence) - accuracy * (1 - accuracy) / (bin[0] - 1));
+  }
+  return {correct / count, nll / count, brier / count, ece / count, mce, mass_ece / count,
+          std::sqrt(std::max(squared / count, 0.0))};
 }
 
 }  // namespace

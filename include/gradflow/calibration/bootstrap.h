@@ -1,11 +1,12 @@
 #pragma once
-// Percentile bootstrap intervals for the test figures (accuracy, NLL, Brier, ECE, MCE) of one or
+// Percentile bootstrap intervals for the test figures (accuracy, NLL, Brier, ECE, MCE, and the
+// equal-mass and debiased ECE) of one or
 // more sets of predictions on the same samples, and *paired* intervals for their differences:
 // every resample draws N indices with replacement once and evaluates every set on them, so the
 // interval of (after − before) reflects only how the two differ on the same images.
 //
 // Each sample's contribution is computed once (whether it is right, −log p_y, its Brier term,
-// its top-label confidence and its equal-width bin), so one resample is O(N + bins) per set.
+// its top-label confidence and its equal-width and equal-mass bins), so one resample is O(N + bins) per set.
 // Resample r draws from its own stream SeededRandom(seed, r): the figures depend on the seed
 // and the number of resamples, never on the number of threads. The interval is the 2.5% and
 // 97.5% quantiles of the resampled figures (Efron's percentile interval). For ECE and MCE it
@@ -22,10 +23,13 @@
 
 namespace gradflow {
 
-enum class Figure { kAccuracy = 0, kNll, kBrier, kEce, kMce };
-inline constexpr int kFigures = 5;
-const char* figure_key(Figure f);   // "accuracy", "nll", ...: the JSON keys of CalibrationMetrics
-const char* figure_name(Figure f);  // "accuracy", "NLL", "Brier", "ECE", "MCE"
+// The figures, the last two from estimators.h: the equal-mass ECE and the debiased (L2) ECE, on
+// the equal-mass bins of all samples (a resample keeps each sample's bin: the intervals are
+// conditional on that partition).
+enum class Figure { kAccuracy = 0, kNll, kBrier, kEce, kMce, kEqualMassEce, kDebiasedEce };
+inline constexpr int kFigures = 7;
+const char* figure_key(Figure f);   // "accuracy", "nll", ..., "equal_mass_ece", "debiased_ece": the JSON keys
+const char* figure_name(Figure f);  // "accuracy", "NLL", "Brier", "ECE", "MCE", "equal-mass ECE", "debiased ECE"
 bool higher_is_better(Figure f);    // accuracy only
 
 // What each sample contributes to the figures of one set of predictions.
@@ -33,7 +37,8 @@ struct SampleScores {
   int bins = 15;
   std::vector<uint8_t> correct;
   std::vector<double> nll, brier, confidence;
-  std::vector<int> bin;  // equal-width bin of the confidence
+  std::vector<int> bin;       // equal-width bin of the confidence
+  std::vector<int> mass_bin;  // equal-mass bin of the confidence among all samples
 };
 // probabilities: (N, C); nll: (N) −log p_y when the caller has it exactly (from logits), else empty
 SampleScores sample_scores(const MatrixT<double>& probabilities, const Labels& labels, int bins,

@@ -33,6 +33,9 @@ struct CalibrateArgs {
 // One method: fit, store, refresh the run's calibration.json and report, print.
 int calibrate_one(const CalibrateArgs& a, LoadedCheckpoint& loaded, const DataSplits& splits, const CalibrationSettings& settings) {
   const CalibrationResult result = calibrate(loaded.model, splits.validation, splits.test, settings);
+  if (!result.calibrator().fit.value("converged", true)) {
+    spdlog::warn("the {} calibrator did not converge: {}", result.calibrator().method(), result.calibrator().fit.dump());
+  }
   store_calibrator(a.checkpoint, result.calibrator());
   // beside a run's checkpoint, refresh its calibration file and report
   const std::filesystem::path dir = std::filesystem::path(a.checkpoint).parent_path();

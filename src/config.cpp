@@ -132,9 +132,12 @@ Config parse_config(const json& root) {
     throw ConfigError("/schedule/warmup_epochs", "warm-up is longer than /training/epochs");
   }
 
-  const json calibration = section(root, "calibration", {"method", "bins"});
-  c.calibration.method = jc::string(calibration, "method", "/calibration", c.calibration.method, {"temperature", "none"});
+  const json calibration = section(root, "calibration", {"method", "bins", "bootstrap"});
+  c.calibration.method = jc::string(calibration, "method", "/calibration", c.calibration.method,
+                                    {"temperature", "vector", "ensemble_temperature", "none"});
   c.calibration.bins = static_cast<int>(jc::integer(calibration, "bins", "/calibration", c.calibration.bins, {1, 1000}));
+  c.calibration.bootstrap =
+      static_cast<int>(jc::integer(calibration, "bootstrap", "/calibration", c.calibration.bootstrap, {0, 100000}));
 
   const json output = section(root, "output", {"dir"});
   c.output_dir = jc::string(output, "dir", "/output", c.output_dir);
@@ -166,7 +169,7 @@ json Config::to_json() const {
             {"eval_batch_size", training.eval_batch_size},
             {"log_grad_every", training.log_grad_every},
             {"checkpoint_every", training.checkpoint_every}}},
-          {"calibration", {{"method", calibration.method}, {"bins", calibration.bins}}},
+          {"calibration", {{"method", calibration.method}, {"bins", calibration.bins}, {"bootstrap", calibration.bootstrap}}},
           {"output", {{"dir", output_dir}}}};
   if (!plugins.empty()) out["plugins"] = plugins;
   if (const EarlyStoppingOptions& e = training.early_stopping; e.enabled) {

@@ -66,10 +66,16 @@ json TrainSummary::to_json() const {
   if (!calibration.is_null()) {
     j["temperature"] = calibration["fit"]["temperature"];
     j["temperature_bound"] = calibration["fit"]["bound"];
-    for (const char* key : {"nll", "ece", "mce", "brier"}) {
+    j["calibration_method"] = calibration["method"];
+    for (const char* key : {"accuracy", "nll", "ece", "mce", "brier"}) {
       j[std::string("test_") + key + "_before"] = calibration["test_before"][key];
       j[std::string("test_") + key + "_after"] = calibration["test_after"][key];
+      j[std::string("test_") + key + "_before_interval"] = calibration["test_before"]["intervals"][key];
+      j[std::string("test_") + key + "_after_interval"] = calibration["test_after"]["intervals"][key];
+      j[std::string("test_") + key + "_change"] = calibration["changes"][key];
     }
+    j["test_ece_noise_floor"] = calibration["test_after"]["estimators"]["noise_floor"];
+    j["calibration_bootstrap"] = calibration["bootstrap"];
   }
   return j;
 }

@@ -101,12 +101,15 @@ TEST(CliOptions, EvalWithoutTemperatureShowsOnlyTheRawModel) {
   const CliRun raw = run_cli("eval --checkpoint " + run + "/model.safetensors --no-temperature --threads 1");
   ASSERT_EQ(raw.code, 0) << raw.err;
   EXPECT_NE(raw.out.find("(raw model)"), std::string::npos) << raw.out;
-  EXPECT_EQ(raw.out.find("after T"), std::string::npos) << raw.out;
+  EXPECT_EQ(raw.out.find("changes, calibrated"), std::string::npos) << raw.out;
   const json raw_json = json::parse(run_cli("eval --checkpoint " + run + "/model.safetensors --no-temperature --json").out);
   EXPECT_FALSE(raw_json.contains("after"));
   EXPECT_EQ(raw_json["accuracy"], raw_json["before"]["accuracy"]);
   const CliRun both = run_cli("eval --checkpoint " + run + "/model.safetensors");
-  EXPECT_NE(both.out.find("after T"), std::string::npos) << both.out;
+  EXPECT_NE(both.out.find("changes, calibrated − raw"), std::string::npos) << both.out;
+  EXPECT_NE(both.out.find("95% percentile bootstrap intervals"), std::string::npos) << both.out;
+  EXPECT_NE(both.out.find("NLL"), std::string::npos) << both.out;
+  EXPECT_NE(both.out.find("noise floor"), std::string::npos) << both.out;
 }
 
 TEST(CliOptions, LayersListsTheHeadAndReportPrintsJson) {

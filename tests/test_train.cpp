@@ -235,6 +235,83 @@ TEST(Cli, CalibrateEvalPredictAndReport) {
   EXPECT_NE(r.err.find("metrics.jsonl: missing"), std::string::npos) << r.err;
 }
 
+TEST(Cli, CalibrationCarriesIntervalsEstimatorsAndEveryMethod) {
+  const std::string data = write_separable_dataset("cli_cal_methods", 800, 200);
+  const std::string dir = temp_dir("cli_cal_methods_run");
+  json config = synthetic_config(data);
+  config["calibration"] = {{"bootstrap", 200}};
+  std::ofstream(dir + "/c.json") << config.dump();
+  CliRun r = run_cli("train --config " + dir + "/c.json --out " + dir + "/run --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json summary = json::parse(r.out);
+  EXPECT_EQ(summary["calibration_method"], "temperature");
+  EXPECT_EQ(summary["test_nll_after_interval"].size(), 2u);
+  EXPECT_TRUE(summary["test_nll_change"].contains("verdict"));
+  EXPECT_EQ(summary["calibration_bootstrap"]["resamples"], 200);
+
+  // calibration.json holds what a reliability diagram needs: counts, equal-mass bins, consistency bands
+  const json cal = json::parse(read_all(dir + "/run/calibration.json"));
+  for (const char* side : {"test_before", "test_after"}) {
+    const json& s = cal[side];
+    EXPECT_EQ(s["bins"].size(), 15u) << side;
+    EXPECT_TRUE(s["bins"][0].contains("count"));
+    EXPECT_EQ(s["estimators"]["equal_mass_bins"].size(), 15u);
+    EXPECT_EQ(s["estimators"]["noise_floor"]["bin_accuracy_bands"].size(), 15u);
+    for (const char* key : {"ece", "equal_mass_ece", "debiased_ece", "classwise_ece", "signed_ece", "smooth_ece"}) {
+      EXPECT_TRUE(s["estimators"].contains(key)) << key;
+    }
+    const double lower = s["intervals"]["nll"][0], upper = s["intervals"]["nll"][1];
+    EXPECT_LE(lower, s["nll"].get<double>());
+    EXPECT_GE(upper, s["nll"].get<double>());
+  }
+  EXPECT_NE(cal["changes"]["ece"]["verdict"].get<std::string>().find("ECE"), std::string::npos);
+
+  // --compare fits all three and leaves the checkpoint alone
+  const std::string ckpt = dir + "/run/model.safetensors";
+  const auto before = load_checkpoint(ckpt).metadata;
+  r = run_cli("calibrate --checkpoint " + ckpt + " --compare --bootstrap 100 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json compared = json::parse(r.out);
+  ASSERT_EQ(compared["methods"].size(), 3u);
+  EXPECT_EQ(compared["methods"][1]["method"], "vector");
+  EXPECT_TRUE(compared["methods"][2]["changes"]["nll"].contains("verdict"));
+  EXPECT_TRUE(compared["best"].is_string());
+  EXPECT_EQ(compared["best_by"], "5-fold cross-validated validation NLL");  // 200 validation samples: 160 per fit
+  EXPECT_TRUE(compared["methods"][0]["cross_validated_nll"].is_number());
+  EXPECT_EQ(load_checkpoint(ckpt).metadata, before);
+  r = run_cli("calibrate --checkpoint " + ckpt + " --compare --bootstrap 50");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("best on validation NLL"), std::string::npos) << r.out;
+
+  // --method stores that calibrator; eval and predict use it
+  r = run_cli("calibrate --checkpoint " + ckpt + " --method ensemble_temperature --bootstrap 50 --json");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["method"], "ensemble_temperature");
+  const auto stored = load_checkpoint(ckpt).metadata;
+  EXPECT_EQ(stored.count("gradflow.temperature"), 0u);
+  EXPECT_EQ(json::parse(stored.at("gradflow.calibrator"))["method"], "ensemble_temperature");
+  r = run_cli("eval --checkpoint " + ckpt + " --json --bootstrap 50");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["method"], "ensemble_temperature");
+  EXPECT_TRUE(json::parse(r.out)["changes"]["brier"].contains("lower"));
+  r = run_cli("predict --checkpoint " + ckpt + " --json " + data + "/t10k-images-idx3-ubyte");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out)["calibrator"]["method"], "ensemble_temperature");
+
+  // a validation split too small to fit on: one line, exit 2
+  json small = synthetic_config(data);
+  small["data"]["validation"] = 20;
+  std::ofstream(dir + "/small.json") << small.dump();
+  r = run_cli("train --config " + dir + "/small.json --out " + dir + "/small");
+  ASSERT_EQ(r.code, 0) << r.err;  // training skips calibration with a warning
+  EXPECT_NE(r.err.find("calibration needs at least 50"), std::string::npos) << r.err;
+  r = run_cli("calibrate --checkpoint " + dir + "/small/model.safetensors");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("gradflow: error: calibration needs at least 50 validation samples, the validation split has 20"),
+            std::string::npos)
+      << r.err;
+}
+
 TEST(Cli, BenchReportsThroughputAndTheMatmulReference) {
   const std::string data = write_separable_dataset("cli_bench", 300, 50);
   const std::string dir = temp_dir("cli_bench_cfg");

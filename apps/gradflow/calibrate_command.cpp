@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "calibration_view.h"
 #include "commands.h"
 #include "model_source.h"
 #include "options.h"
@@ -20,19 +21,107 @@ namespace {
 struct CalibrateArgs {
   std::string checkpoint;
   std::string data;
-  int bins = 15;
+  std::string method;  // empty: the checkpoint's calibration.method (temperature when it is none)
+  int bins = -1;       // -1: the checkpoint's
+  int bootstrap = -1;
+  int64_t seed = -1;
   int threads = -1;
+  bool compare = false;
   bool json = false;
 };
+
+// One method: fit, store, refresh the run's calibration.json and report, print.
+int calibrate_one(const CalibrateArgs& a, LoadedCheckpoint& loaded, const DataSplits& splits, const CalibrationSettings& settings) {
+  const CalibrationResult result = calibrate(loaded.model, splits.validation, splits.test, settings);
+  if (!result.calibrator().fit.value("converged", true)) {
+    spdlog::warn("the {} calibrator did not converge: {}", result.calibrator().method(), result.calibrator().fit.dump());
+  }
+  store_calibrator(a.checkpoint, result.calibrator());
+  // beside a run's checkpoint, refresh its calibration file and report
+  const std::filesystem::path dir = std::filesystem::path(a.checkpoint).parent_path();
+  const nlohmann::json out = result.to_json();
+  if (std::filesystem::exists(dir / "metrics.jsonl")) {
+    write_file_atomic((dir / "calibration.json").string(), out.dump(1) + "\n");
+    spdlog::info("report: {}", write_report(dir.empty() ? "." : dir.string()));
+  }
+  if (a.json) {
+    std::cout << out.dump() << std::endl;
+    return 0;
+  }
+  print_calibrator(result.calibrator());
+  std::printf("validation: %lld samples, NLL %.4f (raw) -> %.4f\n", static_cast<long long>(result.comparison.validation_samples),
+              result.calibrator().fit.value("nll_before", 0.0), result.comparison.validation_nll[0]);
+  std::printf("test split: ");
+  const BootstrapResult& b = result.comparison.bootstrap;
+  print_calibration_table({{"before", &result.before(), &b.sets[0]}, {"after", &result.after(), &b.sets[1]}}, b);
+  print_changes("changes, after − before (paired bootstrap):", result.changes());
+  std::printf("stored in %s (metadata %s)\n", a.checkpoint.c_str(), kCalibratorKey);
+  return 0;
+}
+
+int compare(const CalibrateArgs& a, LoadedCheckpoint& loaded, const DataSplits& splits, const CalibrationSettings& settings) {
+  const CalibrationComparison c =
+      compare_calibrators(loaded.model, splits.validation, splits.test, calibration_methods(), settings);
+  const size_t best = c.best();
+  if (a.json) {
+    nlohmann::json out = c.to_json();
+    out["stored"] = a.method.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.method);
+    std::cout << out.dump() << std::endl;
+  } else {
+    for (const auto& calibrator : c.calibrators) print_calibrator(*calibrator);
+    std::printf("validation split, %lld samples: NLL of each method\n", static_cast<long long>(c.validation_samples));
+    for (size_t k = 0; k < c.calibrators.size(); ++k) {
+      std::printf("  %-22s in-sample %.5f", c.calibrators[k]->method().c_str(), c.validation_nll[k]);
+      if (!c.cross_validated_nll.empty()) std::printf("   %d-fold cross-validated %.5f", c.folds, c.cross_validated_nll[k]);
+      std::printf("\n");
+    }
+    std::vector<CalibrationColumn> columns{{"raw model", &c.before, &c.bootstrap.sets[0]}};
+    for (size_t k = 0; k < c.calibrators.size(); ++k) {
+      columns.push_back({c.calibrators[k]->method(), &c.after[k], &c.bootstrap.sets[k + 1]});
+    }
+    std::printf("test split: ");
+    print_calibration_table(columns, c.bootstrap);
+    for (size_t k = 0; k < c.calibrators.size(); ++k) {
+      print_changes(c.calibrators[k]->method() + " − raw model (paired bootstrap):", c.bootstrap.changes[k]);
+    }
+    if (c.cross_validated_nll.empty()) {
+      std::printf("best on validation NLL (in-sample; too few samples to cross-validate): %s (%.5f)\n",
+                  c.calibrators[best]->method().c_str(), c.validation_nll[best]);
+    } else {
+      std::printf("best on validation NLL (%d-fold cross-validated): %s (%.5f)\n", c.folds, c.calibrators[best]->method().c_str(),
+                  c.cross_validated_nll[best]);
+    }
+  }
+  if (!a.method.empty()) {
+    for (const auto& calibrator : c.calibrators) {
+      if (calibrator->method() != a.method) continue;
+      store_calibrator(a.checkpoint, *calibrator);
+      if (!a.json) std::printf("stored %s in %s (metadata %s)\n", a.method.c_str(), a.checkpoint.c_str(), kCalibratorKey);
+    }
+  } else if (!a.json) {
+    std::printf("the checkpoint is unchanged (--method M stores one)\n");
+  }
+  return 0;
+}
+
 }  // namespace
 
 void add_calibrate_command(CLI::App& app, Action& action) {
   auto a = std::make_shared<CalibrateArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "calibrate", "fit the temperature T on the validation split and store it in the checkpoint (rewritten atomically)");
+      "calibrate", "fit a calibrator on the validation split and store it in the checkpoint (rewritten atomically)");
   cmd->add_option("--checkpoint", a->checkpoint, "a model.safetensors written by gradflow train")->required();
   add_data_option(*cmd, a->data);
-  cmd->add_option("--bins", a->bins, "confidence bins for ECE and MCE")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--method", a->method, "temperature, vector or ensemble_temperature (default: the run's calibration.method)")
+      ->check(CLI::IsMember(calibration_methods()));
+  cmd->add_flag("--compare", a->compare,
+                "fit every method and show their test figures side by side; the checkpoint changes only with --method");
+  cmd->add_option("--bins", a->bins, "confidence bins for ECE and MCE (default: the run's calibration.bins, 15)")
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--bootstrap", a->bootstrap, "bootstrap resamples behind every interval (default: the run's calibration.bootstrap, 1000)")
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--seed", a->seed, "seed of the bootstrap and the noise floor (default: the run's seed)")
+      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
   add_threads_option(*cmd, a->threads);
   cmd->add_flag("--json", a->json, "print the result as one JSON object on stdout");
   cmd->callback([&action, a]() {
@@ -40,31 +129,11 @@ void add_calibrate_command(CLI::App& app, Action& action) {
       LoadedCheckpoint loaded = load_checkpoint(a->checkpoint);
       set_threads(threads_of(loaded, a->threads));
       const DataOptions data = data_of(loaded, a->data);
+      CalibrationSettings settings = calibration_settings_of(loaded, a->bins, a->bootstrap, a->seed);
+      if (!a->method.empty()) settings.method = a->method;
       // only the two splits calibration reads: the training split is never converted
       const DataSplits splits = load_data(data, {Split::Validation, Split::Test});
-      const CalibrationResult result = calibrate(loaded.model, splits.validation, splits.test, a->bins);
-      store_temperature(a->checkpoint, result.fit.temperature);
-
-      // beside a run's checkpoint, refresh its calibration file and report
-      const std::filesystem::path dir = std::filesystem::path(a->checkpoint).parent_path();
-      const nlohmann::json out = result.to_json();
-      if (std::filesystem::exists(dir / "metrics.jsonl")) {
-        write_file_atomic((dir / "calibration.json").string(), out.dump(1) + "\n");
-        spdlog::info("report: {}", write_report(dir.empty() ? "." : dir.string()));
-      }
-      if (a->json) {
-        std::cout << out.dump() << std::endl;
-      } else {
-        const TemperatureFit& f = result.fit;
-        std::printf("T = %.6f after %d iterations (|dNLL/dlog T| = %.1e)%s\n", f.temperature, f.iterations,
-                    std::fabs(f.gradient), f.bound.empty() ? "" : (" — on the " + f.bound + " bound of the search").c_str());
-        std::printf("validation NLL %.4f -> %.4f\n", f.nll_before, f.nll_after);
-        std::printf("test: ECE %.4f -> %.4f   MCE %.4f -> %.4f   NLL %.4f -> %.4f   Brier %.4f -> %.4f   accuracy %.4f\n",
-                    result.before.ece, result.after.ece, result.before.mce, result.after.mce, result.before.nll,
-                    result.after.nll, result.before.brier, result.after.brier, result.after.accuracy);
-        std::printf("stored in %s (metadata %s)\n", a->checkpoint.c_str(), kTemperatureKey);
-      }
-      return 0;
+      return a->compare ? compare(*a, loaded, splits, settings) : calibrate_one(*a, loaded, splits, settings);
     };
   });
 }

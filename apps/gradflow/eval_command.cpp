@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "calibration_view.h"
 #include "commands.h"
 #include "model_source.h"
 #include "options.h"
@@ -23,7 +24,9 @@ struct EvalArgs {
   std::string split = "test";
   std::string save_logits;
   int64_t batch = 1000;
-  int bins = 15;
+  int bins = -1;       // -1: the checkpoint's calibration settings
+  int bootstrap = -1;
+  int64_t seed = -1;
   int threads = -1;
   bool no_temperature = false;
   bool json = false;
@@ -38,9 +41,14 @@ void add_eval_command(CLI::App& app, Action& action) {
   cmd->add_option("--split", args->split, "which split to evaluate")
       ->check(CLI::IsMember({"test", "validation", "train"}))
       ->capture_default_str();
-  cmd->add_flag("--no-temperature", args->no_temperature, "show the raw model, without the calibrated temperature");
+  cmd->add_flag("--no-temperature", args->no_temperature, "show the raw model, without the stored calibrator");
   cmd->add_option("--save-logits", args->save_logits, "write the raw logits of the split as a float32 [N, classes] .npy");
-  cmd->add_option("--bins", args->bins, "confidence bins for ECE and MCE")->check(CLI::Range(1, 1000))->capture_default_str();
+  cmd->add_option("--bins", args->bins, "confidence bins for ECE and MCE (default: the run's calibration.bins, 15)")
+      ->check(CLI::Range(1, 1000));
+  cmd->add_option("--bootstrap", args->bootstrap, "bootstrap resamples behind every interval (default: the run's calibration.bootstrap, 1000)")
+      ->check(CLI::Range(0, 100000));
+  cmd->add_option("--seed", args->seed, "seed of the bootstrap and the noise floor (default: the run's seed)")
+      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
   cmd->add_option("--batch", args->batch, "evaluation batch size")->check(CLI::Range(1, 1000000))->capture_default_str();
   add_threads_option(*cmd, args->threads);
   cmd->add_flag("--json", args->json, "print the result as one JSON object on stdout");
@@ -50,9 +58,12 @@ void add_eval_command(CLI::App& app, Action& action) {
       set_threads(threads_of(loaded, args->threads));
       const DataOptions data = data_of(loaded, args->data);
       const double raw_t = loaded.model.head().temperature();
-      const double calibrated_t = stored_temperature(loaded.metadata, raw_t);
-      const double t = args->no_temperature ? raw_t : calibrated_t;
-      spdlog::info("evaluating {} on the {} split of {} (T = {:.4g})", args->checkpoint, args->split, data.dir, t);
+      const std::unique_ptr<Calibrator> raw = temperature_calibrator(raw_t);
+      const std::unique_ptr<Calibrator> stored = stored_calibrator(loaded.metadata, raw_t);
+      const Calibrator& shown_calibrator = args->no_temperature ? *raw : *stored;
+      const double t = shown_calibrator.parameters().value("temperature", raw_t);
+      const CalibrationSettings settings = calibration_settings_of(loaded, args->bins, args->bootstrap, args->seed);
+      spdlog::info("evaluating {} on the {} split of {} ({})", args->checkpoint, args->split, data.dir, shown_calibrator.method());
       const Dataset dataset = load_split(data, parse_split(args->split));
       if (dataset.size() == 0) {
         throw InputError("the " + args->split + " split of " + data.dir + " is empty" +
@@ -64,9 +75,13 @@ void add_eval_command(CLI::App& app, Action& action) {
       }
       const Matrix logits = predict_logits(loaded.model, dataset.images, args->batch);
       if (!args->save_logits.empty()) write_npy(args->save_logits, logits);
-      const CalibrationMetrics before = calibration_metrics(logits, dataset.labels, raw_t, args->bins);
-      const CalibrationMetrics after = calibration_metrics(logits, dataset.labels, calibrated_t, args->bins);
-      const CalibrationMetrics& shown = args->no_temperature ? before : after;
+      const Assessment before = assess(*raw, logits, dataset.labels, settings);
+      std::vector<Assessment> after;  // empty with --no-temperature
+      if (!args->no_temperature) after.push_back(assess(*stored, logits, dataset.labels, settings));
+      std::vector<const SampleScores*> sets{&before.scores};
+      if (!after.empty()) sets.push_back(&after[0].scores);
+      const BootstrapResult intervals = bootstrap(sets, settings.bootstrap, settings.seed);
+      const CalibrationMetrics& shown = after.empty() ? before.metrics : after[0].metrics;
       // per class, named as in the checkpoint: the share of its samples predicted right
       const auto classes = static_cast<size_t>(loaded.model.classes());
       std::vector<int64_t> samples(classes, 0), right(classes, 0);
@@ -85,27 +100,50 @@ void add_eval_command(CLI::App& app, Action& action) {
         per_class.push_back({{"class", k}, {"name", loaded.data.class_names[k]}, {"samples", samples[k]},
                              {"accuracy", class_accuracy(k)}});
       }
+      // per-class accuracy is of the shown predictions' argmax (vector scaling may change it)
+      if (!after.empty() && stored->method() == "vector") {
+        const MatrixT<double> p = stored->probabilities(logits);
+        std::fill(right.begin(), right.end(), 0);
+        for (Eigen::Index i = 0; i < p.rows(); ++i) {
+          Eigen::Index predicted = 0;
+          p.row(i).maxCoeff(&predicted);
+          right[static_cast<size_t>(dataset.labels[i])] += predicted == dataset.labels[i];
+        }
+        per_class = nlohmann::json::array();
+        for (size_t k = 0; k < classes; ++k) {
+          per_class.push_back({{"class", k}, {"name", loaded.data.class_names[k]}, {"samples", samples[k]},
+                               {"accuracy", class_accuracy(k)}});
+        }
+      }
       if (args->json) {
+        auto with_intervals = [](const Assessment& a, const FigureIntervals& i) {
+          nlohmann::json j = a.to_json();
+          j["intervals"] = intervals_json(i);
+          return j;
+        };
         nlohmann::json out{{"checkpoint", args->checkpoint}, {"split", args->split}, {"data", data.dir},
                            {"samples", shown.count}, {"accuracy", shown.accuracy}, {"loss", shown.nll},
-                           {"temperature", t}, {"calibrated_temperature", calibrated_t},
-                           {"before", before.to_json()}, {"classes", per_class}};
-        if (!args->no_temperature) out["after"] = after.to_json();
+                           {"temperature", t}, {"calibrated_temperature", stored->parameters().value("temperature", raw_t)},
+                           {"calibrator", stored->to_json()}, {"method", shown_calibrator.method()},
+                           {"before", with_intervals(before, intervals.sets[0])}, {"bootstrap", intervals.to_json()},
+                           {"classes", per_class}};
+        if (!after.empty()) {
+          out["after"] = with_intervals(after[0], intervals.sets[1]);
+          out["changes"] = changes_json(intervals.changes[0]);
+        }
         if (!args->save_logits.empty()) out["logits"] = args->save_logits;
         std::cout << out.dump() << std::endl;
       } else {
-        std::printf("%s split, %lld samples, T = %.4g%s\n", args->split.c_str(), static_cast<long long>(shown.count), t,
-                    args->no_temperature ? " (raw model)" : "");
-        // the raw model alone with --no-temperature, else before and after the calibrated T
-        const std::vector<std::pair<const char*, double CalibrationMetrics::*>> rows{
-            {"accuracy", &CalibrationMetrics::accuracy}, {"NLL", &CalibrationMetrics::nll},
-            {"Brier", &CalibrationMetrics::brier},       {"ECE", &CalibrationMetrics::ece},
-            {"MCE", &CalibrationMetrics::mce}};
-        if (args->no_temperature) {
-          for (const auto& [name, field] : rows) std::printf("  %-10s %10.4f\n", name, before.*field);
+        std::printf("%s split, %s\n", args->split.c_str(),
+                    args->no_temperature ? "the model as trained (raw model)" : "the raw model and the stored calibrator:");
+        if (!args->no_temperature) print_calibrator(*stored);
+        // the raw model alone with --no-temperature, else before and after the stored calibrator
+        if (after.empty()) {
+          print_calibration_table({{"raw model", &before, &intervals.sets[0]}}, intervals);
         } else {
-          std::printf("  %-10s %10s %10s\n", "", "before T", "after T");
-          for (const auto& [name, field] : rows) std::printf("  %-10s %10.4f %10.4f\n", name, before.*field, after.*field);
+          print_calibration_table({{"raw model", &before, &intervals.sets[0]}, {"calibrated", &after[0], &intervals.sets[1]}},
+                                  intervals);
+          print_changes("changes, calibrated − raw (paired bootstrap):", intervals.changes[0]);
         }
         std::printf("per class (accuracy of the samples of that class):\n");
         for (size_t k = 0; k < classes; ++k) {

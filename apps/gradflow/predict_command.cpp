@@ -139,7 +139,7 @@ void add_predict_command(CLI::App& app, Action& action) {
                   "- reads a picture from standard input")
       ->required();
   cmd->add_option("--top", a->top, "how many classes to show")->check(CLI::Range(1, 1000))->capture_default_str();
-  cmd->add_flag("--no-temperature", a->no_temperature, "raw probabilities, without the calibrated temperature");
+  cmd->add_flag("--no-temperature", a->no_temperature, "raw probabilities, without the stored calibrator");
   add_threads_option(*cmd, a->threads);
   cmd->add_flag("--json", a->json, "print the predictions as one JSON object");
   cmd->add_option("--max-pixels", a->max_pixels, "refuse pictures with more pixels than this, before decoding them")
@@ -157,7 +157,8 @@ void add_predict_command(CLI::App& app, Action& action) {
       set_threads(threads_of(loaded, a->threads));
       const DataOptions data = data_of(loaded, "");
       const double raw_t = loaded.model.head().temperature();
-      const double t = a->no_temperature ? raw_t : stored_temperature(loaded.metadata, raw_t);
+      const std::unique_ptr<Calibrator> calibrator =
+          a->no_temperature ? temperature_calibrator(raw_t) : stored_calibrator(loaded.metadata, raw_t);
       nlohmann::json predictions = nlohmann::json::array();
       bool failed = false;
       for (size_t number = 1; number <= a->inputs.size(); ++number) {
@@ -188,7 +189,7 @@ void add_predict_command(CLI::App& app, Action& action) {
           warn(name + ": the ink looks like " + std::to_string(input.groups) + " digits, not one; predicting the largest");
         }
         Matrix x = ((input.x.array() - static_cast<float>(data.mean)) / static_cast<float>(data.std)).matrix();  // as in training
-        const MatrixT<double> p = softmax(predict_logits(loaded.model, x), t);
+        const MatrixT<double> p = calibrator->probabilities(predict_logits(loaded.model, x));
         for (Eigen::Index r = 0; r < p.rows(); ++r) {
           std::vector<int> order(static_cast<size_t>(p.cols()));
           std::iota(order.begin(), order.end(), 0);
@@ -205,7 +206,10 @@ void add_predict_command(CLI::App& app, Action& action) {
         }
       }
       if (a->json) {
-        std::cout << nlohmann::json{{"checkpoint", a->checkpoint}, {"temperature", t}, {"predictions", predictions}}.dump()
+        std::cout << nlohmann::json{{"checkpoint", a->checkpoint},
+                                    {"temperature", calibrator->parameters().value("temperature", raw_t)},
+                                    {"calibrator", calibrator->to_json()},
+                                    {"predictions", predictions}}.dump()
                   << std::endl;
       }
       return failed ? 2 : 0;

@@ -55,9 +55,18 @@ void print_summary(const TrainSummary& summary, const std::string& run_dir) {
                 summary.restored_best ? "the model has its weights" : "best.safetensors");
   }
   if (!summary.calibration.is_null()) {
-    std::printf("temperature T = %.4f  test ECE %.4f -> %.4f\n", summary.calibration["fit"]["temperature"].get<double>(),
-                summary.calibration["test_before"]["ece"].get<double>(),
-                summary.calibration["test_after"]["ece"].get<double>());
+    const nlohmann::json& c = summary.calibration;
+    const std::string method = c["method"];
+    if (method == "temperature") {
+      std::printf("temperature T = %.4f", c["fit"]["temperature"].get<double>());
+    } else {
+      std::printf("calibration %s", method.c_str());
+    }
+    // the ECE beside what a calibrated model with these confidences would show by chance
+    std::printf("  test ECE %.2f%% -> %.2f%% (noise floor %.2f%%)\n", 100 * c["test_before"]["ece"].get<double>(),
+                100 * c["test_after"]["ece"].get<double>(),
+                100 * c["test_after"]["estimators"]["noise_floor"]["mean"].get<double>());
+    for (const char* key : {"nll", "ece"}) std::printf("  %s\n", c["changes"][key]["verdict"].get<std::string>().c_str());
   }
   std::printf("run directory %s/\nreport %s/report.html\n", run_dir.c_str(), run_dir.c_str());
   std::fflush(stdout);

@@ -33,8 +33,9 @@ struct TrainingOptions {
 };
 
 struct CalibrationOptions {
-  std::string method = "temperature";  // temperature | none
+  std::string method = "temperature";  // temperature | vector | ensemble_temperature | none (calibration/calibrator.h)
   int bins = 15;
+  int bootstrap = 1000;  // resamples behind every 95% interval of the calibration figures; 0: none
 };
 
 struct Config {

@@ -2,7 +2,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <cstdio>
 #include <map>
 
 #include "gradflow/calibration/calibrate.h"
@@ -17,22 +16,32 @@ void finish_run(Sequential<float>& model, const Config& config, const DataDescri
                 const Dataset& test,
                 const RunDirectory& dir, TrainSummary& summary, std::chrono::steady_clock::time_point run_start) {
   std::map<std::string, std::string> metadata{{kDataDescriptionKey, data.to_json().dump()}};
-  if (config.calibration.method == "temperature") {
-    if (validation.size() == 0) {
-      spdlog::warn("no validation split (data.validation = 0): skipping temperature scaling");
+  if (config.calibration.method != "none") {
+    if (validation.size() < kMinimumValidationSamples) {
+      spdlog::warn("the validation split has {} samples, calibration needs at least {} (data.validation): skipping it",
+                   validation.size(), kMinimumValidationSamples);
     } else {
-      const CalibrationResult calibration =
-          calibrate(model, validation, test, config.calibration.bins, config.training.eval_batch_size);
-      char text[32];
-      std::snprintf(text, sizeof text, "%.17g", calibration.fit.temperature);
-      metadata[kTemperatureKey] = text;
+      CalibrationSettings settings;
+      settings.method = config.calibration.method;
+      settings.bins = config.calibration.bins;
+      settings.bootstrap = config.calibration.bootstrap;
+      settings.seed = config.seed;
+      settings.batch_size = config.training.eval_batch_size;
+      const CalibrationResult calibration = calibrate(model, validation, test, settings);
+      put_calibrator(metadata, calibration.calibrator());
       summary.calibration = calibration.to_json();
       write_file_atomic(dir.calibration(), summary.calibration.dump(1) + "\n");
-      spdlog::info("temperature scaling: T = {:.4f}{} ({} iterations); test ECE {:.4f} -> {:.4f}, NLL {:.4f} -> {:.4f}",
-                   calibration.fit.temperature,
-                   calibration.fit.bound.empty() ? "" : " (at the " + calibration.fit.bound + " bound)",
-                   calibration.fit.iterations, calibration.before.ece, calibration.after.ece, calibration.before.nll,
-                   calibration.after.nll);
+      const CalibrationMetrics &before = calibration.before().metrics, &after = calibration.after().metrics;
+      spdlog::info("calibration ({}): test ECE {:.4f} -> {:.4f} (noise floor {:.4f}), NLL {:.4f} -> {:.4f}",
+                   calibration.calibrator().method(), before.ece, after.ece,
+                   calibration.after().estimators.noise.equal_width.mean, before.nll, after.nll);
+      for (const Figure f : {Figure::kNll, Figure::kEce}) {
+        spdlog::info("  {}", verdict(f, calibration.changes()[static_cast<size_t>(f)]));
+      }
+      if (!calibration.calibrator().fit.value("converged", true)) {
+        spdlog::warn("the {} calibrator did not converge: {}", calibration.calibrator().method(),
+                     calibration.calibrator().fit.dump());
+      }
     }
   }
   save_checkpoint(dir.model(), model, config.to_json(), metadata);

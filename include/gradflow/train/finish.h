@@ -1,7 +1,7 @@
 #pragma once
-// What a run does after its last epoch: temperature scaling on the validation split (with
-// calibration.method "temperature"), model.safetensors (the temperature in its metadata), the
-// test evaluation, summary.json and report.html.
+// What a run does after its last epoch: calibration.method fitted on the validation split (skipped,
+// with a warning, when it has fewer than 50 samples), model.safetensors (the calibrator in its
+// metadata), calibration.json, the test evaluation, summary.json and report.html.
 #include <chrono>
 
 #include "gradflow/config.h"

@@ -115,7 +115,8 @@ void add_step_command(CLI::App& app, Action& action) {
 
       if (!a->html.empty()) {
         const DataDescription& described = splits.description;
-        const std::string source = a->source.checkpoint.empty() ? "--config " + a->source.config : "--checkpoint " + a->source.checkpoint;
+        std::string source = a->source.checkpoint.empty() ? "--config " + a->source.config : "--checkpoint " + a->source.checkpoint;
+        for (const auto& assignment : a->source.overrides) source += " --set " + assignment;
         write_step_page(a->html, page_traces,
                         {described.channels == 1 ? described.rows : 0, described.cols, described.class_names,
                          "gradflow step " + source + " --split " + a->split + " --index " + std::to_string(a->index) +

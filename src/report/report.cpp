@@ -152,8 +152,9 @@ std::string floor_text(const json& estimators, const char* key) {
   const json& f = estimators.at(key);
   if (!f.contains("mean")) return "–";
   return fmt(f.at("mean").get<double>()) + "<br><span class='interval'>[" + fmt(f.at("lower").get<double>()) + ", " +
-         fmt(f.at("upper").get<double>()) + "]" +
-         (f.contains("p_value") ? " p = " + fmt(f.at("p_value").get<double>(), "%.3f") : std::string()) + "</span>";
+         fmt(f.at("upper").get<double>()) + "]</span>" +
+         (f.contains("p_value") ? "<br><span class='interval'>p = " + fmt(f.at("p_value").get<double>(), "%.3f") + "</span>"
+                                : std::string());
 }
 
 // The summary rows of a calibration.json with intervals, noise floors and paired changes.
@@ -191,7 +192,16 @@ std::string evidence_rows(const json& calibration) {
             floor_text(after_estimators, "equal_mass_noise_floor") + "</td><td></td></tr>";
   }
   if (before_estimators.contains("debiased_ece")) row("debiased ECE (L2)", "debiased_ece", before_estimators, after_estimators);
-  rows += "<tr><td>calibrator</td><td colspan='3'>" + svg::escape(calibrator_description(calibration)) + "</td></tr>";
+  rows += "<tr><td>calibrator</td><td colspan='3' class='text'>" + svg::escape(calibrator_description(calibration)) +
+          "</td></tr>";
+  const std::string resamples =
+      calibration.contains("bootstrap") && calibration.at("bootstrap").contains("resamples")
+          ? std::to_string(calibration.at("bootstrap").at("resamples").get<long long>()) + " "
+          : std::string();
+  rows += "<tr><td colspan='4' class='note'>Test split. Brackets: 95% percentile bootstrap intervals (" + resamples +
+          "resamples); a change is paired (the same resampled images before and after) and significant when its "
+          "interval excludes 0. Noise floor: the ECE a perfectly calibrated model with these confidences and this many "
+          "samples would show (mean and 95% range); p: the share of such models at or above the observed ECE.</td></tr>";
   return rows;
 }
 
@@ -469,7 +479,8 @@ std::string write_report(const std::string& run_dir) {
       "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}"
       ".row{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figcaption{font-size:12px;color:#555;max-width:460px}"
       "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
-      "td:first-child{text-align:left}td.verdict{text-align:left;font-size:13px}.interval{font-size:11px;color:#666}"
+      "td:first-child{text-align:left}td.verdict,td.text{text-align:left;font-size:13px}.interval{font-size:11px;color:#666;white-space:nowrap}"
+      "td.note{text-align:left;font-size:12px;color:#555;max-width:900px}th{white-space:nowrap}"
       "h3{font-size:14px;margin:14px 0 6px}code{background:#f4f4f4;padding:1px 4px}</style></head><body>\n"
       "<h1>gradflow run <code>" + svg::escape(name) + "</code></h1>\n<p>model: " + svg::escape(layers) + " · " +
       std::to_string(metrics.size()) + " epochs · batch " +

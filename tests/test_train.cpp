@@ -186,7 +186,7 @@ TEST(Cli, CalibrateEvalPredictAndReport) {
   for (const char* f : {"calibration.json", "report.html"}) EXPECT_TRUE(fs::exists(dir + "/run/" + f)) << f;
   const std::string html = read_all(dir + "/run/report.html");
   EXPECT_NE(html.find("<svg"), std::string::npos);
-  EXPECT_NE(html.find("reliability before T"), std::string::npos);
+  EXPECT_NE(html.find("raw: 15 equal-width bins"), std::string::npos);
   EXPECT_EQ(html.find("<script"), std::string::npos);
   EXPECT_EQ(html.find("http://"), html.find("http://www.w3.org/2000/svg"));  // only the SVG namespace
 

@@ -135,12 +135,28 @@ struct LegendItem {
   bool dashed = false;  // a dashed line rather than a swatch
 };
 
+double legend_width(const std::string& name) { return 24 + 6.2 * static_cast<double>(name.size()); }
+
+// The rows legend() needs for these entries.
+int legend_rows(const std::vector<LegendItem>& items) {
+  int rows = 1;
+  double x = kLeft;
+  for (const auto& item : items) {
+    if (x > kLeft && x + legend_width(item.name) > kWidth) {
+      x = kLeft;
+      ++rows;
+    }
+    x += legend_width(item.name);
+  }
+  return rows;
+}
+
 // Legend entries from (kLeft, y), wrapping onto a new row 14 px down where the width runs out.
 std::string legend(const std::vector<LegendItem>& items, double y = 26) {
   std::string s;
   double x = kLeft;
   for (const auto& item : items) {
-    const double width = 24 + 6.2 * static_cast<double>(item.name.size());
+    const double width = legend_width(item.name);
     if (x > kLeft && x + width > kWidth) {
       x = kLeft;
       y += 14;
@@ -257,48 +273,91 @@ long long few_samples(const std::vector<Bin>& bins) {
   return std::max<long long>(10, total / 100);
 }
 
-std::string reliability_diagram(const std::string& title, const std::vector<Bin>& bins) {
+std::string reliability_diagram(const std::string& title, const std::vector<Bin>& bins, bool equal_mass) {
   static const char* kAccuracy = "#4c78a8";
   static const char* kOverconfident = "#e45756";   // confidence above accuracy
   static const char* kUnderconfident = "#f2b447";  // accuracy above confidence
-  const Frame f{0, 1, 0, 1};
+  static const char* kBand = "#7f7f7f";            // drawn translucent over the bars
   const long long few = few_samples(bins);
-  const double legend_height = 34;
-  std::string s = open_svg(title, kHeight + legend_height) +
-                  axes(f, linear_ticks(0, 1, false), linear_ticks(0, 1, false), "confidence", "accuracy");
+  long long total = 0;
+  bool any_band = false;
+  double lowest = 1;  // the lowest value drawn, where an equal-mass diagram's y axis may start
   for (const auto& b : bins) {
+    total += b.count;
     if (b.count == 0) continue;
-    const double x = f.px(b.lower) + 1, w = f.px(b.upper) - f.px(b.lower) - 2;
+    any_band = any_band || b.band.has_value();
+    lowest = std::min({lowest, b.accuracy, b.confidence, b.band ? b.band->first : 1.0});
+  }
+  const double y0 = equal_mass ? std::max(0.0, nice_ticks(std::max(0.0, lowest - 0.02), 1.0).front()) : 0.0;
+  const Frame f{0, 1, y0, 1};
+  std::vector<LegendItem> items{{"accuracy", kAccuracy},
+                                {"over-confident gap", kOverconfident},
+                                {"under-confident gap", kUnderconfident},
+                                {equal_mass ? "perfect calibration (mean confidence)" : "perfect calibration", "#333", 1, true}};
+  if (any_band) items.push_back({"consistency band: 95% of a calibrated model", kBand, 0.35});
+  items.push_back({"faded: fewer than " + std::to_string(few) + " samples", kAccuracy, 0.3});
+  const double legend_height = 8 + 14 * static_cast<double>(legend_rows(items));
+  std::string s = open_svg(title, kHeight + legend_height) +
+                  axes(f, linear_ticks(0, 1, false, equal_mass), linear_ticks(y0, 1, false),
+                       equal_mass ? "share of samples, by confidence" : "confidence", "accuracy");
+  std::string diagonal;  // equal-mass: each bin's mean confidence, a step line
+  long long before = 0;  // equal-mass: the samples in the bins left of this one
+  for (const auto& b : bins) {
+    const double lower = equal_mass ? static_cast<double>(before) / static_cast<double>(std::max(1LL, total)) : b.lower;
+    before += b.count;
+    const double upper = equal_mass ? static_cast<double>(before) / static_cast<double>(std::max(1LL, total)) : b.upper;
+    const double x = f.px(lower) + 1, w = std::max(1.0, f.px(upper) - f.px(lower) - 2);
+    if (b.count == 0) {
+      // an empty bin: nothing to show but that it is empty
+      s += "<text class='empty' x='" + num(x + w / 2) + "' y='" + num(f.py(y0) - 3) +
+           "' text-anchor='middle' font-size='8' fill='#999'>0</text>";
+      continue;
+    }
     // a bin of few samples says little about calibration: fade it in proportion to its count
     const double opacity = b.count >= few ? 1.0 : std::max(0.15, static_cast<double>(b.count) / static_cast<double>(few));
     const double low = std::min(b.accuracy, b.confidence), high = std::max(b.accuracy, b.confidence);
     s += "<g class='bin' data-count='" + std::to_string(b.count) + "' opacity='" + num2(opacity) + "'><title>(" +
          value_label(b.lower) + ", " + value_label(b.upper) + "]: " + std::to_string(b.count) + " samples, accuracy " +
-         value_label(b.accuracy) + ", mean confidence " + value_label(b.confidence) + "</title>";
+         value_label(b.accuracy) + ", mean confidence " + value_label(b.confidence) +
+         (b.band ? ", a calibrated model: [" + value_label(b.band->first) + ", " + value_label(b.band->second) + "]"
+                 : std::string()) +
+         "</title>";
     // the bar up to accuracy; the gap to the mean confidence drawn apart, never overlapping the bar
     s += "<rect x='" + num(x) + "' y='" + num(f.py(low)) + "' width='" + num(w) + "' height='" +
-         num(f.py(0) - f.py(low)) + "' fill='" + kAccuracy + "'/>";
+         num(f.py(y0) - f.py(low)) + "' fill='" + kAccuracy + "'/>";
     s += "<rect x='" + num(x) + "' y='" + num(f.py(high)) + "' width='" + num(w) + "' height='" +
          num(f.py(low) - f.py(high)) + "' fill='" + (b.confidence > b.accuracy ? kOverconfident : kUnderconfident) +
          "'/>";
+    double top = high;
+    if (b.band) {
+      // at least 2 px tall, so a narrow band still shows where it is
+      const double band_bottom = f.py(b.band->first), band_top = f.py(b.band->second);
+      const double band_height = std::max(2.0, band_bottom - band_top);
+      s += "<rect class='band' data-low='" + value_label(b.band->first) + "' data-high='" +
+           value_label(b.band->second) + "' x='" + num(x) + "' y='" + num((band_bottom + band_top - band_height) / 2) +
+           "' width='" + num(w) + "' height='" + num(band_height) + "' fill='" + kBand +
+           "' fill-opacity='0.35' stroke='#555' stroke-width='0.6'/>";
+      top = std::max(top, b.band->second);
+    }
     s += "</g>";
     // the count stays legible when its bar is faded
-    s += "<text x='" + num(x + w / 2) + "' y='" + num(f.py(high) - 3) + "' text-anchor='middle' font-size='8' fill='#333'>" +
+    s += "<text x='" + num(x + w / 2) + "' y='" + num(f.py(top) - 3) + "' text-anchor='middle' font-size='8' fill='#333'>" +
          std::to_string(b.count) + "</text>";
+    if (equal_mass) {
+      diagonal += num(f.px(lower)) + "," + num(f.py(b.confidence)) + " " + num(f.px(upper)) + "," + num(f.py(b.confidence)) + " ";
+    }
   }
-  s += "<line x1='" + num(f.px(0)) + "' y1='" + num(f.py(0)) + "' x2='" + num(f.px(1)) + "' y2='" + num(f.py(1)) +
-       "' stroke='#333' stroke-dasharray='4 3'/>";
-  return s +
-         legend({{"accuracy", kAccuracy},
-                 {"over-confident gap", kOverconfident},
-                 {"under-confident gap", kUnderconfident},
-                 {"perfect calibration", "#333", 1, true},
-                 {"faded: fewer than " + std::to_string(few) + " samples", kAccuracy, 0.3}},
-                kHeight) +
-         "</svg>";
+  if (equal_mass) {
+    s += "<polyline fill='none' points='" + diagonal + "' stroke='#333' stroke-dasharray='4 3'/>";
+  } else {
+    s += "<line x1='" + num(f.px(0)) + "' y1='" + num(f.py(0)) + "' x2='" + num(f.px(1)) + "' y2='" + num(f.py(1)) +
+         "' stroke='#333' stroke-dasharray='4 3'/>";
+  }
+  return s + legend(items, kHeight) + "</svg>";
 }
 
-std::string confidence_histogram(const std::string& title, const std::vector<Bin>& before, const std::vector<Bin>& after) {
+std::string confidence_histogram(const std::string& title, const std::vector<Bin>& before, const std::vector<Bin>& after,
+                                 const std::string& before_name, const std::string& after_name) {
   long long most = 1;
   for (const auto* list : {&before, &after}) {
     for (const auto& b : *list) most = std::max(most, b.count);
@@ -323,7 +382,7 @@ std::string confidence_histogram(const std::string& title, const std::vector<Bin
     return out;
   };
   s += bars(before, "#9d9d9d", 0) + bars(after, "#54a24b", 1);
-  return s + legend({{"before T", "#9d9d9d"}, {"after T", "#54a24b"}}) + "</svg>";
+  return s + legend({{before_name, "#9d9d9d"}, {after_name, "#54a24b"}}) + "</svg>";
 }
 
 std::string heat_map(const std::string& title, const std::string& row_label, const std::string& col_label,

@@ -1,6 +1,8 @@
 #pragma once
 // Small inline-SVG charts for the run report: no scripts, no external resources.
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace gradflow::svg {
@@ -29,15 +31,23 @@ std::string line_chart(const std::string& title, const std::string& x_label, con
 struct Bin {
   double lower, upper, confidence, accuracy;
   long long count;
+  // the 95% range a calibrated model with these confidences would show as this bin's accuracy
+  // (the noise floor's consistency band); absent for an empty bin or an older calibration.json
+  std::optional<std::pair<double, double>> band;
 };
 // The sample count under which a reliability bin is drawn faded: 1% of all samples, at least 10.
 long long few_samples(const std::vector<Bin>& bins);
 // Accuracy per confidence bin as bars with their sample counts written above them, the diagonal of
-// perfect calibration, and the gap to it (over- and under-confident apart). A bin with fewer than
-// few_samples(bins) samples is drawn with opacity count / few_samples, at least 0.15.
-std::string reliability_diagram(const std::string& title, const std::vector<Bin>& bins);
-// Sample counts per confidence bin, two overlaid series (before / after).
-std::string confidence_histogram(const std::string& title, const std::vector<Bin>& before, const std::vector<Bin>& after);
+// perfect calibration, and the gap to it (over- and under-confident apart); a bin's band, when it
+// has one, as a light box around the diagonal. A bin with fewer than few_samples(bins) samples is
+// drawn with opacity count / few_samples, at least 0.15.
+// equal_mass: the bins hold equal shares of the samples, and each is drawn that wide, side by
+// side along the x axis (the share of samples, by confidence); perfect calibration is then each
+// bin's mean confidence, a step line, and the y axis starts below the lowest value shown.
+std::string reliability_diagram(const std::string& title, const std::vector<Bin>& bins, bool equal_mass = false);
+// Sample counts per confidence bin, two overlaid series (before / after, named in the legend).
+std::string confidence_histogram(const std::string& title, const std::vector<Bin>& before, const std::vector<Bin>& after,
+                                 const std::string& before_name = "before T", const std::string& after_name = "after T");
 // counts[row][col] as a heat map with the numbers written in the cells; rows and columns are
 // labelled by `labels` (their indices where it is short).
 std::string heat_map(const std::string& title, const std::string& row_label, const std::string& col_label,

@@ -436,6 +436,15 @@ TEST(StepperCli, SetChangesTheHeadOfACheckpointAndRefusesItsLayers) {
         << refused.err;
     EXPECT_TRUE(refused.out.empty());
   }
+  // keys that would do nothing for a step, or change what the model was trained on
+  for (const std::string assignment : {"data.mean=0.5", "training.batch_size=3", "schedule.type=cosine"}) {
+    const auto refused = run_cli(step + " --set " + assignment);
+    EXPECT_EQ(refused.code, 2) << assignment << "\n" << refused.out;
+    EXPECT_EQ(gradflow::testing::lines(refused.err), 1u) << refused.err;
+    EXPECT_NE(refused.err.find("--set " + assignment + ": with --checkpoint only model.head.*"), std::string::npos)
+        << refused.err;
+  }
+  EXPECT_EQ(run_cli(step + " --set optimizer.lr=0.01 --set seed=3").code, 0);
 }
 
 TEST(StepperView, EveryLayerShowsItsOwnFormulasAndAPluginTheGenericOnes) {

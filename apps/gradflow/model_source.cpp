@@ -25,13 +25,28 @@ nlohmann::json layers_of(const nlohmann::json& config) {
   return rest;
 }
 
+// With a checkpoint, what a --set may change: the head, the optimizer of the step, where the data
+// is and how the work runs. Any other key would either do nothing (training.*, schedule.*) or
+// change what the model was trained on (data.mean, data.std, ...).
+bool settable_with_checkpoint(const std::string& assignment) {
+  const std::string key = assignment.substr(0, assignment.find('='));
+  for (const char* prefix : {"model.head", "optimizer"}) {
+    const std::string p(prefix);
+    if (key == p || key.rfind(p + ".", 0) == 0) return true;
+  }
+  for (const char* exact : {"data.dir", "data.validation", "threads", "backend", "seed"}) {
+    if (key == exact) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 void add_model_source_options(CLI::App& command, ModelSource& source) {
   command.add_option("--checkpoint", source.checkpoint, "the model (a gradflow checkpoint)");
   command.add_option("--config", source.config, "or a fresh, seeded model from this config");
   command.add_option("--set", source.overrides,
-                     "override a config value: key.path=value; repeatable (with --checkpoint, of the model only model.head.*)")
+                     "override a config value: key.path=value; repeatable (with --checkpoint: model.head.*, optimizer.*, data.dir, data.validation, threads, backend, seed)")
       ->take_all()
       ->allow_extra_args(false);
   add_data_option(command, source.data);
@@ -47,6 +62,11 @@ SourcedModel load_model(const ModelSource& source) {
     nlohmann::json raw = loaded.config.is_null() ? nlohmann::json{{"model", loaded.model.describe()}} : loaded.config;
     const nlohmann::json stored_head = head_of(raw);
     for (const auto& assignment : source.overrides) {
+      if (!settable_with_checkpoint(assignment) && assignment.rfind("model", 0) != 0) {
+        throw InputError("--set " + assignment + ": with --checkpoint only model.head.*, optimizer.*, data.dir, "
+                         "data.validation, threads, backend and seed can be set; this key would change nothing or "
+                         "what the model was trained on");
+      }
       nlohmann::json changed = raw;
       apply_override(changed, assignment);
       if (layers_of(changed) != layers_of(raw)) {

@@ -334,6 +334,10 @@ std::vector<Page> step_pages(const StepTrace& t, const ViewOptions& o) {
     if (t.check) {
       s += format("\nfinite-difference check: worst relative error %.2e, tolerance %.0e: %s\n", t.check->worst(),
                   t.check->tolerance, t.check->passed() ? "passed" : "FAILED");
+      if (!t.check->training_mode) {
+        s += "  (checked in eval mode: a random layer such as dropout is switched off for the finite\n"
+             "  differences, so the gradients checked are eval mode's, not the training step's above)\n";
+      }
     }
     pages.push_back({"the " + type + " update", s});
   }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 #include "gradflow/calibration/estimators.h"
 #include "gradflow/calibration/seeded_random.h"
@@ -105,6 +106,10 @@ std::array<double, kFigures> figures(const SampleScores& scores) {
 
 BootstrapResult bootstrap(const std::vector<const SampleScores*>& sets, int resamples, uint64_t seed) {
   BootstrapResult result;
+  if (resamples > 0 && resamples < kMinimumResamples) {
+    throw InputError("bootstrap resamples: 0 (no intervals) or at least " + std::to_string(kMinimumResamples) + ", got " +
+                     std::to_string(resamples));
+  }
   result.resamples = std::max(resamples, 0);
   result.seed = seed;
   if (sets.empty()) return result;
@@ -137,7 +142,7 @@ BootstrapResult bootstrap(const std::vector<const SampleScores*>& sets, int resa
     }
   }
   auto interval = [&](double estimate, std::vector<double> draws) {
-    if (draws.empty()) return Interval{estimate, estimate, estimate};
+    if (draws.empty()) return Interval{estimate, std::nan(""), std::nan("")};
     const double lower = quantile(draws, 0.025);
     return Interval{estimate, lower, quantile(draws, 0.975)};
   };
@@ -172,10 +177,15 @@ nlohmann::json BootstrapResult::to_json() const {
 
 std::string verdict(Figure f, const Interval& change) {
   char numbers[96];
+  if (!change.has_interval()) {
+    std::snprintf(numbers, sizeof numbers, "%+.4f", change.estimate);
+    return std::string(figure_name(f)) + ": not tested: no bootstrap (" + numbers + ")";
+  }
   std::snprintf(numbers, sizeof numbers, "%+.4f [%+.4f, %+.4f]", change.estimate, change.lower, change.upper);
-  const bool significant = change.lower > 0 || change.upper < 0;
-  if (!significant) return std::string(figure_name(f)) + ": no significant change (" + numbers + ")";
-  const bool better = (change.estimate > 0) == higher_is_better(f);
+  // significance and direction from the interval alone: the estimate may lie outside it
+  const bool increased = change.lower > 0, decreased = change.upper < 0;
+  if (!increased && !decreased) return std::string(figure_name(f)) + ": no significant change (" + numbers + ")";
+  const bool better = increased == higher_is_better(f);
   return std::string(figure_name(f)) + (better ? " improved: " : " worsened: ") + numbers;
 }
 
@@ -183,7 +193,7 @@ nlohmann::json intervals_json(const FigureIntervals& intervals) {
   nlohmann::json j = nlohmann::json::object();
   for (int m = 0; m < kFigures; ++m) {
     const Interval& i = intervals[static_cast<size_t>(m)];
-    j[figure_key(static_cast<Figure>(m))] = {i.lower, i.upper};
+    if (i.has_interval()) j[figure_key(static_cast<Figure>(m))] = {i.lower, i.upper};
   }
   return j;
 }
@@ -192,7 +202,9 @@ nlohmann::json changes_json(const FigureIntervals& changes) {
   nlohmann::json j = nlohmann::json::object();
   for (int m = 0; m < kFigures; ++m) {
     const Interval& i = changes[static_cast<size_t>(m)];
-    j[figure_key(static_cast<Figure>(m))] = {{"estimate", i.estimate}, {"lower", i.lower}, {"upper", i.upper},
+    const nlohmann::json lower = i.has_interval() ? nlohmann::json(i.lower) : nlohmann::json(nullptr);
+    const nlohmann::json upper = i.has_interval() ? nlohmann::json(i.upper) : nlohmann::json(nullptr);
+    j[figure_key(static_cast<Figure>(m))] = {{"estimate", i.estimate}, {"lower", lower}, {"upper", upper},
                                              {"verdict", verdict(static_cast<Figure>(m), i)}};
   }
   return j;

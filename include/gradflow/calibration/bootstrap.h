@@ -14,6 +14,7 @@
 // floor in estimators.h), and the MCE of a sparse bin is a maximum, for which the bootstrap is
 // known to be unreliable.
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -46,9 +47,14 @@ SampleScores sample_scores(const MatrixT<double>& probabilities, const Labels& l
 // The figures of all samples, in Figure order.
 std::array<double, kFigures> figures(const SampleScores& scores);
 
+// Fewer resamples than this (but more than 0) are refused: the 2.5% and 97.5% quantiles of a
+// handful of resamples are nearly the extreme draws, and with 1 resample the interval is a point.
+inline constexpr int kMinimumResamples = 100;
+
 struct Interval {
   double estimate = 0;  // on all samples
-  double lower = 0, upper = 0;
+  double lower = 0, upper = 0;  // NaN when there is no interval (no bootstrap)
+  bool has_interval() const { return !std::isnan(lower) && !std::isnan(upper); }
 };
 using FigureIntervals = std::array<Interval, kFigures>;
 
@@ -62,14 +68,17 @@ struct BootstrapResult {
 };
 
 // sets: the predictions to compare (set 0 is the reference, "before"), all on the same samples.
-// resamples 0 gives the estimates with lower = upper = estimate. Reports a ProgressTask "bootstrap".
+// resamples 0 gives the estimates without intervals (lower = upper = NaN, and every verdict is
+// "not tested"); 1 to kMinimumResamples − 1 resamples throw InputError. Reports a ProgressTask "bootstrap".
 BootstrapResult bootstrap(const std::vector<const SampleScores*>& sets, int resamples, uint64_t seed);
 
 // "NLL improved: −0.0011 [−0.0019, −0.0004]", "ECE worsened: …", "ECE: no significant change
-// (+0.0003 [−0.0002, +0.0009])": significant when the 95% interval of the change excludes 0.
+// (+0.0003 [−0.0002, +0.0009])": significance and direction both come from the 95% interval of
+// the change (entirely below 0: a decrease, entirely above: an increase, else no significant
+// change), never from the estimate's sign. Without an interval: "NLL: not tested: no bootstrap (−0.0011)".
 std::string verdict(Figure f, const Interval& change);
 
-nlohmann::json intervals_json(const FigureIntervals& intervals);  // {"nll": [lower, upper], ...}
-nlohmann::json changes_json(const FigureIntervals& changes);       // {"nll": {estimate, lower, upper, verdict}, ...}
+nlohmann::json intervals_json(const FigureIntervals& intervals);  // {"nll": [lower, upper], ...}; {} without intervals
+nlohmann::json changes_json(const FigureIntervals& changes);       // {"nll": {estimate, lower, upper, verdict}, ...}; null bounds without intervals
 
 }  // namespace gradflow

@@ -304,3 +304,27 @@ TEST(Bootstrap, TenThousandSamplesAThousandResamplesTwoSetsOnOneThreadIsQuick) {
   std::printf("N = 10000, 1000 resamples, before and after, one thread: %.3f s\n", seconds);
   EXPECT_LT(seconds, 3.0);
 }
+
+TEST(Bootstrap, EceIntervalIsBasicAndTakesTheResamplingBiasOff) {
+  // Perfectly calibrated predictions: the population's binned ECE is 0, the sample ECE is biased
+  // upward, and a resample's more so, so every resampled ECE exceeds 0 and a percentile interval
+  // [q_2.5, q_97.5] never holds the truth. The basic interval [2θ̂ − q_97.5, 2θ̂ − q_2.5] (clamped
+  // at 0) subtracts the bias: it lies lower than the percentile one, centred below the estimate.
+  const int repetitions = 40;
+  int covered = 0, centred_below = 0;
+  SeededRandom random(77);
+  for (int rep = 0; rep < repetitions; ++rep) {
+    const auto [p, y] = calibrated_sample(2000, random);
+    const SampleScores s = sample_scores(p, y, 15);
+    const Interval ece = bootstrap({&s}, 200, static_cast<uint64_t>(rep)).sets[0][static_cast<size_t>(Figure::kEce)];
+    ASSERT_TRUE(ece.has_interval());
+    EXPECT_GE(ece.lower, 0.0);
+    EXPECT_LE(ece.lower, ece.upper);
+    covered += ece.lower <= 0.0;
+    centred_below += (ece.lower + ece.upper) / 2 < ece.estimate;
+  }
+  std::printf("ECE of a calibrated model: basic interval holds 0 in %d of %d, centred below the estimate in %d\n", covered,
+              repetitions, centred_below);
+  EXPECT_GE(centred_below, repetitions * 3 / 4);
+  EXPECT_GE(covered, repetitions / 4);
+}

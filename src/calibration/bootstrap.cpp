@@ -141,10 +141,18 @@ BootstrapResult bootstrap(const std::vector<const SampleScores*>& sets, int resa
       }
     }
   }
-  auto interval = [&](double estimate, std::vector<double> draws) {
+  // The basic (reverse-percentile) interval [2θ̂ − q_97.5, 2θ̂ − q_2.5]: it reads the spread of
+  // θ* − θ̂ as that of θ̂ − θ, so a bias of the statistic (binned ECE and MCE grow on resamples)
+  // is subtracted once instead of added. A figure's interval is clamped to its range (all are
+  // non-negative, accuracy is at most 1); a change's is not.
+  auto interval = [&](double estimate, std::vector<double> draws, bool figure, bool at_most_one) {
     if (draws.empty()) return Interval{estimate, std::nan(""), std::nan("")};
-    const double lower = quantile(draws, 0.025);
-    return Interval{estimate, lower, quantile(draws, 0.975)};
+    double lower = 2 * estimate - quantile(draws, 0.975), upper = 2 * estimate - quantile(draws, 0.025);
+    if (figure) {
+      lower = std::max(lower, 0.0), upper = std::max(upper, 0.0);
+      if (at_most_one) lower = std::min(lower, 1.0), upper = std::min(upper, 1.0);
+    }
+    return Interval{estimate, lower, upper};
   };
   std::vector<std::array<double, kFigures>> estimates;
   for (const SampleScores* s : sets) estimates.push_back(figures(*s));
@@ -154,7 +162,10 @@ BootstrapResult bootstrap(const std::vector<const SampleScores*>& sets, int resa
   };
   for (size_t k = 0; k < k_sets; ++k) {
     FigureIntervals set;
-    for (int m = 0; m < kFigures; ++m) set[static_cast<size_t>(m)] = interval(estimates[k][static_cast<size_t>(m)], draws_of(k, m));
+    for (int m = 0; m < kFigures; ++m) {
+      set[static_cast<size_t>(m)] =
+          interval(estimates[k][static_cast<size_t>(m)], draws_of(k, m), true, static_cast<Figure>(m) == Figure::kAccuracy);
+    }
     result.sets.push_back(set);
     if (k == 0) continue;
     FigureIntervals change;
@@ -163,7 +174,7 @@ BootstrapResult bootstrap(const std::vector<const SampleScores*>& sets, int resa
       const std::vector<double> b = draws_of(0, m);
       for (size_t r = 0; r < a.size(); ++r) a[r] -= b[r];  // the same resample: paired
       change[static_cast<size_t>(m)] =
-          interval(estimates[k][static_cast<size_t>(m)] - estimates[0][static_cast<size_t>(m)], std::move(a));
+          interval(estimates[k][static_cast<size_t>(m)] - estimates[0][static_cast<size_t>(m)], std::move(a), false, false);
     }
     result.changes.push_back(change);
   }
@@ -172,7 +183,7 @@ BootstrapResult bootstrap(const std::vector<const SampleScores*>& sets, int resa
 
 nlohmann::json BootstrapResult::to_json() const {
   return {{"resamples", resamples}, {"seed", seed}, {"level", level},
-          {"method", "percentile; changes paired (the same resampled indices for before and after)"}};
+          {"method", "basic (reverse percentile); changes paired (the same resampled indices for before and after)"}};
 }
 
 std::string verdict(Figure f, const Interval& change) {

@@ -198,7 +198,7 @@ std::string evidence_rows(const json& calibration) {
       calibration.contains("bootstrap") && calibration.at("bootstrap").contains("resamples")
           ? std::to_string(calibration.at("bootstrap").at("resamples").get<long long>()) + " "
           : std::string();
-  rows += "<tr><td colspan='4' class='note'>Test split. Brackets: 95% percentile bootstrap intervals (" + resamples +
+  rows += "<tr><td colspan='4' class='note'>Test split. Brackets: 95% basic bootstrap intervals (" + resamples +
           "resamples); a change is paired (the same resampled images before and after) and significant when its "
           "interval excludes 0. Noise floor: the ECE a perfectly calibrated model with these confidences and this many "
           "samples would show (mean and 95% range); p: the share of such models at or above the observed ECE.</td></tr>";

@@ -1,5 +1,5 @@
 #pragma once
-// Percentile bootstrap intervals for the test figures (accuracy, NLL, Brier, ECE, MCE, and the
+// Basic bootstrap intervals for the test figures (accuracy, NLL, Brier, ECE, MCE, and the
 // equal-mass and debiased ECE) of one or
 // more sets of predictions on the same samples, and *paired* intervals for their differences:
 // every resample draws N indices with replacement once and evaluates every set on them, so the
@@ -8,11 +8,14 @@
 // Each sample's contribution is computed once (whether it is right, −log p_y, its Brier term,
 // its top-label confidence and its equal-width and equal-mass bins), so one resample is O(N + bins) per set.
 // Resample r draws from its own stream SeededRandom(seed, r): the figures depend on the seed
-// and the number of resamples, never on the number of threads. The interval is the 2.5% and
-// 97.5% quantiles of the resampled figures (Efron's percentile interval). For ECE and MCE it
-// shows sampling spread, not bias: both are biased upward on finite samples (see the noise
-// floor in estimators.h), and the MCE of a sparse bin is a maximum, for which the bootstrap is
-// known to be unreliable.
+// and the number of resamples, never on the number of threads. The interval is the basic
+// (reverse-percentile) interval [2θ̂ − q_97.5, 2θ̂ − q_2.5] from the quantiles q of the resampled
+// figures, a figure's clamped to its range (≥ 0, accuracy ≤ 1). Binned ECE and MCE are biased
+// upward on finite samples (see the noise floor in estimators.h) and more so on a resample; the
+// percentile interval [q_2.5, q_97.5] adds that bias once more, the basic interval subtracts it
+// (to first order), so it can lie below the estimate itself: it is an interval for the figure
+// of the population, of which the estimate is an upward-biased value. The MCE of a sparse bin
+// is a maximum, for which the bootstrap is known to be unreliable.
 #include <array>
 #include <cmath>
 #include <cstdint>

@@ -206,6 +206,12 @@ TEST(Report, ShowsTheCalibrationEvidence) {
   const auto r = gradflow::testing::run_cli("--log-level warn calibrate --checkpoint " + run +
                                             "/model.safetensors --method vector --bootstrap 100");
   ASSERT_EQ(r.code, 0) << r.err;
+  // summary.json follows calibration.json: it no longer describes the temperature
+  const json rewritten = json::parse(read_all(run + "/calibration.json"));
+  const json summary = json::parse(read_all(run + "/summary.json"));
+  EXPECT_EQ(summary["calibration_method"], "vector");
+  EXPECT_EQ(summary["test_ece_after"], rewritten["test_after"]["ece"]);
+  EXPECT_EQ(summary["test_nll_change"], rewritten["changes"]["nll"]);
   const std::string vector_html = read_all(run + "/report.html");
   EXPECT_NE(vector_html.find("<th>raw</th><th>after vector scaling</th>"), std::string::npos) << vector_html;
   EXPECT_NE(vector_html.find(">after vector scaling</text>"), std::string::npos);

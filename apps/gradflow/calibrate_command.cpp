@@ -14,6 +14,7 @@
 #include "gradflow/files.h"
 #include "gradflow/report/report.h"
 #include "gradflow/train.h"
+#include "gradflow/train/summary.h"
 
 namespace gradflow::cli {
 
@@ -42,6 +43,13 @@ int calibrate_one(const CalibrateArgs& a, LoadedCheckpoint& loaded, const DataSp
   const nlohmann::json out = result.to_json();
   if (std::filesystem::exists(dir / "metrics.jsonl")) {
     write_file_atomic((dir / "calibration.json").string(), out.dump(1) + "\n");
+    // and summary.json's calibration fields, which would otherwise still describe the old calibrator
+    const std::filesystem::path summary_path = dir / "summary.json";
+    if (std::filesystem::exists(summary_path)) {
+      nlohmann::json summary = nlohmann::json::parse(read_file(summary_path.string(), "the run's summary"));
+      set_summary_calibration(summary, out);
+      write_file_atomic(summary_path.string(), summary.dump(2) + "\n");
+    }
     spdlog::info("report: {}", write_report(dir.empty() ? "." : dir.string()));
   }
   if (a.json) {

@@ -19,6 +19,17 @@
 namespace gradflow::cli {
 
 namespace {
+
+// A calibrator is fitted to lower the validation NLL: warn when the one being stored made the
+// test NLL significantly worse (the interval of the change entirely above 0).
+void warn_if_test_nll_worse(const std::string& method, const FigureIntervals& changes) {
+  const Interval& nll = changes[static_cast<size_t>(Figure::kNll)];
+  if (nll.has_interval() && nll.lower > 0) {
+    spdlog::warn("storing the {} calibrator although it made the test NLL significantly worse: {}", method,
+                 verdict(Figure::kNll, nll));
+  }
+}
+
 struct CalibrateArgs {
   std::string checkpoint;
   std::string data;
@@ -37,6 +48,7 @@ int calibrate_one(const CalibrateArgs& a, LoadedCheckpoint& loaded, const DataSp
   if (!result.calibrator().fit.value("converged", true)) {
     spdlog::warn("the {} calibrator did not converge: {}", result.calibrator().method(), result.calibrator().fit.dump());
   }
+  warn_if_test_nll_worse(result.calibrator().method(), result.changes());
   store_calibrator(a.checkpoint, result.calibrator());
   // beside a run's checkpoint, refresh its calibration file and report
   const std::filesystem::path dir = std::filesystem::path(a.checkpoint).parent_path();
@@ -101,8 +113,10 @@ int compare(const CalibrateArgs& a, LoadedCheckpoint& loaded, const DataSplits& 
     }
   }
   if (!a.method.empty()) {
-    for (const auto& calibrator : c.calibrators) {
+    for (size_t k = 0; k < c.calibrators.size(); ++k) {
+      const auto& calibrator = c.calibrators[k];
       if (calibrator->method() != a.method) continue;
+      warn_if_test_nll_worse(a.method, c.bootstrap.changes[k]);
       store_calibrator(a.checkpoint, *calibrator);
       if (!a.json) std::printf("stored %s in %s (metadata %s)\n", a.method.c_str(), a.checkpoint.c_str(), kCalibratorKey);
     }

@@ -63,6 +63,11 @@ void add_eval_command(CLI::App& app, Action& action) {
       const double t = shown_calibrator.parameters().value("temperature", raw_t);
       const CalibrationSettings settings = calibration_settings_of(loaded, args->bins, args->bootstrap, args->seed);
       spdlog::info("evaluating {} on the {} split of {} ({})", args->checkpoint, args->split, data.dir, shown_calibrator.method());
+      if (args->split == "validation" && !args->no_temperature && stored->method() != "none") {
+        spdlog::warn("the stored {} calibrator was fitted on the validation split: its calibrated figures here are "
+                     "in-sample (optimistic); the test split measures it",
+                     stored->method());
+      }
       const Dataset dataset = load_split(data, parse_split(args->split));
       if (dataset.size() == 0) {
         throw InputError("the " + args->split + " split of " + data.dir + " is empty" +

@@ -337,7 +337,9 @@ std::string class_table(const std::vector<std::vector<long long>>& confusion, co
 // "ECE 0.0328 [0.0284, 0.0376]; a calibrated model: 0.0054 [0.0031, 0.0079], p = 0.001"
 std::string ece_caption(const json& set, const char* ece_key, const json& estimators, const char* floor_key) {
   const json& source = std::string(ece_key) == "ece" ? set : estimators;
-  std::string text = "ECE " + fmt(source.at(ece_key).get<double>());
+  // the equal-mass diagrams' caption names its figure: their ECE is the equal-mass one
+  std::string text = std::string(std::string(ece_key) == "equal_mass_ece" ? "equal-mass ECE " : "ECE ") +
+                     fmt(source.at(ece_key).get<double>());
   if (set.contains("intervals") && set.at("intervals").contains(ece_key)) {
     const json& i = set.at("intervals").at(ece_key);
     text += " [" + fmt(i.at(0).get<double>()) + ", " + fmt(i.at(1).get<double>()) + "]";

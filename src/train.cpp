@@ -41,8 +41,14 @@ json EpochMetrics::to_json() const {
 
 void set_summary_calibration(json& summary, const json& calibration_json) {
   json calibration = calibration_json;  // operator[] on a missing key gives null
-  summary["temperature"] = calibration["fit"]["temperature"];
-  summary["temperature_bound"] = calibration["fit"]["bound"];
+  // the temperature of the calibrator in use: none for vector scaling (its fit's "temperature" is
+  // only the temperature-scaling fit it starts from)
+  const json& parameters = calibration["calibrator"]["parameters"];
+  const bool temperature_method = calibration["method"] == "temperature" || calibration["method"].is_null();
+  summary["temperature"] = parameters.contains("temperature") ? parameters["temperature"]
+                           : temperature_method             ? calibration["fit"]["temperature"]
+                                                            : json(nullptr);
+  summary["temperature_bound"] = temperature_method ? calibration["fit"]["bound"] : json(nullptr);
   summary["calibration_method"] = calibration["method"];
   for (const char* key : {"accuracy", "nll", "ece", "mce", "brier"}) {
     summary[std::string("test_") + key + "_before"] = calibration["test_before"][key];

@@ -218,6 +218,7 @@ TEST(Report, ShowsTheCalibrationEvidence) {
   const json rewritten = json::parse(read_all(run + "/calibration.json"));
   const json summary = json::parse(read_all(run + "/summary.json"));
   EXPECT_EQ(summary["calibration_method"], "vector");
+  EXPECT_TRUE(summary["temperature"].is_null()) << summary["temperature"];
   EXPECT_EQ(summary["test_ece_after"], rewritten["test_after"]["ece"]);
   EXPECT_EQ(summary["test_nll_change"], rewritten["changes"]["nll"]);
   const std::string vector_html = read_all(run + "/report.html");

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "gradflow/calibration/bootstrap.h"
 #include "gradflow/data/source.h"
 #include "gradflow/errors.h"
 #include "gradflow/files.h"
@@ -138,6 +139,10 @@ Config parse_config(const json& root) {
   c.calibration.bins = static_cast<int>(jc::integer(calibration, "bins", "/calibration", c.calibration.bins, {1, 1000}));
   c.calibration.bootstrap =
       static_cast<int>(jc::integer(calibration, "bootstrap", "/calibration", c.calibration.bootstrap, {0, 100000}));
+  if (c.calibration.bootstrap > 0 && c.calibration.bootstrap < kMinimumResamples) {
+    throw ConfigError("/calibration/bootstrap", "expected 0 (no intervals) or at least " + std::to_string(kMinimumResamples) +
+                                                    " resamples, got " + std::to_string(c.calibration.bootstrap));
+  }
 
   const json output = section(root, "output", {"dir"});
   c.output_dir = jc::string(output, "dir", "/output", c.output_dir);

@@ -39,6 +39,28 @@ json EpochMetrics::to_json() const {
           {"samples_per_second", samples_per_second}};
 }
 
+void set_summary_calibration(json& summary, const json& calibration_json) {
+  json calibration = calibration_json;  // operator[] on a missing key gives null
+  // the temperature of the calibrator in use: none for vector scaling (its fit's "temperature" is
+  // only the temperature-scaling fit it starts from)
+  const json& parameters = calibration["calibrator"]["parameters"];
+  const bool temperature_method = calibration["method"] == "temperature" || calibration["method"].is_null();
+  summary["temperature"] = parameters.contains("temperature") ? parameters["temperature"]
+                           : temperature_method             ? calibration["fit"]["temperature"]
+                                                            : json(nullptr);
+  summary["temperature_bound"] = temperature_method ? calibration["fit"]["bound"] : json(nullptr);
+  summary["calibration_method"] = calibration["method"];
+  for (const char* key : {"accuracy", "nll", "ece", "mce", "brier"}) {
+    summary[std::string("test_") + key + "_before"] = calibration["test_before"][key];
+    summary[std::string("test_") + key + "_after"] = calibration["test_after"][key];
+    summary[std::string("test_") + key + "_before_interval"] = calibration["test_before"]["intervals"][key];
+    summary[std::string("test_") + key + "_after_interval"] = calibration["test_after"]["intervals"][key];
+    summary[std::string("test_") + key + "_change"] = calibration["changes"][key];
+  }
+  summary["test_ece_noise_floor"] = calibration["test_after"]["estimators"]["noise_floor"];
+  summary["calibration_bootstrap"] = calibration["bootstrap"];
+}
+
 json TrainSummary::to_json() const {
   json j{{"run_dir", run_dir},
           {"epochs", last_epoch.epoch},
@@ -63,20 +85,7 @@ json TrainSummary::to_json() const {
       j["validation_loss"] = best.validation_loss;
     }
   }
-  if (!calibration.is_null()) {
-    j["temperature"] = calibration["fit"]["temperature"];
-    j["temperature_bound"] = calibration["fit"]["bound"];
-    j["calibration_method"] = calibration["method"];
-    for (const char* key : {"accuracy", "nll", "ece", "mce", "brier"}) {
-      j[std::string("test_") + key + "_before"] = calibration["test_before"][key];
-      j[std::string("test_") + key + "_after"] = calibration["test_after"][key];
-      j[std::string("test_") + key + "_before_interval"] = calibration["test_before"]["intervals"][key];
-      j[std::string("test_") + key + "_after_interval"] = calibration["test_after"]["intervals"][key];
-      j[std::string("test_") + key + "_change"] = calibration["changes"][key];
-    }
-    j["test_ece_noise_floor"] = calibration["test_after"]["estimators"]["noise_floor"];
-    j["calibration_bootstrap"] = calibration["bootstrap"];
-  }
+  if (!calibration.is_null()) set_summary_calibration(j, calibration);
   return j;
 }
 

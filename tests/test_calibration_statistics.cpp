@@ -10,6 +10,7 @@
 #include "gradflow/calibration/bootstrap.h"
 #include "gradflow/calibration/estimators.h"
 #include "gradflow/calibration/seeded_random.h"
+#include "gradflow/errors.h"
 
 using namespace gradflow;
 using MatD = MatrixT<double>;
@@ -175,8 +176,45 @@ TEST(Bootstrap, EstimatesAreTheFiguresOfAllSamples) {
   labels << 0, 1, 1, 1;
   EXPECT_NEAR(figures(sample_scores(q, labels, 1))[6], 0.6, 1e-12);
   const BootstrapResult none = bootstrap({&s}, 0, 1);
-  EXPECT_EQ(none.sets[0][3].lower, f[3]);
-  EXPECT_EQ(none.sets[0][3].upper, f[3]);
+  EXPECT_EQ(none.sets[0][3].estimate, f[3]);
+  EXPECT_FALSE(none.sets[0][3].has_interval());
+}
+
+TEST(Bootstrap, NoResamplesNoIntervalsAndNoVerdicts) {
+  HandExample h;
+  const SampleScores before = sample_scores(h.p, h.y, 2);
+  SampleScores after = before;
+  for (double& nll : after.nll) nll -= 0.0011;
+  const BootstrapResult b = bootstrap({&before, &after}, 0, 1);
+  ASSERT_EQ(b.changes.size(), 1u);
+  const Interval nll = b.changes[0][static_cast<size_t>(Figure::kNll)];
+  EXPECT_NEAR(nll.estimate, -0.0011, 1e-12);
+  EXPECT_FALSE(nll.has_interval());
+  // before: "NLL improved: -0.0011 [-0.0011, -0.0011]" from a degenerate interval
+  EXPECT_EQ(verdict(Figure::kNll, nll), "NLL: not tested: no bootstrap (-0.0011)");
+  for (int m = 0; m < kFigures; ++m) {
+    EXPECT_NE(verdict(static_cast<Figure>(m), b.changes[0][static_cast<size_t>(m)]).find("not tested"), std::string::npos);
+  }
+  EXPECT_TRUE(intervals_json(b.sets[0]).empty());
+  const nlohmann::json changes = changes_json(b.changes[0]);
+  EXPECT_TRUE(changes["nll"]["lower"].is_null());
+  EXPECT_TRUE(changes["nll"]["upper"].is_null());
+}
+
+TEST(Bootstrap, TooFewResamplesAreRefused) {
+  HandExample h;
+  const SampleScores s = sample_scores(h.p, h.y, 2);
+  for (int r : {1, 5, kMinimumResamples - 1}) EXPECT_THROW(bootstrap({&s}, r, 1), InputError) << r;
+  EXPECT_NO_THROW(bootstrap({&s}, kMinimumResamples, 1));
+}
+
+TEST(Bootstrap, VerdictTakesDirectionFromTheIntervalNotTheEstimate) {
+  // the estimate's sign disagrees with an interval that excludes 0: the interval decides
+  EXPECT_EQ(verdict(Figure::kMce, {-0.0112, 0.0187, 0.0187}), "MCE worsened: -0.0112 [+0.0187, +0.0187]");
+  EXPECT_EQ(verdict(Figure::kMce, {0.0112, -0.03, -0.01}), "MCE improved: +0.0112 [-0.0300, -0.0100]");
+  EXPECT_EQ(verdict(Figure::kAccuracy, {-0.001, 0.002, 0.004}), "accuracy improved: -0.0010 [+0.0020, +0.0040]");
+  EXPECT_EQ(verdict(Figure::kAccuracy, {0.001, -0.004, -0.002}), "accuracy worsened: +0.0010 [-0.0040, -0.0020]");
+  EXPECT_EQ(verdict(Figure::kEce, {-0.01, -0.02, 0.001}), "ECE: no significant change (-0.0100 [-0.0200, +0.0010])");
 }
 
 TEST(Bootstrap, ChangesArePaired) {
@@ -265,4 +303,28 @@ TEST(Bootstrap, TenThousandSamplesAThousandResamplesTwoSetsOnOneThreadIsQuick) {
   omp_set_num_threads(threads);
   std::printf("N = 10000, 1000 resamples, before and after, one thread: %.3f s\n", seconds);
   EXPECT_LT(seconds, 3.0);
+}
+
+TEST(Bootstrap, EceIntervalIsBasicAndTakesTheResamplingBiasOff) {
+  // Perfectly calibrated predictions: the population's binned ECE is 0, the sample ECE is biased
+  // upward, and a resample's more so, so every resampled ECE exceeds 0 and a percentile interval
+  // [q_2.5, q_97.5] never holds the truth. The basic interval [2θ̂ − q_97.5, 2θ̂ − q_2.5] (clamped
+  // at 0) subtracts the bias: it lies lower than the percentile one, centred below the estimate.
+  const int repetitions = 40;
+  int covered = 0, centred_below = 0;
+  SeededRandom random(77);
+  for (int rep = 0; rep < repetitions; ++rep) {
+    const auto [p, y] = calibrated_sample(2000, random);
+    const SampleScores s = sample_scores(p, y, 15);
+    const Interval ece = bootstrap({&s}, 200, static_cast<uint64_t>(rep)).sets[0][static_cast<size_t>(Figure::kEce)];
+    ASSERT_TRUE(ece.has_interval());
+    EXPECT_GE(ece.lower, 0.0);
+    EXPECT_LE(ece.lower, ece.upper);
+    covered += ece.lower <= 0.0;
+    centred_below += (ece.lower + ece.upper) / 2 < ece.estimate;
+  }
+  std::printf("ECE of a calibrated model: basic interval holds 0 in %d of %d, centred below the estimate in %d\n", covered,
+              repetitions, centred_below);
+  EXPECT_GE(centred_below, repetitions * 3 / 4);
+  EXPECT_GE(covered, repetitions / 4);
 }

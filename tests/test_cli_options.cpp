@@ -107,7 +107,7 @@ TEST(CliOptions, EvalWithoutTemperatureShowsOnlyTheRawModel) {
   EXPECT_EQ(raw_json["accuracy"], raw_json["before"]["accuracy"]);
   const CliRun both = run_cli("eval --checkpoint " + run + "/model.safetensors");
   EXPECT_NE(both.out.find("changes, calibrated − raw"), std::string::npos) << both.out;
-  EXPECT_NE(both.out.find("95% percentile bootstrap intervals"), std::string::npos) << both.out;
+  EXPECT_NE(both.out.find("95% basic bootstrap intervals"), std::string::npos) << both.out;
   EXPECT_NE(both.out.find("NLL"), std::string::npos) << both.out;
   EXPECT_NE(both.out.find("noise floor"), std::string::npos) << both.out;
 }

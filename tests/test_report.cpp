@@ -109,6 +109,12 @@ TEST(Reliability, BinsShowTheirCountsAndFewSamplesFade) {
                            "faded: fewer than 100 samples"}) {
     EXPECT_NE(chart.find(std::string(">") + name + "</text>"), std::string::npos) << name;
   }
+  EXPECT_NE(chart.find("]: 1 sample, accuracy"), std::string::npos) << chart;
+  EXPECT_EQ(chart.find("1 samples"), std::string::npos) << chart;
+  // no bin faded (equal mass: 3 × 100 samples): no fade in the legend
+  const std::vector<svg::Bin> even{{0.2, 0.5, 0.4, 0.4, 100, {}}, {0.5, 0.8, 0.6, 0.6, 100, {}}, {0.8, 1.0, 0.9, 0.9, 100, {}}};
+  const std::string mass = svg::reliability_diagram("equal-mass", even, true);
+  EXPECT_EQ(mass.find("faded"), std::string::npos) << mass;
 }
 
 TEST(HeatMap, LabelsRowsAndColumnsByClassName) {
@@ -201,11 +207,20 @@ TEST(Report, ShowsTheCalibrationEvidence) {
                 noise["lower"].get<double>(), noise["upper"].get<double>());
   EXPECT_NE(html.find(floor), std::string::npos) << floor;
   EXPECT_EQ(html.find("before T"), std::string::npos);
+  // the equal-mass diagrams' captions name the equal-mass ECE
+  EXPECT_NE(html.find("equal-mass ECE 0."), std::string::npos);
 
   // vector scaling, stored by calibrate: the columns and the diagrams name it, not a temperature
   const auto r = gradflow::testing::run_cli("--log-level warn calibrate --checkpoint " + run +
                                             "/model.safetensors --method vector --bootstrap 100");
   ASSERT_EQ(r.code, 0) << r.err;
+  // summary.json follows calibration.json: it no longer describes the temperature
+  const json rewritten = json::parse(read_all(run + "/calibration.json"));
+  const json summary = json::parse(read_all(run + "/summary.json"));
+  EXPECT_EQ(summary["calibration_method"], "vector");
+  EXPECT_TRUE(summary["temperature"].is_null()) << summary["temperature"];
+  EXPECT_EQ(summary["test_ece_after"], rewritten["test_after"]["ece"]);
+  EXPECT_EQ(summary["test_nll_change"], rewritten["changes"]["nll"]);
   const std::string vector_html = read_all(run + "/report.html");
   EXPECT_NE(vector_html.find("<th>raw</th><th>after vector scaling</th>"), std::string::npos) << vector_html;
   EXPECT_NE(vector_html.find(">after vector scaling</text>"), std::string::npos);

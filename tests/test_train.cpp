@@ -279,18 +279,18 @@ TEST(Cli, CalibrationCarriesIntervalsEstimatorsAndEveryMethod) {
   EXPECT_EQ(compared["best_by"], "5-fold cross-validated validation NLL");  // 200 validation samples: 160 per fit
   EXPECT_TRUE(compared["methods"][0]["cross_validated_nll"].is_number());
   EXPECT_EQ(load_checkpoint(ckpt).metadata, before);
-  r = run_cli("calibrate --checkpoint " + ckpt + " --compare --bootstrap 50");
+  r = run_cli("calibrate --checkpoint " + ckpt + " --compare --bootstrap 100");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("best on validation NLL"), std::string::npos) << r.out;
 
   // --method stores that calibrator; eval and predict use it
-  r = run_cli("calibrate --checkpoint " + ckpt + " --method ensemble_temperature --bootstrap 50 --json");
+  r = run_cli("calibrate --checkpoint " + ckpt + " --method ensemble_temperature --bootstrap 100 --json");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["method"], "ensemble_temperature");
   const auto stored = load_checkpoint(ckpt).metadata;
   EXPECT_EQ(stored.count("gradflow.temperature"), 0u);
   EXPECT_EQ(json::parse(stored.at("gradflow.calibrator"))["method"], "ensemble_temperature");
-  r = run_cli("eval --checkpoint " + ckpt + " --json --bootstrap 50");
+  r = run_cli("eval --checkpoint " + ckpt + " --json --bootstrap 100");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(json::parse(r.out)["method"], "ensemble_temperature");
   EXPECT_TRUE(json::parse(r.out)["changes"]["brier"].contains("lower"));

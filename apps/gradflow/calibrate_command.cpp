@@ -14,10 +14,22 @@
 #include "gradflow/files.h"
 #include "gradflow/report/report.h"
 #include "gradflow/train.h"
+#include "gradflow/train/summary.h"
 
 namespace gradflow::cli {
 
 namespace {
+
+// A calibrator is fitted to lower the validation NLL: warn when the one being stored made the
+// test NLL significantly worse (the interval of the change entirely above 0).
+void warn_if_test_nll_worse(const std::string& method, const FigureIntervals& changes) {
+  const Interval& nll = changes[static_cast<size_t>(Figure::kNll)];
+  if (nll.has_interval() && nll.lower > 0) {
+    spdlog::warn("storing the {} calibrator although it made the test NLL significantly worse: {}", method,
+                 verdict(Figure::kNll, nll));
+  }
+}
+
 struct CalibrateArgs {
   std::string checkpoint;
   std::string data;
@@ -36,12 +48,20 @@ int calibrate_one(const CalibrateArgs& a, LoadedCheckpoint& loaded, const DataSp
   if (!result.calibrator().fit.value("converged", true)) {
     spdlog::warn("the {} calibrator did not converge: {}", result.calibrator().method(), result.calibrator().fit.dump());
   }
+  warn_if_test_nll_worse(result.calibrator().method(), result.changes());
   store_calibrator(a.checkpoint, result.calibrator());
   // beside a run's checkpoint, refresh its calibration file and report
   const std::filesystem::path dir = std::filesystem::path(a.checkpoint).parent_path();
   const nlohmann::json out = result.to_json();
   if (std::filesystem::exists(dir / "metrics.jsonl")) {
     write_file_atomic((dir / "calibration.json").string(), out.dump(1) + "\n");
+    // and summary.json's calibration fields, which would otherwise still describe the old calibrator
+    const std::filesystem::path summary_path = dir / "summary.json";
+    if (std::filesystem::exists(summary_path)) {
+      nlohmann::json summary = nlohmann::json::parse(read_file(summary_path.string(), "the run's summary"));
+      set_summary_calibration(summary, out);
+      write_file_atomic(summary_path.string(), summary.dump(2) + "\n");
+    }
     spdlog::info("report: {}", write_report(dir.empty() ? "." : dir.string()));
   }
   if (a.json) {
@@ -93,8 +113,10 @@ int compare(const CalibrateArgs& a, LoadedCheckpoint& loaded, const DataSplits& 
     }
   }
   if (!a.method.empty()) {
-    for (const auto& calibrator : c.calibrators) {
+    for (size_t k = 0; k < c.calibrators.size(); ++k) {
+      const auto& calibrator = c.calibrators[k];
       if (calibrator->method() != a.method) continue;
+      warn_if_test_nll_worse(a.method, c.bootstrap.changes[k]);
       store_calibrator(a.checkpoint, *calibrator);
       if (!a.json) std::printf("stored %s in %s (metadata %s)\n", a.method.c_str(), a.checkpoint.c_str(), kCalibratorKey);
     }
@@ -118,8 +140,7 @@ void add_calibrate_command(CLI::App& app, Action& action) {
                 "fit every method and show their test figures side by side; the checkpoint changes only with --method");
   cmd->add_option("--bins", a->bins, "confidence bins for ECE and MCE (default: the run's calibration.bins, 15)")
       ->check(CLI::Range(1, 1000));
-  cmd->add_option("--bootstrap", a->bootstrap, "bootstrap resamples behind every interval (default: the run's calibration.bootstrap, 1000)")
-      ->check(CLI::Range(0, 100000));
+  add_bootstrap_option(*cmd, a->bootstrap);
   cmd->add_option("--seed", a->seed, "seed of the bootstrap and the noise floor (default: the run's seed)")
       ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
   add_threads_option(*cmd, a->threads);

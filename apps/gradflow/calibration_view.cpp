@@ -36,7 +36,7 @@ void print_calibration_table(const std::vector<CalibrationColumn>& columns, cons
   if (columns.empty()) return;
   const int64_t n = columns[0].assessment->metrics.count;
   if (bootstrap.resamples > 0) {
-    std::printf("%lld samples; 95%% percentile bootstrap intervals (%d resamples, seed %llu)\n", static_cast<long long>(n),
+    std::printf("%lld samples; 95%% basic bootstrap intervals (%d resamples, seed %llu)\n", static_cast<long long>(n),
                 bootstrap.resamples, static_cast<unsigned long long>(bootstrap.seed));
   } else {
     std::printf("%lld samples; no bootstrap intervals (bootstrap 0)\n", static_cast<long long>(n));

@@ -16,7 +16,7 @@ struct CalibrationColumn {
   const FigureIntervals* intervals;
 };
 
-// "test split, 10000 samples; 95% percentile bootstrap intervals (1000 resamples, seed 0)"
+// "test split, 10000 samples; 95% basic bootstrap intervals (1000 resamples, seed 0)"
 void print_calibration_table(const std::vector<CalibrationColumn>& columns, const BootstrapResult& bootstrap);
 // One verdict line per figure, headed by `label` when it is not empty.
 void print_changes(const std::string& label, const FigureIntervals& changes);

@@ -45,8 +45,7 @@ void add_eval_command(CLI::App& app, Action& action) {
   cmd->add_option("--save-logits", args->save_logits, "write the raw logits of the split as a float32 [N, classes] .npy");
   cmd->add_option("--bins", args->bins, "confidence bins for ECE and MCE (default: the run's calibration.bins, 15)")
       ->check(CLI::Range(1, 1000));
-  cmd->add_option("--bootstrap", args->bootstrap, "bootstrap resamples behind every interval (default: the run's calibration.bootstrap, 1000)")
-      ->check(CLI::Range(0, 100000));
+  add_bootstrap_option(*cmd, args->bootstrap);
   cmd->add_option("--seed", args->seed, "seed of the bootstrap and the noise floor (default: the run's seed)")
       ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
   cmd->add_option("--batch", args->batch, "evaluation batch size")->check(CLI::Range(1, 1000000))->capture_default_str();
@@ -64,6 +63,11 @@ void add_eval_command(CLI::App& app, Action& action) {
       const double t = shown_calibrator.parameters().value("temperature", raw_t);
       const CalibrationSettings settings = calibration_settings_of(loaded, args->bins, args->bootstrap, args->seed);
       spdlog::info("evaluating {} on the {} split of {} ({})", args->checkpoint, args->split, data.dir, shown_calibrator.method());
+      if (args->split == "validation" && !args->no_temperature && stored->method() != "none") {
+        spdlog::warn("the stored {} calibrator was fitted on the validation split: its calibrated figures here are "
+                     "in-sample (optimistic); the test split measures it",
+                     stored->method());
+      }
       const Dataset dataset = load_split(data, parse_split(args->split));
       if (dataset.size() == 0) {
         throw InputError("the " + args->split + " split of " + data.dir + " is empty" +

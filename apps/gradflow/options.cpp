@@ -1,6 +1,9 @@
 #include "options.h"
 
 #include <nlohmann/json.hpp>
+#include <string>
+
+#include "gradflow/calibration/bootstrap.h"
 
 namespace gradflow::cli {
 
@@ -21,6 +24,24 @@ CLI::Option* add_entries_option(CLI::App& command, int64_t& entries) {
       ->check(CLI::Range(int64_t(0), int64_t(1'000'000'000)))
       ->type_name("N")
       ->capture_default_str();
+}
+
+CLI::Option* add_bootstrap_option(CLI::App& command, int& resamples) {
+  const CLI::Validator zero_or_enough(
+      [](std::string& text) -> std::string {
+        try {
+          const long long n = std::stoll(text);
+          if (n == 0 || (n >= kMinimumResamples && n <= 100000)) return "";
+        } catch (const std::exception&) {
+        }
+        return "0 (no intervals) or " + std::to_string(kMinimumResamples) + " to 100000 resamples, got " + text;
+      },
+      "0|" + std::to_string(kMinimumResamples) + "..100000");
+  return command
+      .add_option("--bootstrap", resamples,
+                  "bootstrap resamples behind every interval, 0 for none (default: the run's calibration.bootstrap, 1000)")
+      ->check(zero_or_enough)
+      ->type_name("N");
 }
 
 std::vector<std::string> config_overrides(std::vector<std::string> sets, const std::string& data, int threads) {

@@ -20,6 +20,10 @@ CLI::Option* add_threads_option(CLI::App& command, int& threads);
 // --entries N: finite-difference entries checked per tensor, always including the largest (0: all).
 CLI::Option* add_entries_option(CLI::App& command, int64_t& entries);
 
+// --bootstrap N: bootstrap resamples behind every interval; 0 for none (no intervals, no
+// verdicts), else at least kMinimumResamples (fewer are refused: a parse error, exit 2).
+CLI::Option* add_bootstrap_option(CLI::App& command, int& resamples);
+
 // The --set assignments of a command that reads a config, with --data and --threads (when given)
 // appended as data.dir and threads: they win over the config file and earlier --set values.
 std::vector<std::string> config_overrides(std::vector<std::string> sets, const std::string& data, int threads);

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstdio>
+#include <string>
 
 #include "gradflow/calibration/estimators.h"
 #include "gradflow/calibration/seeded_random.h"
@@ -105,6 +106,10 @@ std::array<double, kFigures> figures(const SampleScores& scores) {
 
 BootstrapResult bootstrap(const std::vector<const SampleScores*>& sets, int resamples, uint64_t seed) {
   BootstrapResult result;
+  if (resamples > 0 && resamples < kMinimumResamples) {
+    throw InputError("bootstrap resamples: 0 (no intervals) or at least " + std::to_string(kMinimumResamples) + ", got " +
+                     std::to_string(resamples));
+  }
   result.resamples = std::max(resamples, 0);
   result.seed = seed;
   if (sets.empty()) return result;
@@ -136,10 +141,18 @@ BootstrapResult bootstrap(const std::vector<const SampleScores*>& sets, int resa
       }
     }
   }
-  auto interval = [&](double estimate, std::vector<double> draws) {
-    if (draws.empty()) return Interval{estimate, estimate, estimate};
-    const double lower = quantile(draws, 0.025);
-    return Interval{estimate, lower, quantile(draws, 0.975)};
+  // The basic (reverse-percentile) interval [2θ̂ − q_97.5, 2θ̂ − q_2.5]: it reads the spread of
+  // θ* − θ̂ as that of θ̂ − θ, so a bias of the statistic (binned ECE and MCE grow on resamples)
+  // is subtracted once instead of added. A figure's interval is clamped to its range (all are
+  // non-negative, accuracy is at most 1); a change's is not.
+  auto interval = [&](double estimate, std::vector<double> draws, bool figure, bool at_most_one) {
+    if (draws.empty()) return Interval{estimate, std::nan(""), std::nan("")};
+    double lower = 2 * estimate - quantile(draws, 0.975), upper = 2 * estimate - quantile(draws, 0.025);
+    if (figure) {
+      lower = std::max(lower, 0.0), upper = std::max(upper, 0.0);
+      if (at_most_one) lower = std::min(lower, 1.0), upper = std::min(upper, 1.0);
+    }
+    return Interval{estimate, lower, upper};
   };
   std::vector<std::array<double, kFigures>> estimates;
   for (const SampleScores* s : sets) estimates.push_back(figures(*s));
@@ -149,7 +162,10 @@ BootstrapResult bootstrap(const std::vector<const SampleScores*>& sets, int resa
   };
   for (size_t k = 0; k < k_sets; ++k) {
     FigureIntervals set;
-    for (int m = 0; m < kFigures; ++m) set[static_cast<size_t>(m)] = interval(estimates[k][static_cast<size_t>(m)], draws_of(k, m));
+    for (int m = 0; m < kFigures; ++m) {
+      set[static_cast<size_t>(m)] =
+          interval(estimates[k][static_cast<size_t>(m)], draws_of(k, m), true, static_cast<Figure>(m) == Figure::kAccuracy);
+    }
     result.sets.push_back(set);
     if (k == 0) continue;
     FigureIntervals change;
@@ -158,7 +174,7 @@ BootstrapResult bootstrap(const std::vector<const SampleScores*>& sets, int resa
       const std::vector<double> b = draws_of(0, m);
       for (size_t r = 0; r < a.size(); ++r) a[r] -= b[r];  // the same resample: paired
       change[static_cast<size_t>(m)] =
-          interval(estimates[k][static_cast<size_t>(m)] - estimates[0][static_cast<size_t>(m)], std::move(a));
+          interval(estimates[k][static_cast<size_t>(m)] - estimates[0][static_cast<size_t>(m)], std::move(a), false, false);
     }
     result.changes.push_back(change);
   }
@@ -167,15 +183,20 @@ BootstrapResult bootstrap(const std::vector<const SampleScores*>& sets, int resa
 
 nlohmann::json BootstrapResult::to_json() const {
   return {{"resamples", resamples}, {"seed", seed}, {"level", level},
-          {"method", "percentile; changes paired (the same resampled indices for before and after)"}};
+          {"method", "basic (reverse percentile); changes paired (the same resampled indices for before and after)"}};
 }
 
 std::string verdict(Figure f, const Interval& change) {
   char numbers[96];
+  if (!change.has_interval()) {
+    std::snprintf(numbers, sizeof numbers, "%+.4f", change.estimate);
+    return std::string(figure_name(f)) + ": not tested: no bootstrap (" + numbers + ")";
+  }
   std::snprintf(numbers, sizeof numbers, "%+.4f [%+.4f, %+.4f]", change.estimate, change.lower, change.upper);
-  const bool significant = change.lower > 0 || change.upper < 0;
-  if (!significant) return std::string(figure_name(f)) + ": no significant change (" + numbers + ")";
-  const bool better = (change.estimate > 0) == higher_is_better(f);
+  // significance and direction from the interval alone: the estimate may lie outside it
+  const bool increased = change.lower > 0, decreased = change.upper < 0;
+  if (!increased && !decreased) return std::string(figure_name(f)) + ": no significant change (" + numbers + ")";
+  const bool better = increased == higher_is_better(f);
   return std::string(figure_name(f)) + (better ? " improved: " : " worsened: ") + numbers;
 }
 
@@ -183,7 +204,7 @@ nlohmann::json intervals_json(const FigureIntervals& intervals) {
   nlohmann::json j = nlohmann::json::object();
   for (int m = 0; m < kFigures; ++m) {
     const Interval& i = intervals[static_cast<size_t>(m)];
-    j[figure_key(static_cast<Figure>(m))] = {i.lower, i.upper};
+    if (i.has_interval()) j[figure_key(static_cast<Figure>(m))] = {i.lower, i.upper};
   }
   return j;
 }
@@ -192,7 +213,9 @@ nlohmann::json changes_json(const FigureIntervals& changes) {
   nlohmann::json j = nlohmann::json::object();
   for (int m = 0; m < kFigures; ++m) {
     const Interval& i = changes[static_cast<size_t>(m)];
-    j[figure_key(static_cast<Figure>(m))] = {{"estimate", i.estimate}, {"lower", i.lower}, {"upper", i.upper},
+    const nlohmann::json lower = i.has_interval() ? nlohmann::json(i.lower) : nlohmann::json(nullptr);
+    const nlohmann::json upper = i.has_interval() ? nlohmann::json(i.upper) : nlohmann::json(nullptr);
+    j[figure_key(static_cast<Figure>(m))] = {{"estimate", i.estimate}, {"lower", lower}, {"upper", upper},
                                              {"verdict", verdict(static_cast<Figure>(m), i)}};
   }
   return j;

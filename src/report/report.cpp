@@ -198,7 +198,7 @@ std::string evidence_rows(const json& calibration) {
       calibration.contains("bootstrap") && calibration.at("bootstrap").contains("resamples")
           ? std::to_string(calibration.at("bootstrap").at("resamples").get<long long>()) + " "
           : std::string();
-  rows += "<tr><td colspan='4' class='note'>Test split. Brackets: 95% percentile bootstrap intervals (" + resamples +
+  rows += "<tr><td colspan='4' class='note'>Test split. Brackets: 95% basic bootstrap intervals (" + resamples +
           "resamples); a change is paired (the same resampled images before and after) and significant when its "
           "interval excludes 0. Noise floor: the ECE a perfectly calibrated model with these confidences and this many "
           "samples would show (mean and 95% range); p: the share of such models at or above the observed ECE.</td></tr>";
@@ -337,7 +337,9 @@ std::string class_table(const std::vector<std::vector<long long>>& confusion, co
 // "ECE 0.0328 [0.0284, 0.0376]; a calibrated model: 0.0054 [0.0031, 0.0079], p = 0.001"
 std::string ece_caption(const json& set, const char* ece_key, const json& estimators, const char* floor_key) {
   const json& source = std::string(ece_key) == "ece" ? set : estimators;
-  std::string text = "ECE " + fmt(source.at(ece_key).get<double>());
+  // the equal-mass diagrams' caption names its figure: their ECE is the equal-mass one
+  std::string text = std::string(std::string(ece_key) == "equal_mass_ece" ? "equal-mass ECE " : "ECE ") +
+                     fmt(source.at(ece_key).get<double>());
   if (set.contains("intervals") && set.at("intervals").contains(ece_key)) {
     const json& i = set.at("intervals").at(ece_key);
     text += " [" + fmt(i.at(0).get<double>()) + ", " + fmt(i.at(1).get<double>()) + "]";

@@ -280,12 +280,13 @@ std::string reliability_diagram(const std::string& title, const std::vector<Bin>
   static const char* kBand = "#7f7f7f";            // drawn translucent over the bars
   const long long few = few_samples(bins);
   long long total = 0;
-  bool any_band = false;
+  bool any_band = false, any_faded = false;
   double lowest = 1;  // the lowest value drawn, where an equal-mass diagram's y axis may start
   for (const auto& b : bins) {
     total += b.count;
     if (b.count == 0) continue;
     any_band = any_band || b.band.has_value();
+    any_faded = any_faded || b.count < few;
     lowest = std::min({lowest, b.accuracy, b.confidence, b.band ? b.band->first : 1.0});
   }
   const double y0 = equal_mass ? std::max(0.0, nice_ticks(std::max(0.0, lowest - 0.02), 1.0).front()) : 0.0;
@@ -295,7 +296,7 @@ std::string reliability_diagram(const std::string& title, const std::vector<Bin>
                                 {"under-confident gap", kUnderconfident},
                                 {equal_mass ? "perfect calibration (mean confidence)" : "perfect calibration", "#333", 1, true}};
   if (any_band) items.push_back({"consistency band: 95% of a calibrated model", kBand, 0.35});
-  items.push_back({"faded: fewer than " + std::to_string(few) + " samples", kAccuracy, 0.3});
+  if (any_faded) items.push_back({"faded: fewer than " + std::to_string(few) + " samples", kAccuracy, 0.3});
   const double legend_height = 8 + 14 * static_cast<double>(legend_rows(items));
   std::string s = open_svg(title, kHeight + legend_height) +
                   axes(f, linear_ticks(0, 1, false, equal_mass), linear_ticks(y0, 1, false),
@@ -317,7 +318,7 @@ std::string reliability_diagram(const std::string& title, const std::vector<Bin>
     const double opacity = b.count >= few ? 1.0 : std::max(0.15, static_cast<double>(b.count) / static_cast<double>(few));
     const double low = std::min(b.accuracy, b.confidence), high = std::max(b.accuracy, b.confidence);
     s += "<g class='bin' data-count='" + std::to_string(b.count) + "' opacity='" + num2(opacity) + "'><title>(" +
-         value_label(b.lower) + ", " + value_label(b.upper) + "]: " + std::to_string(b.count) + " samples, accuracy " +
+         value_label(b.lower) + ", " + value_label(b.upper) + "]: " + std::to_string(b.count) + (b.count == 1 ? " sample" : " samples") + ", accuracy " +
          value_label(b.accuracy) + ", mean confidence " + value_label(b.confidence) +
          (b.band ? ", a calibrated model: [" + value_label(b.band->first) + ", " + value_label(b.band->second) + "]"
                  : std::string()) +

@@ -1,5 +1,5 @@
 #pragma once
-// Percentile bootstrap intervals for the test figures (accuracy, NLL, Brier, ECE, MCE, and the
+// Basic bootstrap intervals for the test figures (accuracy, NLL, Brier, ECE, MCE, and the
 // equal-mass and debiased ECE) of one or
 // more sets of predictions on the same samples, and *paired* intervals for their differences:
 // every resample draws N indices with replacement once and evaluates every set on them, so the
@@ -8,12 +8,16 @@
 // Each sample's contribution is computed once (whether it is right, −log p_y, its Brier term,
 // its top-label confidence and its equal-width and equal-mass bins), so one resample is O(N + bins) per set.
 // Resample r draws from its own stream SeededRandom(seed, r): the figures depend on the seed
-// and the number of resamples, never on the number of threads. The interval is the 2.5% and
-// 97.5% quantiles of the resampled figures (Efron's percentile interval). For ECE and MCE it
-// shows sampling spread, not bias: both are biased upward on finite samples (see the noise
-// floor in estimators.h), and the MCE of a sparse bin is a maximum, for which the bootstrap is
-// known to be unreliable.
+// and the number of resamples, never on the number of threads. The interval is the basic
+// (reverse-percentile) interval [2θ̂ − q_97.5, 2θ̂ − q_2.5] from the quantiles q of the resampled
+// figures, a figure's clamped to its range (≥ 0, accuracy ≤ 1). Binned ECE and MCE are biased
+// upward on finite samples (see the noise floor in estimators.h) and more so on a resample; the
+// percentile interval [q_2.5, q_97.5] adds that bias once more, the basic interval subtracts it
+// (to first order), so it can lie below the estimate itself: it is an interval for the figure
+// of the population, of which the estimate is an upward-biased value. The MCE of a sparse bin
+// is a maximum, for which the bootstrap is known to be unreliable.
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -46,9 +50,14 @@ SampleScores sample_scores(const MatrixT<double>& probabilities, const Labels& l
 // The figures of all samples, in Figure order.
 std::array<double, kFigures> figures(const SampleScores& scores);
 
+// Fewer resamples than this (but more than 0) are refused: the 2.5% and 97.5% quantiles of a
+// handful of resamples are nearly the extreme draws, and with 1 resample the interval is a point.
+inline constexpr int kMinimumResamples = 100;
+
 struct Interval {
   double estimate = 0;  // on all samples
-  double lower = 0, upper = 0;
+  double lower = 0, upper = 0;  // NaN when there is no interval (no bootstrap)
+  bool has_interval() const { return !std::isnan(lower) && !std::isnan(upper); }
 };
 using FigureIntervals = std::array<Interval, kFigures>;
 
@@ -62,14 +71,17 @@ struct BootstrapResult {
 };
 
 // sets: the predictions to compare (set 0 is the reference, "before"), all on the same samples.
-// resamples 0 gives the estimates with lower = upper = estimate. Reports a ProgressTask "bootstrap".
+// resamples 0 gives the estimates without intervals (lower = upper = NaN, and every verdict is
+// "not tested"); 1 to kMinimumResamples − 1 resamples throw InputError. Reports a ProgressTask "bootstrap".
 BootstrapResult bootstrap(const std::vector<const SampleScores*>& sets, int resamples, uint64_t seed);
 
 // "NLL improved: −0.0011 [−0.0019, −0.0004]", "ECE worsened: …", "ECE: no significant change
-// (+0.0003 [−0.0002, +0.0009])": significant when the 95% interval of the change excludes 0.
+// (+0.0003 [−0.0002, +0.0009])": significance and direction both come from the 95% interval of
+// the change (entirely below 0: a decrease, entirely above: an increase, else no significant
+// change), never from the estimate's sign. Without an interval: "NLL: not tested: no bootstrap (−0.0011)".
 std::string verdict(Figure f, const Interval& change);
 
-nlohmann::json intervals_json(const FigureIntervals& intervals);  // {"nll": [lower, upper], ...}
-nlohmann::json changes_json(const FigureIntervals& changes);       // {"nll": {estimate, lower, upper, verdict}, ...}
+nlohmann::json intervals_json(const FigureIntervals& intervals);  // {"nll": [lower, upper], ...}; {} without intervals
+nlohmann::json changes_json(const FigureIntervals& changes);       // {"nll": {estimate, lower, upper, verdict}, ...}; null bounds without intervals
 
 }  // namespace gradflow

@@ -38,4 +38,9 @@ struct TrainSummary {
   nlohmann::json to_json() const;
 };
 
+// Sets summary.json's calibration fields ("temperature", "calibration_method", "test_ece_after",
+// ...) from a calibration.json (CalibrationResult::to_json()), replacing what they said before;
+// `gradflow calibrate` uses it to keep a run's summary.json in step with its calibration.json.
+void set_summary_calibration(nlohmann::json& summary, const nlohmann::json& calibration);
+
 }  // namespace gradflow

@@ -152,3 +152,22 @@ TEST(EarlyStopping, AResumedRunKeepsTheBestEpochAndItsClock) {
   const json summary = json::parse(read_all(dir + "/resumed/summary.json"));
   EXPECT_EQ(summary["sessions"], 2);
 }
+
+TEST(GradientLogging, DoesNotChangeTheTrainedWeights) {
+  // a logged step computes each update's norm too; the update itself must round the same way
+  const std::string data = write_separable_dataset("logging_data", 400, 60);
+  const std::string dir = temp_dir("logging");
+  for (const json& optimizer : {json{{"type", "sgd"}, {"lr", 0.05}, {"momentum", 0.9}, {"nesterov", true}, {"weight_decay", 1e-3}},
+                                json{{"type", "adam"}, {"lr", 0.01}, {"weight_decay", 1e-3}},
+                                json{{"type", "adamw"}, {"lr", 0.01}}}) {
+    json c = separable_config(data, 2);
+    c["optimizer"] = optimizer;
+    c["model"]["layers"][0]["units"] = 300;  // a tensor large enough to be split across threads
+    c["threads"] = 2;
+    const std::string type = optimizer["type"];
+    train(parse_config(c), dir + "/" + type + "_quiet");
+    c["training"]["log_grad_every"] = 1;
+    train(parse_config(c), dir + "/" + type + "_logged");
+    expect_same_tensors(dir + "/" + type + "_quiet/model.safetensors", dir + "/" + type + "_logged/model.safetensors");
+  }
+}

@@ -230,8 +230,13 @@ EpochMetrics recorded_epoch(const RunDirectory& dir, int64_t epoch) {
     const json r = json::parse(line, nullptr, false);
     if (r.is_object() && r.value("epoch", int64_t(0)) == epoch) {
       m.epoch = epoch;
+      m.train_loss = r.value("train_loss", 0.0);
+      m.train_accuracy = r.value("train_accuracy", 0.0);
       m.validation_loss = r.value("validation_loss", 0.0);
       m.validation_accuracy = r.value("validation_accuracy", 0.0);
+      m.learning_rate = r.value("lr", 0.0);
+      m.seconds = r.value("seconds", 0.0);
+      m.samples_per_second = r.value("samples_per_second", 0.0);
     }
   }
   return m;
@@ -247,7 +252,8 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   if (control.resume != nullptr) {
     check_optimizer_type(*control.resume, config.optimizer.at("type"));
     const TrainPosition& p = control.resume->position;
-    if (p.epoch > config.training.epochs) {
+    // every epoch trained but killed while finishing (no summary.json yet): what is left is the finish
+    if (p.epoch > config.training.epochs && std::filesystem::exists(std::filesystem::path(run_dir) / "summary.json")) {
       throw InputError(control.resume->path + ": the run is finished (" + std::to_string(p.epoch - 1) + " of " +
                        std::to_string(config.training.epochs) +
                        " epochs); --set training.epochs=N with N > " + std::to_string(p.epoch - 1) + " extends it");
@@ -358,6 +364,8 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     }
   }
 
+  // a resume with every epoch trained ran none: the last epoch is the one recorded
+  if (summary.last_epoch.epoch == 0 && position.epoch > 1) summary.last_epoch = recorded_epoch(dir, position.epoch - 1);
   if (position.best_epoch > 0) {
     summary.best_epoch = position.best_epoch;
     summary.best_metric = config.training.early_stopping.metric;

@@ -171,3 +171,24 @@ TEST(GradientLogging, DoesNotChangeTheTrainedWeights) {
     expect_same_tensors(dir + "/" + type + "_quiet/model.safetensors", dir + "/" + type + "_logged/model.safetensors");
   }
 }
+
+TEST(Resume, ARunKilledWhileFinishingIsFinishedByItsResume) {
+  // every epoch trained and saved, then killed during calibration: no summary.json, no model
+  const std::string data = write_separable_dataset("finishing_data", 400, 60);
+  const std::string dir = temp_dir("finishing");
+  std::ofstream(dir + "/c.json") << config_for(data, 3).dump();
+  ASSERT_EQ(run_cli("train --config " + dir + "/c.json --out " + dir + "/run").code, 0);
+  const std::string straight = read_all(dir + "/run/model.safetensors");
+  for (const char* f : {"summary.json", "calibration.json", "report.html", "model.safetensors"}) {
+    std::filesystem::remove(dir + "/run/" + f);
+  }
+  const CliRun finish = run_cli("train --resume " + dir + "/run/last.safetensors --json");
+  ASSERT_EQ(finish.code, 0) << finish.err;
+  const json summary = json::parse(finish.out);
+  EXPECT_EQ(summary["epochs"], 3);
+  EXPECT_EQ(read_all(dir + "/run/model.safetensors"), straight);
+  // once finished, a resume is refused with the way to extend the run
+  const CliRun again = run_cli("train --resume " + dir + "/run/last.safetensors");
+  EXPECT_EQ(again.code, 2);
+  EXPECT_NE(again.err.find("the run is finished (3 of 3 epochs)"), std::string::npos) << again.err;
+}

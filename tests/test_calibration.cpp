@@ -379,3 +379,15 @@ TEST(Image, CentresADarkDigitOnLightPaper) {
   EXPECT_EQ(inked_rows, 20);
   EXPECT_THROW(read_digit_image(path + ".missing"), InputError);
 }
+
+TEST(ConfusionMatrix, CountsTrueRowsAgainstPredictedColumns) {
+  MatrixT<double> scores(4, 3);
+  scores << 0.7, 0.2, 0.1,   // label 0, predicted 0
+      0.1, 0.3, 0.6,         // label 1, predicted 2
+      0.2, 0.5, 0.3,         // label 1, predicted 1
+      0.5, 0.4, 0.1;         // label 2, predicted 0
+  Labels labels(4);
+  labels << 0, 1, 1, 2;
+  const std::vector<std::vector<int64_t>> expected{{1, 0, 0}, {0, 1, 1}, {1, 0, 0}};
+  EXPECT_EQ(confusion_matrix(scores, labels), expected);
+}

@@ -42,17 +42,6 @@ nlohmann::json with_intervals(const Assessment& a, const FigureIntervals& interv
   return j;
 }
 
-std::vector<std::vector<int64_t>> confusion_of(const MatrixT<double>& p, const Labels& labels) {
-  const auto classes = static_cast<size_t>(p.cols());
-  std::vector<std::vector<int64_t>> counts(classes, std::vector<int64_t>(classes, 0));
-  for (Eigen::Index i = 0; i < p.rows(); ++i) {
-    Eigen::Index predicted = 0;
-    p.row(i).maxCoeff(&predicted);
-    counts[static_cast<size_t>(labels[i])][static_cast<size_t>(predicted)] += 1;
-  }
-  return counts;
-}
-
 // The mean NLL of `method` over K folds of (logits, labels), each fold scored by the calibrator
 // fitted on the others; the folds are a seeded shuffle of the samples.
 double cross_validated_nll(const std::string& method, const Matrix& logits, const Labels& labels, double raw_temperature,
@@ -137,7 +126,7 @@ CalibrationComparison compare_calibrators(Sequential<float>& model, const Datase
   c.bootstrap = bootstrap(sets, settings.bootstrap, settings.seed);
   const MatrixT<double> shown =
       c.calibrators.empty() ? softmax(test_logits, c.raw_temperature) : c.calibrators[0]->probabilities(test_logits);
-  c.confusion = confusion_of(shown, test.labels);
+  c.confusion = confusion_matrix(shown, test.labels);
   return c;
 }
 

@@ -82,12 +82,12 @@ CalibrationMetrics calibration_metrics(const Matrix& logits, const Labels& label
   return m;
 }
 
-std::vector<std::vector<int64_t>> confusion_matrix(const Matrix& logits, const Labels& labels) {
-  const auto classes = static_cast<size_t>(logits.cols());
+std::vector<std::vector<int64_t>> confusion_matrix(const MatrixT<double>& scores, const Labels& labels) {
+  const auto classes = static_cast<size_t>(scores.cols());
   std::vector<std::vector<int64_t>> counts(classes, std::vector<int64_t>(classes, 0));
-  for (Eigen::Index i = 0; i < logits.rows(); ++i) {
+  for (Eigen::Index i = 0; i < scores.rows(); ++i) {
     Eigen::Index predicted = 0;
-    logits.row(i).maxCoeff(&predicted);
+    scores.row(i).maxCoeff(&predicted);
     counts[static_cast<size_t>(labels[i])][static_cast<size_t>(predicted)] += 1;
   }
   return counts;

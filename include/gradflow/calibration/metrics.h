@@ -33,7 +33,8 @@ CalibrationMetrics calibration_metrics(const Matrix& logits, const Labels& label
 // softmax(z / T) row by row, in double, max subtracted
 MatrixT<double> softmax(const Matrix& logits, double temperature);
 
-// The confusion matrix: counts[true][predicted]
-std::vector<std::vector<int64_t>> confusion_matrix(const Matrix& logits, const Labels& labels);
+// The confusion matrix of scores (N, C) — logits or probabilities, the prediction is each row's
+// largest: counts[true][predicted]
+std::vector<std::vector<int64_t>> confusion_matrix(const MatrixT<double>& scores, const Labels& labels);
 
 }  // namespace gradflow

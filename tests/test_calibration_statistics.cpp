@@ -2,6 +2,8 @@
 // bootstrap intervals (known values, pairing, and coverage on perfectly calibrated data).
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include <omp.h>
 
 #include <chrono>
@@ -327,4 +329,31 @@ TEST(Bootstrap, EceIntervalIsBasicAndTakesTheResamplingBiasOff) {
               repetitions, centred_below);
   EXPECT_GE(centred_below, repetitions * 3 / 4);
   EXPECT_GE(covered, repetitions / 4);
+}
+
+TEST(Bootstrap, IntervalsStayWithinWhatTheFigureCanBe) {
+  // 12 samples whose MCE swings between bins on resamples: the basic interval 2θ̂ − q would
+  // leave [0, 1] for the figures bounded by 1, and [−1, 1] for their changes, without the clamp
+  std::mt19937_64 rng(3);
+  std::uniform_real_distribution<double> u(0.5, 1.0);
+  MatD p(12, 2), q(12, 2);
+  Labels y(12);
+  for (int i = 0; i < 12; ++i) {
+    const double a = u(rng), b = u(rng);
+    p.row(i) << a, 1 - a;
+    q.row(i) << b, 1 - b;
+    y[i] = i % 3 == 0 ? 1 : 0;
+  }
+  const SampleScores before = sample_scores(p, y, 15), after = sample_scores(q, y, 15);
+  const BootstrapResult r = bootstrap({&before, &after}, 200, 7);
+  for (int m = 0; m < kFigures; ++m) {
+    const auto f = static_cast<Figure>(m);
+    const double maximum = f == Figure::kNll ? 1e300 : f == Figure::kBrier ? 2.0 : 1.0;
+    for (const auto& set : r.sets) {
+      EXPECT_GE(set[static_cast<size_t>(m)].lower, 0.0) << figure_name(f);
+      EXPECT_LE(set[static_cast<size_t>(m)].upper, maximum) << figure_name(f);
+    }
+    EXPECT_GE(r.changes[0][static_cast<size_t>(m)].lower, -maximum) << figure_name(f);
+    EXPECT_LE(r.changes[0][static_cast<size_t>(m)].upper, maximum) << figure_name(f);
+  }
 }

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
 #include <cstdio>
 #include <string>
 
@@ -143,16 +144,17 @@ BootstrapResult bootstrap(const std::vector<const SampleScores*>& sets, int resa
   }
   // The basic (reverse-percentile) interval [2θ̂ − q_97.5, 2θ̂ − q_2.5]: it reads the spread of
   // θ* − θ̂ as that of θ̂ − θ, so a bias of the statistic (binned ECE and MCE grow on resamples)
-  // is subtracted once instead of added. A figure's interval is clamped to its range (all are
-  // non-negative, accuracy is at most 1); a change's is not.
-  auto interval = [&](double estimate, std::vector<double> draws, bool figure, bool at_most_one) {
+  // is subtracted once instead of added. Each interval is clamped to what its figure can be: a
+  // figure to [0, its maximum], a change between two sets to [−maximum, maximum].
+  auto interval = [&](double estimate, std::vector<double> draws, double lowest, double highest) {
     if (draws.empty()) return Interval{estimate, std::nan(""), std::nan("")};
-    double lower = 2 * estimate - quantile(draws, 0.975), upper = 2 * estimate - quantile(draws, 0.025);
-    if (figure) {
-      lower = std::max(lower, 0.0), upper = std::max(upper, 0.0);
-      if (at_most_one) lower = std::min(lower, 1.0), upper = std::min(upper, 1.0);
-    }
-    return Interval{estimate, lower, upper};
+    const double lower = 2 * estimate - quantile(draws, 0.975), upper = 2 * estimate - quantile(draws, 0.025);
+    return Interval{estimate, std::clamp(lower, lowest, highest), std::clamp(upper, lowest, highest)};
+  };
+  // accuracy and every calibration error lie in [0, 1], the Brier score in [0, 2], the NLL in [0, ∞)
+  auto maximum = [](int m) {
+    const auto f = static_cast<Figure>(m);
+    return f == Figure::kNll ? std::numeric_limits<double>::infinity() : f == Figure::kBrier ? 2.0 : 1.0;
   };
   std::vector<std::array<double, kFigures>> estimates;
   for (const SampleScores* s : sets) estimates.push_back(figures(*s));
@@ -164,7 +166,7 @@ BootstrapResult bootstrap(const std::vector<const SampleScores*>& sets, int resa
     FigureIntervals set;
     for (int m = 0; m < kFigures; ++m) {
       set[static_cast<size_t>(m)] =
-          interval(estimates[k][static_cast<size_t>(m)], draws_of(k, m), true, static_cast<Figure>(m) == Figure::kAccuracy);
+          interval(estimates[k][static_cast<size_t>(m)], draws_of(k, m), 0.0, maximum(m));
     }
     result.sets.push_back(set);
     if (k == 0) continue;
@@ -174,7 +176,8 @@ BootstrapResult bootstrap(const std::vector<const SampleScores*>& sets, int resa
       const std::vector<double> b = draws_of(0, m);
       for (size_t r = 0; r < a.size(); ++r) a[r] -= b[r];  // the same resample: paired
       change[static_cast<size_t>(m)] =
-          interval(estimates[k][static_cast<size_t>(m)] - estimates[0][static_cast<size_t>(m)], std::move(a), false, false);
+          interval(estimates[k][static_cast<size_t>(m)] - estimates[0][static_cast<size_t>(m)], std::move(a), -maximum(m),
+                   maximum(m));
     }
     result.changes.push_back(change);
   }

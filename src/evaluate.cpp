@@ -6,20 +6,27 @@
 
 namespace gradflow {
 
-EvalResult evaluate(Sequential<float>& model, const Dataset& data, int64_t batch_size) {
+EvalResult evaluate(Sequential<float>& model, const Dataset& data, int64_t batch_size, Communicator* ranks) {
   model.set_training(false);
   EvalResult result;
   double loss_sum = 0.0;
   int64_t correct = 0;
-  ProgressTask task("evaluating", data.size(), "images");
-  for (int64_t begin = 0; begin < data.size(); begin += batch_size) {
-    task.advance(begin);
-    const int64_t n = std::min(batch_size, data.size() - begin);
+  const RowRange mine = ranks != nullptr ? rank_rows(data.size(), ranks->rank(), ranks->size()) : RowRange{0, data.size()};
+  ProgressTask task("evaluating", mine.size(), "images");
+  for (int64_t begin = mine.begin; begin < mine.end; begin += batch_size) {
+    task.advance(begin - mine.begin);
+    const int64_t n = std::min(batch_size, mine.end - begin);
     loss_sum += model.forward_loss(data.images.middleRows(begin, n), data.labels.segment(begin, n)) *
                 static_cast<double>(n);
     correct += model.head().correct();
   }
   model.set_training(true);
+  if (ranks != nullptr && ranks->distributed()) {
+    double sums[2] = {loss_sum, static_cast<double>(correct)};
+    ranks->sum(sums, 2);
+    loss_sum = sums[0];
+    correct = static_cast<int64_t>(sums[1]);
+  }
   result.count = data.size();
   if (result.count > 0) {
     result.loss = loss_sum / static_cast<double>(result.count);

@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "gradflow/checkpoint.h"
+#include "gradflow/distributed/communicator.h"
 #include "gradflow/data/batcher.h"
 #include "gradflow/errors.h"
 #include "gradflow/files.h"
@@ -72,6 +73,7 @@ json TrainSummary::to_json() const {
           {"train_seconds", train_seconds},
           {"total_seconds", total_seconds},
           {"sessions", sessions},
+          {"ranks", ranks},
           {"stopped_early", stopped_early},
           {"checkpoint", (std::filesystem::path(run_dir) / "model.safetensors").string()}};
   if (best_epoch > 0) {
@@ -155,7 +157,7 @@ Trainee start_or_resume(const Config& config, std::mt19937_64& rng, const TrainC
 }
 
 EpochMetrics epoch_metrics(int64_t epoch, const TrainPosition& p, double seconds, double lr, Sequential<float>& model,
-                           const Dataset& validation, int64_t eval_batch_size) {
+                           const Dataset& validation, int64_t eval_batch_size, Communicator& ranks) {
   EpochMetrics m;
   m.epoch = epoch;
   m.seconds = seconds;
@@ -164,7 +166,7 @@ EpochMetrics epoch_metrics(int64_t epoch, const TrainPosition& p, double seconds
   m.learning_rate = lr;
   m.samples_per_second = static_cast<double>(p.seen) / m.seconds;
   if (validation.size() > 0) {
-    const EvalResult v = evaluate(model, validation, eval_batch_size);
+    const EvalResult v = evaluate(model, validation, eval_batch_size, &ranks);
     m.validation_loss = v.loss;
     m.validation_accuracy = v.accuracy;
   }
@@ -209,16 +211,17 @@ std::string metric_words(const std::string& metric) {
 }
 
 // Keeps best.safetensors: after each epoch, the model when its validation metric improved on the
-// best so far by more than min_delta. Returns whether it did.
+// best so far by more than min_delta (`write`: on rank 0). Returns whether it did.
 bool keep_if_best(const EpochMetrics& m, const EarlyStoppingOptions& rule, TrainPosition& position,
-                  Sequential<float>& model, const json& config, const DataDescription& data, const RunDirectory& dir) {
+                  Sequential<float>& model, const json& config, const DataDescription& data, const RunDirectory& dir,
+                  bool write) {
   const double value = rule.higher_is_better() ? m.validation_accuracy : m.validation_loss;
   const bool improved = position.best_epoch == 0 || (rule.higher_is_better() ? value > position.best_value + rule.min_delta
                                                                              : value < position.best_value - rule.min_delta);
   if (!improved) return false;
   position.best_epoch = m.epoch;
   position.best_value = value;
-  save_checkpoint(dir.best(), model, config, {{kDataDescriptionKey, data.to_json().dump()}});
+  if (write) save_checkpoint(dir.best(), model, config, {{kDataDescriptionKey, data.to_json().dump()}});
   return true;
 }
 
@@ -242,6 +245,41 @@ EpochMetrics recorded_epoch(const RunDirectory& dir, int64_t epoch) {
   return m;
 }
 
+// Data-parallel ranks each take training.batch_size / N rows of every global batch.
+void check_batch_splits(const Config& config, int64_t train_samples, Communicator& ranks) {
+  const int64_t n = ranks.size(), batch = config.training.batch_size;
+  if (n <= 1) return;
+  if (batch % n != 0) {
+    throw InputError("/training/batch_size: the global batch of " + std::to_string(batch) + " does not divide among " +
+                     std::to_string(n) + " ranks; use a multiple of " + std::to_string(n) + " (or another -np)");
+  }
+  const int64_t last = train_samples % batch;
+  if (last > 0 && last < n) {
+    throw InputError("/training/batch_size: the last batch of each epoch has " + std::to_string(last) +
+                     " sample(s) for " + std::to_string(n) + " ranks; choose a batch size that leaves at least " +
+                     std::to_string(n) + " (or none) of the " + std::to_string(train_samples) + " training samples");
+  }
+}
+
+// Runs `work` on rank 0 (writing the run directory); the other ranks learn whether it failed and
+// throw the same error, so that no rank waits for one that has stopped.
+void on_rank0(Communicator& ranks, const std::function<void()>& work) {
+  if (!ranks.distributed()) return work();
+  std::string error;
+  std::exception_ptr failure;
+  if (ranks.rank() == 0) {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      error = e.what();
+      failure = std::current_exception();
+    }
+  }
+  ranks.broadcast(error);
+  if (failure) std::rethrow_exception(failure);
+  if (!error.empty()) throw InputError("rank 0: " + error);
+}
+
 }  // namespace
 
 TrainSummary train(const Config& config, const std::string& run_dir, TrainObserver* observer,
@@ -259,17 +297,28 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
                        " epochs); --set training.epochs=N with N > " + std::to_string(p.epoch - 1) + " extends it");
     }
   }
+  Communicator& ranks = control.ranks != nullptr ? *control.ranks : single_process();
+  const bool writer = ranks.rank() == 0;  // rank 0 alone writes the run directory and shows progress
+  if (!writer) observer = nullptr;
   RunDirectory dir(run_dir);
-  dir.claim(control.resume != nullptr, control.replace);
-  if (control.resume != nullptr) dir.check_config_unedited(control.resume->checkpoint.config);
-  set_threads(config.threads);
+  on_rank0(ranks, [&] {
+    dir.claim(control.resume != nullptr, control.replace);
+    if (control.resume != nullptr) dir.check_config_unedited(control.resume->checkpoint.config);
+  });
+  // threads: 0 shares this machine's cores among the ranks running on it
+  set_threads(config.threads > 0 ? config.threads : std::max(1, omp_get_num_procs() / ranks.local_size()));
   use_product_backend(config.backend);
   spdlog::info("run {}: loading {}", config.name, display_path(config.data.dir));
   auto [train_data, validation_data, test_data, data_description] = load_data(config.data);
   check_model_fits_data(config, data_description);
+  check_batch_splits(config, train_data.size(), ranks);
   spdlog::info("train {} / validation {} / test {} samples of {} features, {} threads, {} products", train_data.size(),
                validation_data.size(), test_data.size(), train_data.features(), omp_get_max_threads(),
                product_backend().name());
+  if (ranks.distributed()) {
+    spdlog::info("data-parallel on {}: each rank takes {} of every global batch of {}", ranks.description(),
+                 config.training.batch_size / ranks.size(), config.training.batch_size);
+  }
 
   std::mt19937_64 rng(config.seed);
   Trainee trainee = start_or_resume(config, rng, control);
@@ -278,15 +327,17 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   TrainPosition& position = trainee.position;
 
   const json resolved = config.to_json();
-  dir.prepare(resolved, control.resume != nullptr ? &position : nullptr);
+  if (writer) dir.prepare(resolved, control.resume != nullptr ? &position : nullptr);
 
   Batcher batcher(train_data, config.training.batch_size, rng);
   const Schedule schedule(config.schedule, batcher.batches(), config.training.epochs);
-  EpochRunner runner(model, optimizer, batcher, schedule, config.training.log_grad_every);
+  EpochRunner runner(model, optimizer, batcher, schedule,
+                     {config.training.log_grad_every, &ranks, config.training.check_replicas});
   TrainSummary summary;
   summary.run_dir = std::filesystem::absolute(run_dir).lexically_normal().string();
   summary.train_seconds = position.train_seconds;
   summary.sessions = position.sessions + 1;
+  summary.ranks = ranks.size();
   // the position saved in a checkpoint counts this session and its wall time so far
   auto saved_position = [&] {
     TrainPosition p = position;
@@ -295,7 +346,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     return p;
   };
   auto interrupted = [&](const std::string& when) {
-    save_train_state(dir.last(), model, optimizer, saved_position(), resolved);
+    if (writer) save_train_state(dir.last(), model, optimizer, saved_position(), resolved);
     summary.interrupted = true;
     summary.position = position;
     spdlog::warn("interrupted {}: saved {}", when, dir.last());
@@ -312,34 +363,36 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     double seconds = carried;
     bool completed = false;
     try {
-      completed = runner.run(epoch, position, [&](const StepReport& r) {
+      const auto after_step = [&](const StepReport& r) {
         lr = r.learning_rate;
         seconds = carried + r.seconds;
         position.epoch_seconds = seconds;
-        if (r.update_norms) dir.append_gradients(gradient_flow_record(model, *r.update_norms, epoch, r.position->step - 1));
+        if (r.update_norms && writer) {
+          dir.append_gradients(gradient_flow_record(model, *r.update_norms, epoch, r.position->step - 1));
+        }
         if (observer) {
           observer->on_batch(r.position->batch, r.position->loss_sum / static_cast<double>(r.position->seen),
                              seconds > 0 ? static_cast<double>(r.position->seen) / seconds : 0.0);
         }
-        return !stopping();
-      });
+      };
+      completed = runner.run(epoch, position, after_step, stopping);
     } catch (const DivergenceError& e) {
       throw DivergenceError(std::string(e.what()) + last_good_checkpoint(dir));
     }
     if (!completed) return interrupted("at epoch " + std::to_string(epoch) + ", step " + std::to_string(position.step));
 
     const EpochMetrics m =
-        epoch_metrics(epoch, position, seconds, lr, model, validation_data, config.training.eval_batch_size);
+        epoch_metrics(epoch, position, seconds, lr, model, validation_data, config.training.eval_batch_size, ranks);
     summary.train_seconds += m.seconds;
     if (observer) observer->on_epoch_end(m);
     spdlog::info("epoch {}/{}  train loss {:.4f} acc {:.2f}%  val loss {:.4f} acc {:.2f}%  lr {:.4g}  {:.1f} s  {:.0f} samples/s",
                  epoch, config.training.epochs, m.train_loss, 100 * m.train_accuracy, m.validation_loss,
                  100 * m.validation_accuracy, m.learning_rate, m.seconds, m.samples_per_second);
-    dir.append_metrics(m.to_json());
+    if (writer) dir.append_metrics(m.to_json());
     summary.last_epoch = m;
     check_still_learning(m, validation_data.size() > 0, model.classes(), dir);
     const EarlyStoppingOptions& rule = config.training.early_stopping;
-    if (validation_data.size() > 0 && keep_if_best(m, rule, position, model, resolved, data_description, dir)) {
+    if (validation_data.size() > 0 && keep_if_best(m, rule, position, model, resolved, data_description, dir, writer)) {
       summary.best = m;
     }
 
@@ -352,9 +405,10 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     position.epoch_seconds = 0;
     const bool patience_out = rule.enabled && epoch - position.best_epoch >= rule.patience;
     const bool last_epoch = epoch == config.training.epochs || patience_out;
-    if (stopping() && !last_epoch) return interrupted("after epoch " + std::to_string(epoch));
+    const bool stop = ranks.any(stopping());  // asked of every rank: any one's Ctrl-C stops them all
+    if (stop && !last_epoch) return interrupted("after epoch " + std::to_string(epoch));
     const int64_t every = config.training.checkpoint_every;
-    if (every > 0 && epoch % every == 0) save_train_state(dir.last(), model, optimizer, saved_position(), resolved);
+    if (writer && every > 0 && epoch % every == 0) save_train_state(dir.last(), model, optimizer, saved_position(), resolved);
     if (patience_out && epoch < config.training.epochs) {
       spdlog::info("early stopping after epoch {}: {} epochs without a {} better than epoch {}'s {:.4g}{}", epoch,
                    epoch - position.best_epoch, metric_words(rule.metric), position.best_epoch, position.best_value,
@@ -373,6 +427,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     if (summary.best.epoch != position.best_epoch) summary.best = recorded_epoch(dir, position.best_epoch);  // before a resume
     const EarlyStoppingOptions& rule = config.training.early_stopping;
     if (rule.enabled && rule.restore_best && position.best_epoch != summary.last_epoch.epoch) {
+      ranks.barrier();  // rank 0 has written it
       LoadedCheckpoint best = load_checkpoint(dir.best());
       copy_state(best.model, model);
       summary.restored_best = true;
@@ -381,7 +436,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     }
   }
 
-  finish_run(model, config, data_description, validation_data, test_data, dir, summary, start);
+  finish_run(model, config, data_description, validation_data, test_data, dir, summary, start, ranks);
   return summary;
 }
 

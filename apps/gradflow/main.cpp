@@ -9,11 +9,20 @@
 #include <new>
 
 #include "commands.h"
+#include "gradflow/distributed/communicator.h"
 #include "gradflow/errors.h"
 #include "gradflow/plugin.h"
 #include "progress_bar.h"
 
-int main(int argc, char** argv) {
+namespace {
+
+// "gradflow: error: " on rank 0 or alone, "[rank N] gradflow: error: " on the other ranks of mpirun
+std::string error_prefix() {
+  const int rank = gradflow::world().rank();
+  return (rank == 0 ? std::string() : "[rank " + std::to_string(rank) + "] ") + "gradflow: error: ";
+}
+
+int run(int argc, char** argv) {
   // A closed stdout or stderr (`gradflow train | tee log`, then Ctrl-C) must not kill a run before
   // it saves: a write to it fails with EPIPE instead, and the logs are lost, not the run.
   std::signal(SIGPIPE, SIG_IGN);
@@ -58,32 +67,43 @@ int main(int argc, char** argv) {
 
   // on a terminal, long work draws a progress line that log messages clear first
   gradflow::cli::TaskProgress task_progress;
-  if (gradflow::cli::stderr_is_terminal()) gradflow::set_progress_sink(&task_progress);
+  // under mpirun, rank 0 alone shows progress and the log; the others' warnings and errors name them
+  const int rank = gradflow::world().rank();
+  if (gradflow::cli::stderr_is_terminal() && rank == 0) gradflow::set_progress_sink(&task_progress);
   auto logger = std::make_shared<spdlog::logger>("gradflow", gradflow::cli::progress_aware_log_sink());
-  logger->set_pattern("[%T] %^%l%$ %v");
+  logger->set_pattern(rank == 0 ? "[%T] %^%l%$ %v" : "[%T] [rank " + std::to_string(rank) + "] %^%l%$ %v");
   spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(log_level));
+  spdlog::set_level(rank == 0 ? spdlog::level::from_str(log_level)
+                              : std::max(spdlog::level::warn, spdlog::level::from_str(log_level)));
 
   try {
     for (const auto& plugin : plugins) gradflow::load_plugin(plugin);
     gradflow::check_registrations();
     return action();
   } catch (const gradflow::InputError& e) {
-    std::fprintf(stderr, "gradflow: error: %s\n", e.what());
+    std::fprintf(stderr, "%s%s\n", error_prefix().c_str(), e.what());
     return 2;
   } catch (const gradflow::DivergenceError& e) {
-    std::fprintf(stderr, "gradflow: error: %s\n", e.what());
+    std::fprintf(stderr, "%s%s\n", error_prefix().c_str(), e.what());
     return 3;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "gradflow: error: out of memory: the input or the model is too large for this machine\n");
+    std::fprintf(stderr, "%sout of memory: the input or the model is too large for this machine\n", error_prefix().c_str());
     return 2;
   } catch (const std::filesystem::filesystem_error& e) {
     // "RUN: cannot create directories: Read-only file system", not the library's bracketed form
     const std::string path = e.path1().empty() ? std::string("file system") : e.path1().string();
-    std::fprintf(stderr, "gradflow: error: %s: %s\n", path.c_str(), e.code().message().c_str());
+    std::fprintf(stderr, "%s%s: %s\n", error_prefix().c_str(), path.c_str(), e.code().message().c_str());
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "gradflow: error: %s\n", e.what());
+    std::fprintf(stderr, "%s%s\n", error_prefix().c_str(), e.what());
     return 1;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // MPI starts first when mpirun (or srun) started this process, before any thread exists
+  gradflow::DistributedSession session(argc, argv);
+  return session.finish(run(argc, argv));
 }

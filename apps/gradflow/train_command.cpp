@@ -7,6 +7,7 @@
 
 #include "commands.h"
 #include "gradflow/config.h"
+#include "gradflow/distributed/communicator.h"
 #include "gradflow/errors.h"
 #include "gradflow/files.h"
 #include "gradflow/train.h"
@@ -116,7 +117,9 @@ void add_train_command(CLI::App& app, Action& action) {
       control.resume = state.get();
       control.stop = &stop_requested;
       control.replace = args->force;
+      control.ranks = &world();  // every rank of mpirun, or this process alone
       const TrainSummary summary = train(config, run_dir, stderr_is_terminal() ? &bar : nullptr, control);
+      if (world().rank() != 0) return summary.interrupted ? 130 : 0;  // rank 0 reports
       if (summary.interrupted) {
         std::fprintf(stderr, "gradflow: interrupted at epoch %lld, step %lld; resume with: gradflow train --resume %s/last.safetensors\n",
                      static_cast<long long>(summary.position.epoch), static_cast<long long>(summary.position.step),

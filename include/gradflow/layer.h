@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "gradflow/distributed/batch_shard.h"
 #include "gradflow/tensor.h"
 
 namespace gradflow {
@@ -134,6 +135,13 @@ class Layer {
   virtual void set_training(bool training) { training_ = training; }
   bool training() const { return training_; }
 
+  // Data-parallel training: which rows of the global batch the next forward sees
+  // (distributed/batch_shard.h). Sequential sets it before each training step; a layer that
+  // reads across the batch (batch norm) or draws per row (dropout) reads it in forward, so that
+  // N ranks compute what one process would. Others ignore it.
+  void set_batch_shard(const BatchShard& shard) { shard_ = shard; }
+  const BatchShard& batch_shard() const { return shard_; }
+
  protected:
   // For the constructor of a layer with parameters, once parameter_shapes() can answer: gives
   // the layer a private block of zeros, used until a model binds it, and maps it.
@@ -151,6 +159,7 @@ class Layer {
   virtual void map_parameters(Scalar* /*values*/, Scalar* /*gradients*/) {}
 
   bool training_ = true;
+  BatchShard shard_;
 
  private:
   std::vector<Scalar, Eigen::aligned_allocator<Scalar>> own_values_, own_gradients_;  // until bound

@@ -47,6 +47,11 @@ class Sequential {
 
   void initialize(std::mt19937_64& rng);
   void set_training(bool training);
+  // Data-parallel training: the rows of the global batch the next forward sees, for every layer
+  // (Layer::set_batch_shard).
+  void set_batch_shard(const BatchShard& shard) {
+    for (auto& layer : layers_) layer->set_batch_shard(shard);
+  }
 
   // x: (B, input) -> logits: (B, classes). Keeps every layer's output (see output(i)) and a view
   // of x, not a copy, for the first layer's backward: x must stay alive and unchanged until

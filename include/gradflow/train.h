@@ -32,6 +32,10 @@ struct TrainControl {
   TrainState* resume = nullptr;
   const std::atomic<bool>* stop = nullptr;
   bool replace = false;  // a new run may replace an earlier run's results in its directory
+  // Data-parallel training (mpirun): the ranks that train this model together, each on its rows
+  // of every global batch of training.batch_size; rank 0 alone writes the run directory and
+  // reports progress. Null: this process alone.
+  Communicator* ranks = nullptr;
 };
 
 // Trains as `config` says; writes the run directory `run_dir`. Throws DivergenceError on a

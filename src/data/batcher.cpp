@@ -21,9 +21,13 @@ void Batcher::shuffle() {
   }
 }
 
-void Batcher::gather(int64_t b, Matrix& x, Labels& y) const {
-  const int64_t begin = b * batch_size_;
-  const int64_t n = std::min(batch_size_, data_.size() - begin);
+int64_t Batcher::batch_rows(int64_t b) const { return std::min(batch_size_, data_.size() - b * batch_size_); }
+
+void Batcher::gather(int64_t b, Matrix& x, Labels& y) const { gather(b, x, y, 0, batch_rows(b)); }
+
+void Batcher::gather(int64_t b, Matrix& x, Labels& y, int64_t first_row, int64_t end_row) const {
+  const int64_t begin = b * batch_size_ + first_row;
+  const int64_t n = end_row - first_row;
   x.resize(n, data_.features());
   y.resize(n);
   // rows scattered over the whole dataset: memory latency bounds this copy, so two threads help

@@ -39,12 +39,25 @@ void BatchNorm<Scalar>::forward(const ConstRef& x, Mat& y) {
   const Eigen::Index batch = x.rows();
   forward_in_training_ = this->training();
   if (forward_in_training_) {
-    if (batch < 2) throw InputError("batch_norm needs more than 1 sample per batch in training mode");
-    const Row mean = x.colwise().mean();
-    const Row var = (x.rowwise() - mean).array().square().colwise().mean();
+    // data-parallel ranks each see a slice: the statistics are the global batch's (SyncBatchNorm)
+    const BatchShard& shard = this->batch_shard();
+    const Eigen::Index rows = shard.split() ? static_cast<Eigen::Index>(shard.global_rows) : batch;
+    if (rows < 2) throw InputError("batch_norm needs more than 1 sample per batch in training mode");
+    Row mean, var;
+    if (shard.split()) {
+      mean = x.colwise().sum();
+      shard.ranks->sum(mean.data(), mean.size());
+      mean /= static_cast<Scalar>(rows);
+      var = (x.rowwise() - mean).array().square().colwise().sum();
+      shard.ranks->sum(var.data(), var.size());
+      var /= static_cast<Scalar>(rows);
+    } else {
+      mean = x.colwise().mean();
+      var = (x.rowwise() - mean).array().square().colwise().mean();
+    }
     inv_std_ = (var.array() + Scalar(eps_)).rsqrt();
     const auto m = static_cast<Scalar>(momentum_);
-    const Scalar unbiased = static_cast<Scalar>(batch) / static_cast<Scalar>(batch - 1);
+    const Scalar unbiased = static_cast<Scalar>(rows) / static_cast<Scalar>(rows - 1);
     running_mean_ = (Scalar(1) - m) * running_mean_ + m * mean;
     running_var_ = (Scalar(1) - m) * running_var_ + m * unbiased * var;
     batches_tracked_ += 1;
@@ -65,6 +78,21 @@ void BatchNorm<Scalar>::backward(const ConstRef& /*x*/, const ConstRef& /*y*/, c
   const Row scale = gamma_.cwiseProduct(inv_std_);
   if (!forward_in_training_) {
     *dx = dy.array().rowwise() * scale.array();  // statistics are constants in eval mode
+    return;
+  }
+  const BatchShard& shard = this->batch_shard();
+  if (shard.split()) {
+    // The sums run over the global batch. dy here is scaled by 1/B for this slice's B rows (the
+    // head's mean), 1/B_global on one process: the slices' sums are rescaled by B/B_global
+    // before they are added, and dx = γ·s · (dy − (Σdy + x̂·Σ(dy·x̂)) / B) in this slice's scale.
+    const Scalar local = static_cast<Scalar>(batch), global = static_cast<Scalar>(shard.global_rows);
+    Row sums(2 * features_);
+    sums << beta_grad_, gamma_grad_;
+    sums *= local / global;
+    shard.ranks->sum(sums.data(), sums.size());
+    const Row dy_sum = sums.head(features_) / local, dy_xhat_sum = sums.tail(features_) / local;
+    *dx = (dy.rowwise() - dy_sum) - (normalized_.array().rowwise() * dy_xhat_sum.array()).matrix();
+    *dx = dx->array().rowwise() * scale.array();
     return;
   }
   // dx = γ·s/B · (B·dy − Σdy − x̂·Σ(dy·x̂))

@@ -17,10 +17,18 @@ void Dropout<Scalar>::forward(const ConstRef& x, Mat& y) {
   }
   const Scalar keep_scale = static_cast<Scalar>(1.0 / (1.0 - p_));
   mask_.resize(x.rows(), x.cols());
+  // One stream draws the global batch's mask row by row (row-major); data-parallel ranks each
+  // keep their own rows of it, so no two ranks share a mask and N ranks draw what one would.
+  const BatchShard& shard = this->batch_shard();
+  const auto before = static_cast<unsigned long long>(shard.split() ? shard.begin * x.cols() : 0);
+  const auto after = static_cast<unsigned long long>(
+      shard.split() ? (shard.global_rows - shard.begin - x.rows()) * x.cols() : 0);
+  masks_.discard(before);
   for (Eigen::Index i = 0; i < mask_.size(); ++i) {
     const double u = static_cast<double>(masks_() >> 11) * 0x1.0p-53;  // uniform in [0, 1), the same everywhere
     mask_.data()[i] = u >= p_ ? keep_scale : Scalar(0);
   }
+  masks_.discard(after);
   y = x.cwiseProduct(mask_);
 }
 

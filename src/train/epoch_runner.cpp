@@ -1,41 +1,56 @@
 #include "gradflow/train/epoch_runner.h"
 
 #include <chrono>
+#include <cmath>
 
+#include "gradflow/distributed/replicas.h"
 #include "gradflow/errors.h"
 #include "gradflow/train/step.h"
 
 namespace gradflow {
 
 EpochRunner::EpochRunner(Sequential<float>& model, Optimizer& optimizer, Batcher& batcher, const Schedule& schedule,
-                         int64_t update_norms_every)
-    : model_(model), optimizer_(optimizer), batcher_(batcher), schedule_(schedule),
-      update_norms_every_(update_norms_every) {}
+                         EpochRunnerOptions options)
+    : model_(model), optimizer_(optimizer), batcher_(batcher), schedule_(schedule), options_(options) {}
 
-bool EpochRunner::run(int64_t epoch, TrainPosition& position,
-                      const std::function<bool(const StepReport&)>& after_step) {
+bool EpochRunner::run(int64_t epoch, TrainPosition& position, const std::function<void(const StepReport&)>& after_step,
+                      const std::function<bool()>& stop) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
+  Communicator& ranks = options_.ranks != nullptr ? *options_.ranks : single_process();
   for (int64_t b = position.batch; b < batcher_.batches(); ++b) {
-    batcher_.gather(b, x_, y_);
+    const int64_t rows = batcher_.batch_rows(b);
+    const RowRange mine = rank_rows(rows, ranks.rank(), ranks.size());
+    batcher_.gather(b, x_, y_, mine.begin, mine.end);
     const double lr = schedule_.learning_rate(position.step);
-    const bool norms = update_norms_every_ > 0 && position.step % update_norms_every_ == 0;
-    const StepOutcome outcome = train_step(model_, optimizer_, x_, y_, lr, norms ? &update_norms_ : nullptr);
+    const bool norms = options_.update_norms_every > 0 && position.step % options_.update_norms_every == 0;
+    StepOutcome outcome =
+        train_step(model_, optimizer_, x_, y_, lr, norms ? &update_norms_ : nullptr, {&ranks, mine.begin, rows});
+    // the batch's loss and correct count, and whether to stop: summed over the ranks
+    double totals[3] = {outcome.loss * static_cast<double>(mine.size()),
+                        static_cast<double>(model_.head().correct()), stop && stop() ? 1.0 : 0.0};
+    ranks.sum(totals, 3);
+    if (ranks.distributed()) {
+      outcome.loss = totals[0] / static_cast<double>(rows);
+      outcome.loss_finite = std::isfinite(outcome.loss);
+    }
     if (!outcome.finite()) {
       throw DivergenceError("training diverged at epoch " + std::to_string(epoch) + ", step " +
                             std::to_string(position.step) + ": the " + (outcome.loss_finite ? "gradient" : "loss") +
                             " is not finite; try a lower /optimizer/lr");
     }
+    if (options_.check_replicas && ranks.distributed()) check_replicas(model_, ranks, position.step);
     ++position.step;
     position.batch = b + 1;
-    position.loss_sum += outcome.loss * static_cast<double>(y_.size());
-    position.correct += model_.head().correct();
-    position.seen += y_.size();
+    position.loss_sum += totals[0];
+    position.correct += static_cast<int64_t>(totals[1]);
+    position.seen += rows;
     if (after_step) {
-      StepReport report{epoch, &position, outcome.loss, lr,
-                        std::chrono::duration<double>(Clock::now() - start).count(), norms ? &update_norms_ : nullptr};
-      if (!after_step(report)) return position.batch == batcher_.batches();
+      after_step(StepReport{epoch, &position, outcome.loss, lr,
+                            std::chrono::duration<double>(Clock::now() - start).count(),
+                            norms ? &update_norms_ : nullptr});
     }
+    if (totals[2] > 0) return position.batch == batcher_.batches();
   }
   return true;
 }

@@ -13,10 +13,11 @@
 namespace gradflow {
 
 void finish_run(Sequential<float>& model, const Config& config, const DataDescription& data, const Dataset& validation,
-                const Dataset& test,
-                const RunDirectory& dir, TrainSummary& summary, std::chrono::steady_clock::time_point run_start) {
+                const Dataset& test, const RunDirectory& dir, TrainSummary& summary,
+                std::chrono::steady_clock::time_point run_start, Communicator& ranks) {
   std::map<std::string, std::string> metadata{{kDataDescriptionKey, data.to_json().dump()}};
-  if (config.calibration.method != "none") {
+  const bool writer = ranks.rank() == 0;
+  if (writer && config.calibration.method != "none") {
     if (validation.size() < kMinimumValidationSamples) {
       spdlog::warn("the validation split has {} samples, calibration needs at least {} (data.validation): skipping it",
                    validation.size(), kMinimumValidationSamples);
@@ -44,9 +45,10 @@ void finish_run(Sequential<float>& model, const Config& config, const DataDescri
       }
     }
   }
-  save_checkpoint(dir.model(), model, config.to_json(), metadata);
-  summary.test = evaluate(model, test, config.training.eval_batch_size);
+  if (writer) save_checkpoint(dir.model(), model, config.to_json(), metadata);
+  summary.test = evaluate(model, test, config.training.eval_batch_size, &ranks);
   summary.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+  if (!writer) return;
   write_file_atomic(dir.summary(), summary.to_json().dump(2) + "\n");
   spdlog::info("test loss {:.4f} acc {:.2f}%  ({:.1f} s training, {:.1f} s in all{})", summary.test.loss,
                100 * summary.test.accuracy, summary.train_seconds, summary.total_seconds,

@@ -5,11 +5,18 @@
 namespace gradflow {
 
 StepOutcome train_step(Sequential<float>& model, Optimizer& optimizer, const Eigen::Ref<const Matrix>& x,
-                       const Eigen::Ref<const Labels>& y, double lr, std::vector<double>* update_norms) {
+                       const Eigen::Ref<const Labels>& y, double lr, std::vector<double>* update_norms,
+                       const BatchShard& shard) {
   StepOutcome outcome;
+  if (shard.split()) model.set_batch_shard(shard);
   outcome.loss = model.forward_loss(x, y);
   outcome.loss_finite = std::isfinite(outcome.loss);
   model.backward();
+  if (shard.split()) {
+    auto gradients = model.gradient_block();
+    gradients *= static_cast<float>(static_cast<double>(x.rows()) / static_cast<double>(shard.global_rows));
+    shard.ranks->sum(gradients.data(), gradients.size());
+  }
   outcome.gradient_finite = optimizer.step(lr, update_norms);
   return outcome;
 }

@@ -17,6 +17,9 @@ class Batcher {
   void shuffle();
   // Batch b of the current order: x: (n, features), y: (n); the last batch may be smaller.
   void gather(int64_t b, Matrix& x, Labels& y) const;
+  // Rows [first_row, end_row) of batch b: a data-parallel rank's slice of it.
+  void gather(int64_t b, Matrix& x, Labels& y, int64_t first_row, int64_t end_row) const;
+  int64_t batch_rows(int64_t b) const;  // the rows of batch b: the batch size, or fewer for the last
 
  private:
   const Dataset& data_;

@@ -23,17 +23,27 @@ struct StepReport {
   const std::vector<double>* update_norms = nullptr;  // ||update|| per parameter, on logged steps only
 };
 
+// How the steps run besides the model, its optimizer and the data.
+struct EpochRunnerOptions {
+  int64_t update_norms_every = 0;  // every this many steps (0: never), also record ||update|| per parameter
+  // Data-parallel training: `ranks` split every batch (each takes its rows, rank_rows()) and
+  // average their gradients; losses, counts and the decision to stop are summed over them.
+  Communicator* ranks = nullptr;
+  bool check_replicas = false;  // after every step, verify that every rank holds the same weights
+};
+
 class EpochRunner {
  public:
-  // Every `update_norms_every` steps (0: never), the step also records ||update|| per parameter.
   EpochRunner(Sequential<float>& model, Optimizer& optimizer, Batcher& batcher, const Schedule& schedule,
-              int64_t update_norms_every = 0);
+              EpochRunnerOptions options = {});
 
   // Runs batches position.batch, ..., batches() - 1 of the current order (the caller shuffles).
-  // `after_step` (optional) returns false to stop after that step. Returns true when the epoch
-  // ran to its end. Throws DivergenceError, naming the epoch and step, on a non-finite loss or
-  // gradient.
-  bool run(int64_t epoch, TrainPosition& position, const std::function<bool(const StepReport&)>& after_step = nullptr);
+  // `stop` (optional) is asked after every step whether this process wants to stop; the run
+  // stops after the step on which any rank did. `after_step` (optional) sees each step. Returns
+  // true when the epoch ran to its end. Throws DivergenceError, naming the epoch and step, on a
+  // non-finite loss or gradient, on every rank alike.
+  bool run(int64_t epoch, TrainPosition& position, const std::function<void(const StepReport&)>& after_step = nullptr,
+           const std::function<bool()>& stop = nullptr);
 
   int64_t batches() const { return batcher_.batches(); }
 
@@ -42,7 +52,7 @@ class EpochRunner {
   Optimizer& optimizer_;
   Batcher& batcher_;
   const Schedule& schedule_;
-  int64_t update_norms_every_;
+  EpochRunnerOptions options_;
   Matrix x_;  // the gathered batch, reused from step to step
   Labels y_;
   std::vector<double> update_norms_;

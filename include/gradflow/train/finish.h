@@ -7,6 +7,7 @@
 #include "gradflow/config.h"
 #include "gradflow/data/dataset.h"
 #include "gradflow/data/source.h"
+#include "gradflow/distributed/communicator.h"
 #include "gradflow/model.h"
 #include "gradflow/train/run_directory.h"
 #include "gradflow/train/summary.h"
@@ -15,8 +16,10 @@ namespace gradflow {
 
 // Fills summary.calibration, summary.test and summary.total_seconds (wall time since `run_start`).
 // The checkpoint's metadata names the data (`data`: its shape and class names) beside the model.
+// Data-parallel ranks all call it: they split the test evaluation; rank 0 alone calibrates and
+// writes the files.
 void finish_run(Sequential<float>& model, const Config& config, const DataDescription& data, const Dataset& validation,
-                const Dataset& test,
-                const RunDirectory& dir, TrainSummary& summary, std::chrono::steady_clock::time_point run_start);
+                const Dataset& test, const RunDirectory& dir, TrainSummary& summary,
+                std::chrono::steady_clock::time_point run_start, Communicator& ranks);
 
 }  // namespace gradflow

@@ -16,8 +16,13 @@ struct StepOutcome {
   bool finite() const { return loss_finite && gradient_finite; }
 };
 
-// x: (B, features), y: (B)
+// x: (B, features), y: (B): the batch, or in data-parallel training this rank's rows of it
+// (`shard`). Then each rank's gradients, which average over its own rows, are weighted by its
+// share of the global batch and summed in one all-reduce over the model's gradient block: every
+// rank holds the global batch's mean gradient and applies the same update. `loss` stays this
+// rank's own.
 StepOutcome train_step(Sequential<float>& model, Optimizer& optimizer, const Eigen::Ref<const Matrix>& x,
-                       const Eigen::Ref<const Labels>& y, double lr, std::vector<double>* update_norms = nullptr);
+                       const Eigen::Ref<const Labels>& y, double lr, std::vector<double>* update_norms = nullptr,
+                       const BatchShard& shard = {});
 
 }  // namespace gradflow

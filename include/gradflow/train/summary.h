@@ -25,6 +25,7 @@ struct TrainSummary {
   double train_seconds = 0;  // summed over epochs
   double total_seconds = 0;  // wall time, data loading and evaluation included, over every session
   int64_t sessions = 1;      // processes that ran it: 1 + the resumes
+  int ranks = 1;             // data-parallel processes in this session (mpirun -np)
   // the best epoch by the validation metric (best.safetensors); 0 without a validation split
   int64_t best_epoch = 0;
   std::string best_metric;

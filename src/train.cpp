@@ -349,7 +349,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     if (writer) save_train_state(dir.last(), model, optimizer, saved_position(), resolved);
     summary.interrupted = true;
     summary.position = position;
-    spdlog::warn("interrupted {}: saved {}", when, dir.last());
+    if (writer) spdlog::warn("interrupted {}: saved {}", when, dir.last());
     return summary;
   };
   auto stopping = [&] { return control.stop != nullptr && control.stop->load(); };

@@ -22,12 +22,13 @@ inline std::string read_all(const std::string& path) {
   return {(std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>()};
 }
 
-// `gradflow ARGS` through the shell (ARGS may hold quotes), stdin closed. TMPDIR: what the
-// command keeps in the temporary directory (bench's gzip copy) goes with the test's files.
-inline CliRun run_cli(const std::string& args) {
+// `gradflow ARGS` through the shell (ARGS may hold quotes), stdin closed, started by `launcher`
+// when given ("mpirun -np 2"). TMPDIR: what the command keeps in the temporary directory
+// (bench's gzip copy) goes with the test's files.
+inline CliRun run_cli(const std::string& args, const std::string& launcher = "") {
   const std::string dir = temp_dir("cli_io");
-  const std::string command = "TMPDIR=" + dir + " " + std::string(GRADFLOW_BINARY) + " " + args + " >" + dir +
-                              "/out 2>" + dir + "/err </dev/null";
+  const std::string command = "TMPDIR=" + dir + " " + launcher + (launcher.empty() ? "" : " ") +
+                              std::string(GRADFLOW_BINARY) + " " + args + " >" + dir + "/out 2>" + dir + "/err </dev/null";
   const int status = std::system(command.c_str());
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, read_all(dir + "/out"), read_all(dir + "/err")};
 }

@@ -121,9 +121,11 @@ void add_train_command(CLI::App& app, Action& action) {
       const TrainSummary summary = train(config, run_dir, stderr_is_terminal() ? &bar : nullptr, control);
       if (world().rank() != 0) return summary.interrupted ? 130 : 0;  // rank 0 reports
       if (summary.interrupted) {
-        std::fprintf(stderr, "gradflow: interrupted at epoch %lld, step %lld; resume with: gradflow train --resume %s/last.safetensors\n",
+        const std::string launcher =
+            world().distributed() ? "mpirun -np " + std::to_string(world().size()) + " " : std::string();
+        std::fprintf(stderr, "gradflow: interrupted at epoch %lld, step %lld; resume with: %sgradflow train --resume %s/last.safetensors\n",
                      static_cast<long long>(summary.position.epoch), static_cast<long long>(summary.position.step),
-                     run_dir.c_str());
+                     launcher.c_str(), run_dir.c_str());
         return 130;
       }
       if (args->json) {

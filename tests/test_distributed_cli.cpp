@@ -1,0 +1,219 @@
+// `mpirun -np 2 gradflow train` as a user runs it: Ctrl-C saves and resumes bit-identically
+// (with the same number of ranks) or continues (with another), a rank that dies ends the job
+// within seconds with the last checkpoint intact, divergence and bad batch sizes stop every rank
+// with the right code, and only rank 0 reports.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <thread>
+
+#include "gradflow/checkpoint.h"
+#include "gradflow/train_state.h"
+#include "test_cli.h"
+#include "test_files.h"
+
+using namespace gradflow;
+using namespace gradflow::testing;
+using nlohmann::json;
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// Open MPI refuses root unless told (CI runs as root), and 2 ranks may share fewer cores
+const std::string kMpirun =
+    "env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 " + std::string(MPIEXEC) + " --oversubscribe -np 2";
+
+json config_for(const std::string& data, int epochs) {
+  return json{{"name", "mpi"},
+              {"seed", 9},
+              {"threads", 1},
+              {"data", {{"dir", data}, {"validation", 100}}},
+              {"model",
+               {{"input", 64},
+                {"layers",
+                 {{{"type", "dense"}, {"units", 16}}, {{"type", "batch_norm"}}, {{"type", "relu"}},
+                  {{"type", "dropout"}, {"p", 0.2}}, {{"type", "dense"}, {"units", 2}}}}}},
+              {"optimizer", {{"lr", 0.05}, {"momentum", 0.9}, {"nesterov", true}}},
+              {"schedule", {{"type", "cosine"}}},
+              {"training", {{"epochs", epochs}, {"batch_size", 32}, {"checkpoint_every", 0}}},
+              {"calibration", {{"method", "none"}}}};
+}
+
+std::string write_config(const std::string& dir, const json& c) {
+  std::ofstream(dir + "/c.json") << c.dump();
+  return dir + "/c.json";
+}
+
+// `mpirun -np 2 gradflow ARGS` in the background, stderr to `err`
+pid_t start_mpirun(const std::string& args, const std::string& err) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    // mpirun leaves SIGINT alone when it starts ignored (as in a background job): it must not be
+    signal(SIGINT, SIG_DFL);
+    const std::string command = "exec " + kMpirun + " " + GRADFLOW_BINARY + " " + args + " 2>" + err + " >/dev/null";
+    execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+bool wait_for_text(const std::string& file, const std::string& text, double seconds) {
+  const auto end = Clock::now() + std::chrono::duration<double>(seconds);
+  while (Clock::now() < end) {
+    if (read_all(file).find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// The process ids of the gradflow ranks whose command line holds `marker`, by rank.
+std::map<int, pid_t> ranks_running(const std::string& marker) {
+  std::map<int, pid_t> found;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    const std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = read_all(entry.path() / "cmdline"), environ = read_all(entry.path() / "environ");
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+    if (cmdline.rfind(GRADFLOW_BINARY, 0) != 0 || cmdline.find(marker) == std::string::npos) continue;
+    const size_t at = environ.find("OMPI_COMM_WORLD_RANK=");
+    if (at != std::string::npos) found[std::stoi(environ.substr(at + 21))] = std::stoi(name);
+  }
+  return found;
+}
+
+void expect_same_tensors(const std::string& a, const std::string& b) {
+  const SafetensorsFile x = read_safetensors(a), y = read_safetensors(b);
+  ASSERT_EQ(x.tensors.size(), y.tensors.size());
+  for (const auto& [name, tensor] : x.tensors) {
+    ASSERT_TRUE(y.tensors.count(name)) << name;
+    EXPECT_EQ(0, std::memcmp(tensor.values.data(), y.tensors.at(name).values.data(), tensor.values.size() * sizeof(float)))
+        << name << " differs";
+  }
+}
+
+double largest_difference(const std::string& a, const std::string& b) {
+  const SafetensorsFile x = read_safetensors(a), y = read_safetensors(b);
+  double largest = 0;
+  for (const auto& [name, tensor] : x.tensors) {
+    const auto& other = y.tensors.at(name).values;
+    for (size_t i = 0; i < tensor.values.size(); ++i) largest = std::max(largest, double(std::abs(tensor.values[i] - other[i])));
+  }
+  return largest;
+}
+
+}  // namespace
+
+TEST(MpiTrain, CtrlCSavesAndResumesBitIdenticalOnTheSameRanks) {
+  const std::string data = write_separable_dataset("mpi_signal_data", 6000, 100);
+  const std::string dir = temp_dir("mpi_signal");
+  // mpirun takes ~0.5 s to pass the signal on: 60 epochs of ~35 ms leave room for it
+  json c = config_for(data, 60);
+  c["training"]["batch_size"] = 8;
+  c["model"]["layers"][0]["units"] = 128;
+  const std::string config = write_config(dir, c);
+  const pid_t mpirun = start_mpirun("train --config " + config + " --out " + dir + "/run", dir + "/err");
+  ASSERT_TRUE(wait_for_text(dir + "/err", "epoch 2/60", 60)) << read_all(dir + "/err");
+  kill(mpirun, SIGINT);  // what Ctrl-C sends mpirun; it passes SIGTERM on to the ranks
+  int status = 0;
+  waitpid(mpirun, &status, 0);
+  const std::string err = read_all(dir + "/err");
+  ASSERT_NE(err.find("resume with: mpirun -np 2 gradflow train --resume"), std::string::npos) << err;
+  ASSERT_TRUE(fs::exists(dir + "/run/last.safetensors")) << err;
+  EXPECT_FALSE(fs::exists(dir + "/run/model.safetensors"));
+  const TrainState state = load_train_state(dir + "/run/last.safetensors");
+  EXPECT_GE(state.position.epoch, 2);
+  EXPECT_LT(state.position.epoch, 60);
+
+  // the ranks' one interrupted run, resumed with the other number of ranks, continues where it stopped
+  const std::string elsewhere = temp_dir("mpi_signal_copy");
+  fs::copy(dir + "/run", elsewhere + "/run");
+
+  const CliRun resumed = run_cli("train --resume " + dir + "/run/last.safetensors", kMpirun);
+  ASSERT_EQ(resumed.code, 0) << resumed.err;
+  const CliRun straight = run_cli("train --config " + config + " --out " + dir + "/straight", kMpirun);
+  ASSERT_EQ(straight.code, 0) << straight.err;
+  expect_same_tensors(dir + "/straight/model.safetensors", dir + "/run/model.safetensors");
+
+  const CliRun alone = run_cli("train --resume " + elsewhere + "/run/last.safetensors --json");
+  ASSERT_EQ(alone.code, 0) << alone.err;
+  EXPECT_NE(alone.err.find("resuming at epoch " + std::to_string(state.position.epoch)), std::string::npos) << alone.err;
+  // the same global batches in the same order: the same model but for float summation order
+  EXPECT_LT(largest_difference(dir + "/straight/model.safetensors", elsewhere + "/run/model.safetensors"), 1e-3);
+}
+
+TEST(MpiTrain, ARankThatDiesEndsTheJobWithinSecondsAndTheCheckpointSurvives) {
+  const std::string data = write_separable_dataset("mpi_kill_data", 6000, 100);
+  const std::string dir = temp_dir("mpi_kill");
+  json c = config_for(data, 200);
+  c["training"]["checkpoint_every"] = 1;
+  const std::string config = write_config(dir, c);
+  const pid_t mpirun = start_mpirun("train --config " + config + " --out " + dir + "/run", dir + "/err");
+  ASSERT_TRUE(wait_for_text(dir + "/err", "epoch 3/200", 60)) << read_all(dir + "/err");
+  const auto ranks = ranks_running(dir + "/run");
+  ASSERT_EQ(ranks.size(), 2u);
+  const auto killed = Clock::now();
+  kill(ranks.at(1), SIGKILL);
+  int status = 0;
+  waitpid(mpirun, &status, 0);
+  const double seconds = std::chrono::duration<double>(Clock::now() - killed).count();
+  EXPECT_LT(seconds, 10.0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_NE(WEXITSTATUS(status), 0);
+  EXPECT_TRUE(ranks_running(dir + "/run").empty()) << "a rank is left running";
+  // the last good checkpoint loads and resumes
+  const TrainState state = load_train_state(dir + "/run/last.safetensors");
+  EXPECT_GE(state.position.epoch, 3);
+  const CliRun resumed = run_cli("train --resume " + dir + "/run/last.safetensors --set training.epochs=" +
+                                     std::to_string(state.position.epoch),
+                                 kMpirun);
+  EXPECT_EQ(resumed.code, 0) << resumed.err;
+}
+
+TEST(MpiTrain, DivergenceStopsEveryRankWithCodeThree) {
+  const std::string data = write_separable_dataset("mpi_diverge_data", 500, 60);
+  const std::string dir = temp_dir("mpi_diverge");
+  json c = config_for(data, 2);
+  c["optimizer"]["lr"] = 1e30;
+  const CliRun r = run_cli("train --config " + write_config(dir, c) + " --out " + dir + "/run", kMpirun);
+  EXPECT_EQ(r.code, 3) << r.err;
+  EXPECT_NE(r.err.find("\ngradflow: error: training diverged at epoch 1, step"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[rank 1] gradflow: error: training diverged at epoch 1, step"), std::string::npos) << r.err;
+}
+
+TEST(MpiTrain, AGlobalBatchThatDoesNotDivideIsRefused) {
+  const std::string data = write_separable_dataset("mpi_batch_data", 500, 60);
+  const std::string dir = temp_dir("mpi_batch");
+  const std::string config = write_config(dir, config_for(data, 2));
+  const CliRun r = run_cli("train --config " + config + " --out " + dir + "/run --set training.batch_size=33", kMpirun);
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("gradflow: error: /training/batch_size: the global batch of 33 does not divide among 2 ranks"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(fs::exists(dir + "/run/config.json"));
+}
+
+TEST(MpiTrain, RankZeroAloneReportsAndWritesTheSameAccuracyAsOneProcess) {
+  const std::string data = write_separable_dataset("mpi_report_data", 2000, 300);
+  const std::string dir = temp_dir("mpi_report");
+  const std::string config = write_config(dir, config_for(data, 3));
+  const CliRun together = run_cli("train --config " + config + " --out " + dir + "/together --json", kMpirun);
+  ASSERT_EQ(together.code, 0) << together.err;
+  const CliRun alone = run_cli("train --config " + config + " --out " + dir + "/alone --json");
+  ASSERT_EQ(alone.code, 0) << alone.err;
+  EXPECT_EQ(lines(together.out), 1u) << together.out;  // one summary, from rank 0
+  EXPECT_EQ(together.err.find("[rank 1]"), std::string::npos) << together.err;  // nothing but warnings and errors
+  EXPECT_NE(together.err.find("data-parallel on MPI: 2 ranks"), std::string::npos) << together.err;
+  const json a = json::parse(together.out), b = json::parse(alone.out);
+  EXPECT_EQ(a["ranks"], 2);
+  EXPECT_EQ(b["ranks"], 1);
+  EXPECT_DOUBLE_EQ(a["test_accuracy"].get<double>(), b["test_accuracy"].get<double>());
+  EXPECT_LT(largest_difference(dir + "/together/model.safetensors", dir + "/alone/model.safetensors"), 1e-4);
+}

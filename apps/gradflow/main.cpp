@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   gradflow::cli::add_optimizers_command(app, action);
   gradflow::cli::add_backends_command(app, action);
   gradflow::cli::add_bench_command(app, action);
+  gradflow::cli::add_sweep_command(app, action);
   gradflow::cli::add_compare_command(app, action);
   gradflow::cli::add_completion_command(app, action);
 

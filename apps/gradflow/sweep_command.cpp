@@ -122,7 +122,7 @@ void add_sweep_command(CLI::App& app, Action& action) {
       options.on_event = [&log](const sweep::RunEvent& event) { log(event); };
       FILE* out = a->json ? stderr : stdout;
       std::fprintf(out, "sweep %s: %zu runs, %d at a time%s, into %s/\n", plan.name.c_str(), plan.runs.size(), a->jobs,
-                   options.threads >= 0 ? (", " + std::to_string(options.threads) + " threads each").c_str() : "",
+                   options.threads >= 0 ? (", " + std::to_string(options.threads) + (options.threads == 1 ? " thread" : " threads") + " each").c_str() : "",
                    plan.dir.c_str());
       std::fflush(out);
       const sweep::SweepOutcome outcome = sweep::run_sweep(plan, options, 0, 1, [] {});

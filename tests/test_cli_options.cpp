@@ -37,9 +37,9 @@ std::string trained_run(const std::string& name) {
 
 TEST(CliOptions, EveryCommandHasJsonAndTheComputingOnesDataAndThreads) {
   const std::vector<std::string> all{"train", "eval", "step", "gradcheck", "calibrate", "predict", "report",
-                                     "layers", "optimizers", "backends", "bench", "completion"};
-  const std::vector<std::string> computing{"train", "eval", "step", "gradcheck", "calibrate", "predict", "bench"};
-  const std::vector<std::string> reading_data{"train", "eval", "step", "gradcheck", "calibrate", "bench"};
+                                     "layers", "optimizers", "backends", "bench", "sweep", "compare", "completion"};
+  const std::vector<std::string> computing{"train", "eval", "step", "gradcheck", "calibrate", "predict", "bench", "sweep"};
+  const std::vector<std::string> reading_data{"train", "eval", "step", "gradcheck", "calibrate", "bench", "sweep"};
   for (const auto& command : all) {
     const CliRun help = run_cli(command + " --help");
     ASSERT_EQ(help.code, 0) << command;

@@ -186,7 +186,7 @@ TEST(ErrorContract, CommandLineMistakesAreOneLineNamingTheNearestName) {
   for (const auto& [args, expected] : std::vector<std::pair<std::string, std::string>>{
            {"trian", "gradflow: error: unknown command 'trian'; did you mean train? (gradflow --help lists the commands)\n"},
            {"", "gradflow: error: a command is required: train, eval, step, gradcheck, calibrate, predict, report, layers, "
-                "optimizers, backends, bench, completion (gradflow --help)\n"},
+                "optimizers, backends, bench, sweep, compare, completion (gradflow --help)\n"},
            {"train --confg c.json", "gradflow: error: train: unknown option --confg; did you mean --config? (gradflow train --help)\n"},
            {"eval", "gradflow: error: eval: --checkpoint is required (gradflow eval --help)\n"},
            {"eval --checkpoint m --split tset", "gradflow: error: eval: --split: tset not in {test,validation,train} (gradflow eval --help)\n"},

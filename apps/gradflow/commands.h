@@ -20,6 +20,8 @@ void add_calibrate_command(CLI::App& app, Action& action);
 void add_predict_command(CLI::App& app, Action& action);
 void add_report_command(CLI::App& app, Action& action);
 void add_bench_command(CLI::App& app, Action& action);
+void add_sweep_command(CLI::App& app, Action& action);
+void add_compare_command(CLI::App& app, Action& action);
 // Walks `app` when run, so it completes every command added before or after it.
 void add_completion_command(CLI::App& app, Action& action);
 

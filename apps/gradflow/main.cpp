@@ -54,6 +54,8 @@ int run(int argc, char** argv) {
   gradflow::cli::add_optimizers_command(app, action);
   gradflow::cli::add_backends_command(app, action);
   gradflow::cli::add_bench_command(app, action);
+  gradflow::cli::add_sweep_command(app, action);
+  gradflow::cli::add_compare_command(app, action);
   gradflow::cli::add_completion_command(app, action);
 
   try {

@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include <signal.h>
+
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -42,6 +44,20 @@ CLI::Option* add_bootstrap_option(CLI::App& command, int& resamples) {
                   "bootstrap resamples behind every interval, 0 for none (default: the run's calibration.bootstrap, 1000)")
       ->check(zero_or_enough)
       ->type_name("N");
+}
+
+namespace {
+std::atomic<bool> stop_requested{false};
+extern "C" void request_stop(int /*signal*/) { stop_requested.store(true); }
+}  // namespace
+
+const std::atomic<bool>& install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = request_stop;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  return stop_requested;
 }
 
 std::vector<std::string> config_overrides(std::vector<std::string> sets, const std::string& data, int threads) {

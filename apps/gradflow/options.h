@@ -1,6 +1,7 @@
 #pragma once
 // Options that several commands share, each defined once: one name, one default, one help text.
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -27,6 +28,10 @@ CLI::Option* add_bootstrap_option(CLI::App& command, int& resamples);
 // The --set assignments of a command that reads a config, with --data and --threads (when given)
 // appended as data.dir and threads: they win over the config file and earlier --set values.
 std::vector<std::string> config_overrides(std::vector<std::string> sets, const std::string& data, int threads);
+
+// Makes SIGINT and SIGTERM set the returned flag instead of ending the process: training then
+// stops after its current step and saves last.safetensors; a sweep passes the signal on.
+const std::atomic<bool>& install_stop_handlers();
 
 // The threads to use: `option` when given (>= 0), else `configured`.
 inline int threads_to_use(int option, int configured) { return option >= 0 ? option : configured; }

@@ -1,4 +1,3 @@
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -29,17 +28,6 @@ struct TrainArgs {
   bool force = false;
 };
 
-// SIGINT and SIGTERM ask training to stop after the current step; it then saves last.safetensors.
-std::atomic<bool> stop_requested{false};
-extern "C" void request_stop(int /*signal*/) { stop_requested.store(true); }
-
-void install_stop_handlers() {
-  struct sigaction action {};
-  action.sa_handler = request_stop;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-}
 // What a finished run says on stdout, each line within 80 columns but for long paths.
 void print_summary(const TrainSummary& summary, const std::string& run_dir) {
   const int64_t epochs = summary.last_epoch.epoch;
@@ -111,7 +99,7 @@ void add_train_command(CLI::App& app, Action& action) {
         run_dir = display_path(run_dir);
       }
 
-      install_stop_handlers();
+      const std::atomic<bool>& stop_requested = install_stop_handlers();
       ProgressBar bar;
       TrainControl control;
       control.resume = state.get();

@@ -34,23 +34,7 @@ auto reading(const std::string& where, Read&& read) -> decltype(read()) {
   }
 }
 
-// The records of a JSON Lines file, each with its line number.
-using Records = std::vector<std::pair<int, json>>;
-
-Records read_jsonl(const std::string& path) {
-  Records lines;
-  std::ifstream in(path);
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.empty()) continue;
-    json j = json_check::parse(line, path + ": line " + std::to_string(number), false);
-    if (j.is_discarded()) throw InputError(path + ": line " + std::to_string(number) + " is not valid JSON");
-    lines.emplace_back(number, std::move(j));
-  }
-  return lines;
-}
+using Records = JsonlRecords;
 
 std::string fmt(double v, const char* format = "%.4f") {
   char b[48];
@@ -205,10 +189,6 @@ std::string evidence_rows(const json& calibration) {
   return rows;
 }
 
-std::string figure(const std::string& svg_text, const std::string& caption) {
-  return "<figure>" + svg_text + "<figcaption>" + svg::escape(caption) + "</figcaption></figure>\n";
-}
-
 std::string training_curves(const Records& metrics, const std::string& path) {
   svg::Series train_loss{"train", "#4c78a8", {}, {}}, val_loss{"validation", "#f58518", {}, {}};
   svg::Series train_acc{"train", "#4c78a8", {}, {}}, val_acc{"validation", "#f58518", {}, {}};
@@ -233,16 +213,15 @@ std::string training_curves(const Records& metrics, const std::string& path) {
   per_epoch_log.log_y = true;
   per_epoch_fraction.fraction_y = true;
   return "<h2>Training</h2><div class='row'>" +
-         figure(svg::line_chart("loss per epoch", "epoch", {train_loss, val_loss}, per_epoch_log),
+         html_figure(svg::line_chart("loss per epoch", "epoch", {train_loss, val_loss}, per_epoch_log),
                 "mean cross-entropy (log scale)") +
-         figure(svg::line_chart("accuracy per epoch", "epoch", {train_acc, val_acc}, per_epoch_fraction),
+         html_figure(svg::line_chart("accuracy per epoch", "epoch", {train_acc, val_acc}, per_epoch_fraction),
                 "share of samples classified correctly") +
-         figure(svg::line_chart("learning rate", "epoch", {lr}, per_epoch), "at the last step of each epoch") + "</div>\n";
+         html_figure(svg::line_chart("learning rate", "epoch", {lr}, per_epoch), "at the last step of each epoch") + "</div>\n";
 }
 
 std::string gradient_norms(const Records& grads, const std::string& path) {
   if (grads.empty()) return "";
-  static const char* colors[] = {"#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2", "#b279a2", "#9d755d", "#bab0ac"};
   std::map<int64_t, svg::Series> by_layer;
   for (const auto& [line, g] : grads) {
     reading(path + ": line " + std::to_string(line), [&, &g = g] {
@@ -252,7 +231,7 @@ std::string gradient_norms(const Records& grads, const std::string& path) {
         auto& s = by_layer[index];
         if (s.name.empty()) {
           s.name = std::to_string(index) + " " + layer.at("type").get<std::string>();
-          s.color = colors[(by_layer.size() - 1) % 8];  // this layer is already in the map
+          s.color = svg::series_color(by_layer.size() - 1);  // this layer is already in the map
         }
         s.x.push_back(g.at("step").get<double>());
         s.y.push_back(layer.at("weight_grad_norm").get<double>());
@@ -264,7 +243,7 @@ std::string gradient_norms(const Records& grads, const std::string& path) {
   svg::ChartOptions options;
   options.log_y = options.integer_x = true;
   return "<h2>Gradient flow</h2><div class='row'>" +
-         figure(svg::line_chart("‖∂L/∂W‖ per layer", "step", series, options), "from grads.jsonl (log scale)") + "</div>\n";
+         html_figure(svg::line_chart("‖∂L/∂W‖ per layer", "step", series, options), "from grads.jsonl (log scale)") + "</div>\n";
 }
 
 std::string summary_table(const json& summary, const json* calibration, const Records& metrics, const fs::path& dir) {
@@ -367,13 +346,13 @@ std::string evidence_diagrams(const json& calibration) {
       "; grey boxes: where a calibrated model's accuracy would fall in 95% of test sets (the bin's consistency band)";
   std::string html =
       "<h3>Equal-width bins</h3><div class='row'>" +
-      figure(svg::reliability_diagram("raw: " + std::to_string(width_before.size()) + " equal-width bins", width_before),
+      html_figure(svg::reliability_diagram("raw: " + std::to_string(width_before.size()) + " equal-width bins", width_before),
              ece_caption(before, "ece", before_estimators, "noise_floor") + ". Bars: accuracy per confidence bin, with its "
              "number of test samples above it; red: mean confidence above accuracy, yellow: below it" + band_note +
              "; bins of few samples are faded, empty bins marked 0") +
-      figure(svg::reliability_diagram(label, width_after),
+      html_figure(svg::reliability_diagram(label, width_after),
              ece_caption(after, "ece", after_estimators, "noise_floor") + ". The same predictions, calibrated") +
-      figure(svg::confidence_histogram("confidence histogram", width_before, width_after, "raw", label),
+      html_figure(svg::confidence_histogram("confidence histogram", width_before, width_after, "raw", label),
              "samples per top-label confidence bin") +
       "</div>\n";
   if (before_estimators.contains("equal_mass_bins") && after_estimators.contains("equal_mass_bins")) {
@@ -382,12 +361,12 @@ std::string evidence_diagrams(const json& calibration) {
     const auto mass_after = bins_of(after_estimators.at("equal_mass_bins"),
                                     after_estimators.contains("equal_mass_noise_floor") ? &after_estimators.at("equal_mass_noise_floor") : nullptr);
     html += "<h3>Equal-mass bins</h3><div class='row'>" +
-            figure(svg::reliability_diagram("raw: " + std::to_string(mass_before.size()) + " equal-mass bins", mass_before, true),
+            html_figure(svg::reliability_diagram("raw: " + std::to_string(mass_before.size()) + " equal-mass bins", mass_before, true),
                    ece_caption(before, "equal_mass_ece", before_estimators, "equal_mass_noise_floor") +
                    ". Each bin holds the same share of the test samples, ranked by confidence, and is drawn that wide; "
                    "dashed: its mean confidence, where a calibrated bin's accuracy would be" + band_note +
                    "; the accuracy axis starts below the lowest value shown") +
-            figure(svg::reliability_diagram(label + ", equal-mass", mass_after, true),
+            html_figure(svg::reliability_diagram(label + ", equal-mass", mass_after, true),
                    ece_caption(after, "equal_mass_ece", after_estimators, "equal_mass_noise_floor") +
                    ". Bins fixed by the calibrated confidences") +
             "</div>\n";
@@ -400,7 +379,7 @@ std::string calibration_section(const json& calibration, const std::vector<std::
   for (const auto& row : calibration.at("confusion")) confusion.push_back(row.get<std::vector<long long>>());
   const std::string tail =
       "</div><h2>Confusion matrix (test split)</h2><div class='row'>" +
-      figure(svg::heat_map("true class vs predicted class", "true class", "predicted class", confusion, class_names),
+      html_figure(svg::heat_map("true class vs predicted class", "true class", "predicted class", confusion, class_names),
              !calibration.contains("method") || calibration.at("method") == "temperature" || calibration.at("method") == "none"
                  ? "counts; temperature scaling never changes a prediction"
                  : "counts, of the calibrated predictions (" + calibration.at("method").get<std::string>() +
@@ -413,14 +392,14 @@ std::string calibration_section(const json& calibration, const std::vector<std::
   const auto after = bins_of(calibration.at("test_after").at("bins"));
   const double t = calibration.at("fit").at("temperature");
   return "<h2>Calibration (test split)</h2><div class='row'>" +
-         figure(svg::reliability_diagram("reliability before T (ECE " + fmt(calibration.at("test_before").at("ece")) + ")", before),
+         html_figure(svg::reliability_diagram("reliability before T (ECE " + fmt(calibration.at("test_before").at("ece")) + ")", before),
                 "bars: accuracy per confidence bin, with its number of test samples above it; red: mean confidence "
                 "above accuracy, yellow: below it; bins of few samples are faded") +
-         figure(svg::reliability_diagram("reliability after T = " + fmt(t, "%.3f") + " (ECE " +
+         html_figure(svg::reliability_diagram("reliability after T = " + fmt(t, "%.3f") + " (ECE " +
                                              fmt(calibration.at("test_after").at("ece")) + ")",
                                          after),
                 "the same predictions, probabilities softmax(z / T)") +
-         figure(svg::confidence_histogram("confidence histogram", before, after), "samples per top-label confidence bin") +
+         html_figure(svg::confidence_histogram("confidence histogram", before, after), "samples per top-label confidence bin") +
          tail;
 }
 
@@ -446,6 +425,45 @@ std::string no_calibration(const fs::path& dir) {
 }
 
 }  // namespace
+
+JsonlRecords read_jsonl(const std::string& path) {
+  JsonlRecords lines;
+  std::ifstream in(path);
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty()) continue;
+    json j = json_check::parse(line, path + ": line " + std::to_string(number), false);
+    if (j.is_discarded()) throw InputError(path + ": line " + std::to_string(number) + " is not valid JSON");
+    lines.emplace_back(number, std::move(j));
+  }
+  return lines;
+}
+
+std::string html_figure(const std::string& svg_text, const std::string& caption) {
+  return "<figure>" + svg_text + "<figcaption>" + svg::escape(caption) + "</figcaption></figure>\n";
+}
+
+std::string html_page(const std::string& title, const std::string& body) {
+  // the <title> is the heading without its markup
+  std::string plain;
+  bool in_tag = false;
+  for (char c : title) {
+    if (c == '<') in_tag = true;
+    if (!in_tag) plain += c;
+    if (c == '>') in_tag = false;
+  }
+  return "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>" + plain +
+         "</title>\n<style>body{font-family:sans-serif;margin:24px;color:#222;max-width:1500px}"
+         "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}"
+         ".row{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figcaption{font-size:12px;color:#555;max-width:460px}"
+         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
+         "td:first-child{text-align:left}td.verdict,td.text{text-align:left;font-size:13px}.interval{font-size:11px;color:#666;white-space:nowrap}"
+         "td.note{text-align:left;font-size:12px;color:#555;max-width:900px}th{white-space:nowrap}"
+         "h3{font-size:14px;margin:14px 0 6px}code{background:#f4f4f4;padding:1px 4px}</style></head><body>\n"
+         "<h1>" + title + "</h1>\n" + body + "</body></html>\n";
+}
 
 std::string write_report(const std::string& run_dir) {
   const fs::path dir(run_dir);
@@ -475,23 +493,15 @@ std::string write_report(const std::string& run_dir) {
   const std::string calibration_html =
       has_calibration ? reading(calibration_path, [&] { return calibration_section(calibration, class_names(dir)); })
                       : no_calibration(dir);
-  std::string html =
-      "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'><title>gradflow run " + svg::escape(name) +
-      "</title>\n<style>body{font-family:sans-serif;margin:24px;color:#222;max-width:1500px}"
-      "h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}"
-      ".row{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0}figcaption{font-size:12px;color:#555;max-width:460px}"
-      "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
-      "td:first-child{text-align:left}td.verdict,td.text{text-align:left;font-size:13px}.interval{font-size:11px;color:#666;white-space:nowrap}"
-      "td.note{text-align:left;font-size:12px;color:#555;max-width:900px}th{white-space:nowrap}"
-      "h3{font-size:14px;margin:14px 0 6px}code{background:#f4f4f4;padding:1px 4px}</style></head><body>\n"
-      "<h1>gradflow run <code>" + svg::escape(name) + "</code></h1>\n<p>model: " + svg::escape(layers) + " · " +
-      std::to_string(metrics.size()) + " epochs · batch " +
+  const std::string title = "gradflow run <code>" + svg::escape(name) + "</code>";
+  const std::string body =
+      "<p>model: " + svg::escape(layers) + " · " + std::to_string(metrics.size()) + " epochs · batch " +
       std::to_string(batch_size) + "</p>\n<h2>Summary</h2>" +
       summary_table(summary, has_calibration ? &calibration : nullptr, metrics, dir) + training_curves(metrics, metrics_path) +
       calibration_html + gradient_norms(grads, grads_path) +
       // a step page recorded here (gradflow step --html RUN/step.html), linked, not embedded
-      (fs::exists(dir / "step.html") ? "<p><a href='step.html'>One training step, stage by stage</a> (step.html)</p>" : "") +
-      "</body></html>\n";
+      (fs::exists(dir / "step.html") ? "<p><a href='step.html'>One training step, stage by stage</a> (step.html)</p>" : "");
+  const std::string html = html_page(title, body);
   const std::string path = (dir / "report.html").string();
   write_file_atomic(path, html);
   return path;

@@ -191,6 +191,13 @@ std::string escape(const std::string& text) {
   return out;
 }
 
+std::string series_color(size_t index) {
+  // Tableau 10: distinguishable in print and by most colour-blind readers
+  static const char* const kPalette[] = {"#4c78a8", "#f58518", "#54a24b", "#e45756", "#72b7b2",
+                                         "#b279a2", "#eeca3b", "#9d755d", "#ff9da6", "#bab0ac"};
+  return kPalette[index % (sizeof kPalette / sizeof kPalette[0])];
+}
+
 std::vector<double> nice_ticks(double lo, double hi, int target, bool integer) {
   if (!std::isfinite(lo) || !std::isfinite(hi)) return {};
   if (hi < lo) std::swap(lo, hi);

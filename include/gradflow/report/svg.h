@@ -55,4 +55,7 @@ std::string heat_map(const std::string& title, const std::string& row_label, con
 
 std::string escape(const std::string& text);
 
+// The colour of the i-th of several series (a categorical palette of 10, repeating after that).
+std::string series_color(size_t index);
+
 }  // namespace gradflow::svg

@@ -217,3 +217,23 @@ TEST(MpiTrain, RankZeroAloneReportsAndWritesTheSameAccuracyAsOneProcess) {
   EXPECT_DOUBLE_EQ(a["test_accuracy"].get<double>(), b["test_accuracy"].get<double>());
   EXPECT_LT(largest_difference(dir + "/together/model.safetensors", dir + "/alone/model.safetensors"), 1e-4);
 }
+
+TEST(MpiSweep, RanksShareTheRunsAndRankZeroTabulatesThem) {
+  const std::string data = write_separable_dataset("mpi_sweep_data", 500, 60);
+  const std::string dir = temp_dir("mpi_sweep");
+  json c = config_for(data, 1);
+  c["output"] = {{"dir", dir + "/runs"}};
+  const std::string config = write_config(dir, c);
+  std::ofstream(dir + "/grid.json") << R"({"optimizer.lr": [0.01, 0.02, 0.05]})";
+  const CliRun r = run_cli("sweep --config " + config + " --grid " + dir + "/grid.json --name s", kMpirun);
+  ASSERT_EQ(r.code, 0) << r.err << r.out;
+  for (const char* run : {"lr=0.01", "lr=0.02", "lr=0.05"}) {
+    EXPECT_TRUE(fs::exists(dir + "/runs/s/" + run + "/summary.json")) << run;
+  }
+  const std::string csv = read_all(dir + "/runs/s/sweep.csv");
+  EXPECT_EQ(lines(csv), 4u) << csv;  // the header and the three runs
+  size_t finished = 0;
+  for (size_t at = csv.find(",finished,"); at != std::string::npos; at = csv.find(",finished,", at + 1)) ++finished;
+  EXPECT_EQ(finished, 3u) << csv;
+  EXPECT_EQ(r.out.find("sweep s: 3 runs"), r.out.rfind("sweep s: 3 runs"));  // one header, from rank 0
+}

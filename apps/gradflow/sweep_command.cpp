@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "commands.h"
+#include "gradflow/distributed/communicator.h"
 #include "gradflow/config.h"
 #include "gradflow/sweep/plan.h"
 #include "gradflow/sweep/runner.h"
@@ -120,14 +121,19 @@ void add_sweep_command(CLI::App& app, Action& action) {
       options.stop = &install_stop_handlers();
       SweepLog log(plan, a->json);
       options.on_event = [&log](const sweep::RunEvent& event) { log(event); };
-      FILE* out = a->json ? stderr : stdout;
-      std::fprintf(out, "sweep %s: %zu runs, %d at a time%s, into %s/\n", plan.name.c_str(), plan.runs.size(), a->jobs,
+      FILE* out = a->json || world().rank() != 0 ? stderr : stdout;
+      if (world().rank() == 0) std::fprintf(out, "sweep %s: %zu runs, %d at a time%s, into %s/\n", plan.name.c_str(), plan.runs.size(), a->jobs,
                    options.threads >= 0 ? (", " + std::to_string(options.threads) + (options.threads == 1 ? " thread" : " threads") + " each").c_str() : "",
                    plan.dir.c_str());
       std::fflush(out);
-      const sweep::SweepOutcome outcome = sweep::run_sweep(plan, options, 0, 1, [] {});
+      // under mpirun, the runs are spread over the ranks (each run is still one process); rank 0 tabulates
+      Communicator& ranks = world();
+      const sweep::SweepOutcome outcome =
+          sweep::run_sweep(plan, options, ranks.rank(), ranks.size(), [&ranks] { ranks.barrier(); });
       log.finish();
-      if (a->json) {
+      if (ranks.rank() != 0) {
+        return outcome.interrupted ? 130 : outcome.failed > 0 ? 1 : 0;
+      } else if (a->json) {
         std::cout << sweep::rows_json(plan, outcome.rows).dump() << std::endl;
       } else {
         std::printf("\n%s\nsweep.csv, sweep.html in %s/\n", sweep::rows_text(outcome.rows).c_str(), plan.dir.c_str());

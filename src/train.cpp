@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <thread>
 
 #include "gradflow/checkpoint.h"
 #include "gradflow/distributed/communicator.h"
@@ -245,6 +246,15 @@ EpochMetrics recorded_epoch(const RunDirectory& dir, int64_t epoch) {
   return m;
 }
 
+// threads: 0 means this many: the cores this process may run on, shared with the other ranks on
+// this machine unless the launcher bound each rank to cores of its own (mpirun does by default).
+int threads_per_rank(Communicator& ranks) {
+  const int usable = omp_get_num_procs();  // this process's CPU affinity
+  const int machine = static_cast<int>(std::thread::hardware_concurrency());
+  if (usable < machine) return usable;  // bound
+  return std::max(1, usable / ranks.local_size());
+}
+
 // Data-parallel ranks each take training.batch_size / N rows of every global batch.
 void check_batch_splits(const Config& config, int64_t train_samples, Communicator& ranks) {
   const int64_t n = ranks.size(), batch = config.training.batch_size;
@@ -305,8 +315,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     dir.claim(control.resume != nullptr, control.replace);
     if (control.resume != nullptr) dir.check_config_unedited(control.resume->checkpoint.config);
   });
-  // threads: 0 shares this machine's cores among the ranks running on it
-  set_threads(config.threads > 0 ? config.threads : std::max(1, omp_get_num_procs() / ranks.local_size()));
+  set_threads(config.threads > 0 ? config.threads : threads_per_rank(ranks));
   use_product_backend(config.backend);
   spdlog::info("run {}: loading {}", config.name, display_path(config.data.dir));
   auto [train_data, validation_data, test_data, data_description] = load_data(config.data);
@@ -318,6 +327,12 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   if (ranks.distributed()) {
     spdlog::info("data-parallel on {}: each rank takes {} of every global batch of {}", ranks.description(),
                  config.training.batch_size / ranks.size(), config.training.batch_size);
+    const int threads = omp_get_max_threads(), fair = threads_per_rank(ranks);
+    if (writer && threads > fair) {
+      spdlog::warn("{} threads per rank, with {} ranks on this machine of {} cores ({} core(s) for each rank): "
+                   "the threads will wait for each other; set threads to 0 or --threads {}",
+                   threads, ranks.local_size(), std::thread::hardware_concurrency(), fair, fair);
+    }
   }
 
   std::mt19937_64 rng(config.seed);
@@ -360,12 +375,13 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     batcher.shuffle();
     double lr = 0.0;
     const double carried = position.epoch_seconds;  // of an epoch interrupted and resumed
-    double seconds = carried;
+    double seconds = carried, reduce_seconds = 0;
     bool completed = false;
     try {
       const auto after_step = [&](const StepReport& r) {
         lr = r.learning_rate;
         seconds = carried + r.seconds;
+        reduce_seconds = r.reduce_seconds;
         position.epoch_seconds = seconds;
         if (r.update_norms && writer) {
           dir.append_gradients(gradient_flow_record(model, *r.update_norms, epoch, r.position->step - 1));
@@ -385,10 +401,15 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
         epoch_metrics(epoch, position, seconds, lr, model, validation_data, config.training.eval_batch_size, ranks);
     summary.train_seconds += m.seconds;
     if (observer) observer->on_epoch_end(m);
-    spdlog::info("epoch {}/{}  train loss {:.4f} acc {:.2f}%  val loss {:.4f} acc {:.2f}%  lr {:.4g}  {:.1f} s  {:.0f} samples/s",
+    spdlog::info("epoch {}/{}  train loss {:.4f} acc {:.2f}%  val loss {:.4f} acc {:.2f}%  lr {:.4g}  {:.1f} s  {:.0f} samples/s{}",
                  epoch, config.training.epochs, m.train_loss, 100 * m.train_accuracy, m.validation_loss,
-                 100 * m.validation_accuracy, m.learning_rate, m.seconds, m.samples_per_second);
-    if (writer) dir.append_metrics(m.to_json());
+                 100 * m.validation_accuracy, m.learning_rate, m.seconds, m.samples_per_second,
+                 ranks.distributed() ? fmt::format("  all-reduce {:.2f} s", reduce_seconds) : std::string());
+    if (writer) {
+      json record = m.to_json();
+      if (ranks.distributed()) record["allreduce_seconds"] = reduce_seconds;  // rank 0's wait included
+      dir.append_metrics(record);
+    }
     summary.last_epoch = m;
     check_still_learning(m, validation_data.size() > 0, model.classes(), dir);
     const EarlyStoppingOptions& rule = config.training.early_stopping;

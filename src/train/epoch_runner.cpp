@@ -18,6 +18,7 @@ bool EpochRunner::run(int64_t epoch, TrainPosition& position, const std::functio
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   Communicator& ranks = options_.ranks != nullptr ? *options_.ranks : single_process();
+  double reduce_seconds = 0;
   for (int64_t b = position.batch; b < batcher_.batches(); ++b) {
     const int64_t rows = batcher_.batch_rows(b);
     const RowRange mine = rank_rows(rows, ranks.rank(), ranks.size());
@@ -39,6 +40,7 @@ bool EpochRunner::run(int64_t epoch, TrainPosition& position, const std::functio
                             std::to_string(position.step) + ": the " + (outcome.loss_finite ? "gradient" : "loss") +
                             " is not finite; try a lower /optimizer/lr");
     }
+    reduce_seconds += outcome.reduce_seconds;
     if (options_.check_replicas && ranks.distributed()) check_replicas(model_, ranks, position.step);
     ++position.step;
     position.batch = b + 1;
@@ -47,7 +49,7 @@ bool EpochRunner::run(int64_t epoch, TrainPosition& position, const std::functio
     position.seen += rows;
     if (after_step) {
       after_step(StepReport{epoch, &position, outcome.loss, lr,
-                            std::chrono::duration<double>(Clock::now() - start).count(),
+                            std::chrono::duration<double>(Clock::now() - start).count(), reduce_seconds,
                             norms ? &update_norms_ : nullptr});
     }
     if (totals[2] > 0) return position.batch == batcher_.batches();

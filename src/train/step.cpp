@@ -1,5 +1,6 @@
 #include "gradflow/train/step.h"
 
+#include <chrono>
 #include <cmath>
 
 namespace gradflow {
@@ -15,7 +16,9 @@ StepOutcome train_step(Sequential<float>& model, Optimizer& optimizer, const Eig
   if (shard.split()) {
     auto gradients = model.gradient_block();
     gradients *= static_cast<float>(static_cast<double>(x.rows()) / static_cast<double>(shard.global_rows));
+    const auto start = std::chrono::steady_clock::now();
     shard.ranks->sum(gradients.data(), gradients.size());
+    outcome.reduce_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   outcome.gradient_finite = optimizer.step(lr, update_norms);
   return outcome;

@@ -20,6 +20,7 @@ struct StepReport {
   double loss = 0;                           // this batch's mean loss
   double learning_rate = 0;                  // the rate this step used
   double seconds = 0;                        // since this call of run() began
+  double reduce_seconds = 0;                 // of those, in the gradients' all-reduce (data-parallel)
   const std::vector<double>* update_norms = nullptr;  // ||update|| per parameter, on logged steps only
 };
 

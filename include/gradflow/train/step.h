@@ -13,6 +13,7 @@ struct StepOutcome {
   double loss = 0;              // the batch's mean loss
   bool loss_finite = true;
   bool gradient_finite = true;  // false: the update has made the parameters non-finite
+  double reduce_seconds = 0;    // data-parallel: the wall time of the gradients' all-reduce
   bool finite() const { return loss_finite && gradient_finite; }
 };
 

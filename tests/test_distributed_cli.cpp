@@ -204,7 +204,9 @@ TEST(MpiTrain, RankZeroAloneReportsAndWritesTheSameAccuracyAsOneProcess) {
   const std::string data = write_separable_dataset("mpi_report_data", 2000, 300);
   const std::string dir = temp_dir("mpi_report");
   const std::string config = write_config(dir, config_for(data, 3));
-  const CliRun together = run_cli("train --config " + config + " --out " + dir + "/together --json", kMpirun);
+  // check_replicas on: identical ranks pass it at every step
+  const CliRun together =
+      run_cli("train --config " + config + " --out " + dir + "/together --json --set training.check_replicas=true", kMpirun);
   ASSERT_EQ(together.code, 0) << together.err;
   const CliRun alone = run_cli("train --config " + config + " --out " + dir + "/alone --json");
   ASSERT_EQ(alone.code, 0) << alone.err;

@@ -66,6 +66,16 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "gradflow: error: %s\n", gradflow::cli::parse_error_line(app, e, argc, argv).c_str());
     return 2;
   }
+  // under mpirun, train and sweep share the work among the ranks; any other command would only
+  // run N times over
+  if (gradflow::world().distributed()) {
+    const std::string command = app.get_subcommands().front()->get_name();
+    if (command != "train" && command != "sweep") {
+      std::fprintf(stderr, "%sgradflow %s runs in one process: run it without mpirun (train and sweep use the ranks)\n",
+                   error_prefix().c_str(), command.c_str());
+      return 2;
+    }
+  }
 
   // on a terminal, long work draws a progress line that log messages clear first
   gradflow::cli::TaskProgress task_progress;

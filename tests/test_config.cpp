@@ -58,7 +58,7 @@ TEST(Config, ErrorsNameTheJsonPath) {
   EXPECT_EQ(error_of(minimal(), "model.layers.0.units=0"),
             "config error at /model/layers/0/units: expected an integer in [1, 1e+07], got 0");
   EXPECT_EQ(error_of(minimal(), "optimizer.speed=1"),
-            "config error at /optimizer/speed: unknown key (expected one of: type, lr, momentum, nesterov, weight_decay)");
+            "config error at /optimizer/speed: unknown key (expected one of: type, lr, max_norm, momentum, nesterov, weight_decay)");
   EXPECT_EQ(error_of(minimal(), "schedule.type=linear"),
             "config error at /schedule/type: expected one of \"constant\", \"step\", \"cosine\", got \"linear\"");
   EXPECT_EQ(error_of(minimal(), "optimizer.nesterov=yes"),

@@ -129,6 +129,7 @@ TEST_P(Resume, InterruptedRunEndsBitIdentical) {
 }
 
 // mid-epoch in epoch 2, and at the end of epoch 2, with every kind of optimizer state; the
+// moving average of the weights (training.ema, saved as ema.* in last.safetensors); the
 // max-norm constraint (c = 0.5 is under the initial rows' norms, about 0.58: it acts from the
 // first step)
 const json kAdam = {{"type", "adam"}, {"lr", 0.01}, {"weight_decay", 1e-4}, {"amsgrad", true}};
@@ -136,6 +137,7 @@ const json kAdamW = {{"type", "adamw"}, {"lr", 0.01}};
 const json kSgdMaxNorm = {{"lr", 0.05}, {"momentum", 0.9}, {"max_norm", 0.5}};
 const json kAdamWMaxNorm = {{"type", "adamw"}, {"lr", 0.01}, {"max_norm", 0.5}};
 const json kSameConfig = json::object();
+const json kAverage = {{"training", {{"ema", 0.9}}}};
 INSTANTIATE_TEST_SUITE_P(Points, Resume,
                          ::testing::Values(std::make_tuple(int64_t(2), int64_t(5), kSgd, kSameConfig),
                                            std::make_tuple(int64_t(2), int64_t(0), kSgd, kSameConfig),
@@ -143,7 +145,9 @@ INSTANTIATE_TEST_SUITE_P(Points, Resume,
                                            std::make_tuple(int64_t(2), int64_t(0), kAdam, kSameConfig),
                                            std::make_tuple(int64_t(2), int64_t(5), kAdamW, kSameConfig),
                                            std::make_tuple(int64_t(2), int64_t(5), kSgdMaxNorm, kSameConfig),
-                                           std::make_tuple(int64_t(2), int64_t(0), kAdamWMaxNorm, kSameConfig)));
+                                           std::make_tuple(int64_t(2), int64_t(0), kAdamWMaxNorm, kSameConfig),
+                                           std::make_tuple(int64_t(2), int64_t(5), kSgd, kAverage),
+                                           std::make_tuple(int64_t(2), int64_t(0), kAdam, kAverage)));
 
 TEST(Resume, RefusesTheStateOfAnotherOptimizerNamingTheFile) {
   const std::string data = write_separable_dataset("resume_other", 300, 40);

@@ -339,4 +339,40 @@ TEST(Schedule, ConstantStepCosineAndWarmup) {
   EXPECT_NEAR(w.learning_rate(9), 0.1, 1e-12);
   EXPECT_NEAR(w.learning_rate(10), 0.1, 1e-12);
   EXPECT_NEAR(w.learning_rate(20), 0.05, 1e-12);
+  EXPECT_NEAR(w.learning_rate(29), 0.1 * (1 + std::cos(M_PI * 19 / 20)) / 2, 1e-12);  // the cosine ends with the run
+}
+
+// torch.optim.lr_scheduler.OneCycleLR (anneal_strategy "cos") at max_lr 0.1 over T = 100 steps with
+// its defaults (pct_start 0.3, div_factor 25, final_div_factor 1e4), worked by hand from its
+// formula: the peak is step 0.3·100 − 1 = 29, a(s, e, f) = e + (s − e)(1 + cos πf)/2.
+TEST(Schedule, OneCycleRisesToLrAndAnnealsLikePyTorch) {
+  ScheduleOptions options;
+  options.type = "one_cycle";
+  options.base_lr = 0.1;
+  const Schedule s(options, 10, 10);
+  EXPECT_NEAR(s.learning_rate(0), 0.004, 1e-15);              // 0.1 / 25
+  EXPECT_NEAR(s.learning_rate(10), 0.0295163948464101, 1e-15);  // a(0.004, 0.1, 10/29): 0.1 − 0.048·(1 + 0.468408)
+  EXPECT_DOUBLE_EQ(s.learning_rate(29), 0.1);                 // the peak
+  EXPECT_NEAR(s.learning_rate(64), 0.0500002, 1e-15);         // half way down, (64 − 29)/70 = 1/2: (0.1 + 4e-7)/2
+  EXPECT_NEAR(s.learning_rate(98), 5.07464715475788e-05, 1e-17);
+  EXPECT_NEAR(s.learning_rate(99), 4e-7, 1e-20);              // the last step: 0.004 / 1e4
+  EXPECT_NEAR(s.learning_rate(150), 4e-7, 1e-20);             // past the end it stays there
+  for (int64_t t = 1; t < 100; ++t) {
+    if (t <= 29) {
+      EXPECT_GT(s.learning_rate(t), s.learning_rate(t - 1)) << t;
+    } else {
+      EXPECT_LT(s.learning_rate(t), s.learning_rate(t - 1)) << t;
+    }
+  }
+
+  // other factors: T = 40, the peak at step 0.25·40 − 1 = 9
+  options.pct_start = 0.25;
+  options.div_factor = 10;
+  options.final_div_factor = 100;
+  const Schedule o(options, 4, 10);
+  EXPECT_NEAR(o.learning_rate(0), 0.01, 1e-15);
+  EXPECT_DOUBLE_EQ(o.learning_rate(9), 0.1);
+  EXPECT_NEAR(o.learning_rate(39), 1e-4, 1e-18);
+  // a rise of no length, 0.25·4 − 1 = 0 (PyTorch would divide by zero): the first step is the peak
+  EXPECT_DOUBLE_EQ(Schedule(options, 1, 4).learning_rate(0), 0.1);
 }

@@ -101,16 +101,23 @@ Config parse_config(const json& root) {
   c.optimizer = OptimizerRegistry::instance().resolve(opt, "/optimizer", {"lr"});
   c.schedule.base_lr = jc::number(opt, "lr", "/optimizer", OptimizerRegistry::instance().find(c.optimizer.at("type"))->default_learning_rate, jc::above(0));
 
-  const json sched = section(root, "schedule", {"type", "warmup_epochs", "step_epochs", "gamma", "min_lr"});
-  c.schedule.type = jc::string(sched, "type", "/schedule", std::string("constant"), {"constant", "step", "cosine"});
+  const json sched = section(root, "schedule",
+                             {"type", "warmup_epochs", "step_epochs", "gamma", "min_lr", "pct_start", "div_factor", "final_div_factor"});
+  c.schedule.type = jc::string(sched, "type", "/schedule", std::string("constant"), {"constant", "step", "cosine", "one_cycle"});
   c.schedule.warmup_epochs = jc::number(sched, "warmup_epochs", "/schedule", 0.0, jc::at_least(0));
   c.schedule.step_epochs = jc::integer(sched, "step_epochs", "/schedule", 10, {1, 1e6});
   c.schedule.gamma = jc::number(sched, "gamma", "/schedule", 0.1, {0, 1, true});
   c.schedule.min_lr = jc::number(sched, "min_lr", "/schedule", 0.0, jc::at_least(0));
+  c.schedule.pct_start = jc::number(sched, "pct_start", "/schedule", 0.3, {0, 1, true, true});
+  c.schedule.div_factor = jc::number(sched, "div_factor", "/schedule", 25.0, jc::above(0));
+  c.schedule.final_div_factor = jc::number(sched, "final_div_factor", "/schedule", 1e4, jc::above(0));
+  if (c.schedule.type == "one_cycle" && c.schedule.warmup_epochs > 0) {
+    throw ConfigError("/schedule/warmup_epochs", "one_cycle warms up by itself (/schedule/pct_start); set warmup_epochs to 0");
+  }
 
   const json train =
       section(root, "training", {"epochs", "batch_size", "eval_batch_size", "log_grad_every", "checkpoint_every", "check_replicas",
-                                   "early_stopping"});
+                                   "early_stopping", "ema"});
   // bounded so that step counts (epochs × batches) cannot overflow
   c.training.epochs = jc::integer(train, "epochs", "/training", c.training.epochs, {1, 1e6});
   c.training.batch_size = jc::integer(train, "batch_size", "/training", c.training.batch_size, {1, 1e7});
@@ -118,6 +125,9 @@ Config parse_config(const json& root) {
   c.training.log_grad_every = jc::integer(train, "log_grad_every", "/training", 0, jc::at_least(0));
   c.training.checkpoint_every = jc::integer(train, "checkpoint_every", "/training", 0, jc::at_least(0));
   c.training.check_replicas = jc::boolean(train, "check_replicas", "/training", false);
+  if (train.contains("ema") && !train["ema"].is_null()) {
+    c.training.ema = jc::number(train, "ema", "/training", std::nullopt, {0, 1, true, true});
+  }
   if (train.contains("early_stopping") && !train["early_stopping"].is_null()) {
     const std::string path = "/training/early_stopping";
     const json& es = train["early_stopping"];
@@ -169,14 +179,18 @@ json Config::to_json() const {
             {"warmup_epochs", schedule.warmup_epochs},
             {"step_epochs", schedule.step_epochs},
             {"gamma", schedule.gamma},
-            {"min_lr", schedule.min_lr}}},
+            {"min_lr", schedule.min_lr},
+            {"pct_start", schedule.pct_start},
+            {"div_factor", schedule.div_factor},
+            {"final_div_factor", schedule.final_div_factor}}},
           {"training",
            {{"epochs", training.epochs},
             {"batch_size", training.batch_size},
             {"eval_batch_size", training.eval_batch_size},
             {"log_grad_every", training.log_grad_every},
             {"checkpoint_every", training.checkpoint_every},
-            {"check_replicas", training.check_replicas}}},
+            {"check_replicas", training.check_replicas},
+            {"ema", training.ema > 0 ? json(training.ema) : json(nullptr)}}},
           {"calibration", {{"method", calibration.method}, {"bins", calibration.bins}, {"bootstrap", calibration.bootstrap}}},
           {"output", {{"dir", output_dir}}}};
   if (!plugins.empty()) out["plugins"] = plugins;

@@ -122,7 +122,7 @@ StepTrace trace_step(Sequential<float>& model, Optimizer& optimizer, const Matri
   // update
   t.learning_rate = options.learning_rate;
   t.optimizer = optimizer.options();
-  t.optimizer_formula = optimizer.formula();
+  t.optimizer_formula = optimizer.update_rule();
   t.optimizer_terms = optimizer.terms(options.learning_rate);
   t.state_was_empty = true;
   for (const auto& s : optimizer.state()) {

@@ -341,13 +341,23 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   Optimizer& optimizer = *trainee.optimizer;
   TrainPosition& position = trainee.position;
 
+  // training.ema: the averaged weights are the ones evaluated, calibrated and saved; the live ones train
+  std::unique_ptr<WeightAverage> average;
+  if (config.training.ema > 0) {
+    average = std::make_unique<WeightAverage>(model, config.training.ema);
+    if (control.resume != nullptr && !restore_average(*control.resume, *average)) {
+      spdlog::info("{} holds no weight average: it starts at its weights", control.resume->path);
+    }
+  }
+  Sequential<float>& evaluated = average ? average->model() : model;
+
   const json resolved = config.to_json();
   if (writer) dir.prepare(resolved, control.resume != nullptr ? &position : nullptr);
 
   Batcher batcher(train_data, config.training.batch_size, rng);
   const Schedule schedule(config.schedule, batcher.batches(), config.training.epochs);
   EpochRunner runner(model, optimizer, batcher, schedule,
-                     {config.training.log_grad_every, &ranks, config.training.check_replicas});
+                     {config.training.log_grad_every, &ranks, config.training.check_replicas, average.get()});
   TrainSummary summary;
   summary.run_dir = std::filesystem::absolute(run_dir).lexically_normal().string();
   summary.train_seconds = position.train_seconds;
@@ -361,7 +371,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     return p;
   };
   auto interrupted = [&](const std::string& when) {
-    if (writer) save_train_state(dir.last(), model, optimizer, saved_position(), resolved);
+    if (writer) save_train_state(dir.last(), model, optimizer, saved_position(), resolved, average.get());
     summary.interrupted = true;
     summary.position = position;
     if (writer) spdlog::warn("interrupted {}: saved {}", when, dir.last());
@@ -398,7 +408,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     if (!completed) return interrupted("at epoch " + std::to_string(epoch) + ", step " + std::to_string(position.step));
 
     const EpochMetrics m =
-        epoch_metrics(epoch, position, seconds, lr, model, validation_data, config.training.eval_batch_size, ranks);
+        epoch_metrics(epoch, position, seconds, lr, evaluated, validation_data, config.training.eval_batch_size, ranks);
     summary.train_seconds += m.seconds;
     if (observer) observer->on_epoch_end(m);
     spdlog::info("epoch {}/{}  train loss {:.4f} acc {:.2f}%  val loss {:.4f} acc {:.2f}%  lr {:.4g}  {:.1f} s  {:.0f} samples/s{}",
@@ -413,7 +423,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     summary.last_epoch = m;
     check_still_learning(m, validation_data.size() > 0, model.classes(), dir);
     const EarlyStoppingOptions& rule = config.training.early_stopping;
-    if (validation_data.size() > 0 && keep_if_best(m, rule, position, model, resolved, data_description, dir, writer)) {
+    if (validation_data.size() > 0 && keep_if_best(m, rule, position, evaluated, resolved, data_description, dir, writer)) {
       summary.best = m;
     }
 
@@ -429,7 +439,9 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     const bool stop = ranks.any(stopping());  // asked of every rank: any one's Ctrl-C stops them all
     if (stop && !last_epoch) return interrupted("after epoch " + std::to_string(epoch));
     const int64_t every = config.training.checkpoint_every;
-    if (writer && every > 0 && epoch % every == 0) save_train_state(dir.last(), model, optimizer, saved_position(), resolved);
+    if (writer && every > 0 && epoch % every == 0) {
+      save_train_state(dir.last(), model, optimizer, saved_position(), resolved, average.get());
+    }
     if (patience_out && epoch < config.training.epochs) {
       spdlog::info("early stopping after epoch {}: {} epochs without a {} better than epoch {}'s {:.4g}{}", epoch,
                    epoch - position.best_epoch, metric_words(rule.metric), position.best_epoch, position.best_value,
@@ -450,14 +462,14 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     if (rule.enabled && rule.restore_best && position.best_epoch != summary.last_epoch.epoch) {
       ranks.barrier();  // rank 0 has written it
       LoadedCheckpoint best = load_checkpoint(dir.best());
-      copy_state(best.model, model);
+      copy_state(best.model, evaluated);
       summary.restored_best = true;
       spdlog::info("restoring the weights of epoch {} ({} {:.4g})", position.best_epoch, metric_words(rule.metric),
                    position.best_value);
     }
   }
 
-  finish_run(model, config, data_description, validation_data, test_data, dir, summary, start, ranks);
+  finish_run(evaluated, config, data_description, validation_data, test_data, dir, summary, start, ranks);
   return summary;
 }
 

@@ -11,6 +11,8 @@ namespace gradflow {
 namespace {
 constexpr const char* kPosition = "gradflow.train.position";
 constexpr const char* kOptimizer = "gradflow.train.optimizer";
+constexpr const char* kAverage = "gradflow.train.ema";
+constexpr const char* kAveragePrefix = "ema.";
 std::string state_key(const std::string& state, const std::string& parameter) {
   return "optimizer." + state + "." + parameter;
 }
@@ -55,6 +57,23 @@ void restore_optimizer(const TrainState& state, Optimizer& optimizer) {
   }
 }
 
+bool restore_average(const TrainState& state, WeightAverage& average) {
+  if (state.average_tensors.empty()) return false;
+  for (const TensorView<float>& p : average.model().parameters()) {
+    const std::string key = kAveragePrefix + p.name;
+    auto it = state.average_tensors.find(key);
+    if (it == state.average_tensors.end()) throw InputError(state.path + ": holds no " + key);
+    if (it->second.shape != p.shape) {
+      throw InputError(state.path + ": " + key + " has shape " + nlohmann::json(it->second.shape).dump() +
+                       ", its parameter " + nlohmann::json(p.shape).dump());
+    }
+    std::copy(it->second.values.begin(), it->second.values.end(), p.value);
+  }
+  average.set_updates(state.average_updates);
+  average.copy_buffers();
+  return true;
+}
+
 std::string rng_state(const std::mt19937_64& rng) {
   std::ostringstream out;
   out << rng;
@@ -68,7 +87,7 @@ void set_rng_state(std::mt19937_64& rng, const std::string& state) {
 }
 
 void save_train_state(const std::string& path, Sequential<float>& model, const Optimizer& optimizer, const TrainPosition& p,
-                      const nlohmann::json& config) {
+                      const nlohmann::json& config, WeightAverage* average) {
   SafetensorsFile file;
   auto views = model.parameters();
   auto buffers = model.buffers();
@@ -83,6 +102,12 @@ void save_train_state(const std::string& path, Sequential<float>& model, const O
     }
   }
   file.metadata[kOptimizer] = nlohmann::json{{"type", optimizer.type()}, {"scalars", optimizer.scalars()}}.dump();
+  if (average != nullptr) {
+    for (const auto& v : average->model().parameters()) {
+      file.tensors[kAveragePrefix + v.name] = {v.shape, std::vector<float>(v.value, v.value + v.size())};
+    }
+    file.metadata[kAverage] = nlohmann::json{{"decay", average->decay()}, {"updates", average->updates()}}.dump();
+  }
   nlohmann::json layer_rng = nlohmann::json::array();
   for (size_t i = 0; i < model.size(); ++i) layer_rng.push_back(model.layer(i).random_state());
   describe_model(model, file.metadata);
@@ -113,7 +138,7 @@ TrainState load_train_state(const std::string& path) {
                      "); training.checkpoint_every writes last.safetensors");
   }
   const nlohmann::json p = json_check::parse(it->second, path + ": " + kPosition, false);
-  TrainState state{load_checkpoint(file, path), path, {}, {}, nlohmann::json::object(), {}, {}};
+  TrainState state{load_checkpoint(file, path), path, {}, {}, nlohmann::json::object(), {}, {}, {}, 0};
   try {
     state.position.epoch = p.at("epoch");
     state.position.batch = p.at("batch");
@@ -145,8 +170,17 @@ TrainState load_train_state(const std::string& path) {
     state.optimizer_type = optimizer["type"].get<std::string>();
     state.optimizer_scalars = optimizer["scalars"];
   }
+  if (auto a = file.metadata.find(kAverage); a != file.metadata.end()) {
+    const nlohmann::json average = json_check::parse(a->second, path + ": " + kAverage, false);
+    if (!average.is_object() || !average.value("updates", nlohmann::json()).is_number_integer() ||
+        average["updates"].get<int64_t>() < 0) {
+      throw InputError(path + ": the weight average in its metadata is invalid");
+    }
+    state.average_updates = average["updates"].get<int64_t>();
+  }
   for (auto& [name, tensor] : file.tensors) {
     if (name.rfind("optimizer.", 0) == 0) state.optimizer_tensors[name] = std::move(tensor);
+    if (name.rfind(kAveragePrefix, 0) == 0) state.average_tensors[name] = std::move(tensor);
   }
   return state;
 }

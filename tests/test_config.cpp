@@ -38,7 +38,11 @@ TEST(Config, MinimalConfigGetsDefaults) {
   EXPECT_TRUE(c.data.class_names.empty());
   EXPECT_FALSE(c.data.digits.has_value());
   EXPECT_EQ(c.schedule.type, "constant");
+  EXPECT_EQ(c.schedule.pct_start, 0.3);  // one_cycle's, torch.optim.lr_scheduler.OneCycleLR's defaults
+  EXPECT_EQ(c.schedule.div_factor, 25.0);
+  EXPECT_EQ(c.schedule.final_div_factor, 1e4);
   const json resolved = c.to_json();
+  EXPECT_EQ(resolved["schedule"]["final_div_factor"], 1e4);
   EXPECT_EQ(resolved["model"]["layers"][0]["init"], "kaiming_uniform");
   EXPECT_EQ(resolved["model"]["head"]["temperature"], 1.0);
   // the resolved config parses to the same config
@@ -58,9 +62,19 @@ TEST(Config, ErrorsNameTheJsonPath) {
   EXPECT_EQ(error_of(minimal(), "model.layers.0.units=0"),
             "config error at /model/layers/0/units: expected an integer in [1, 1e+07], got 0");
   EXPECT_EQ(error_of(minimal(), "optimizer.speed=1"),
-            "config error at /optimizer/speed: unknown key (expected one of: type, lr, momentum, nesterov, weight_decay)");
+            "config error at /optimizer/speed: unknown key (expected one of: type, lr, max_norm, momentum, nesterov, weight_decay)");
   EXPECT_EQ(error_of(minimal(), "schedule.type=linear"),
-            "config error at /schedule/type: expected one of \"constant\", \"step\", \"cosine\", got \"linear\"");
+            "config error at /schedule/type: expected one of \"constant\", \"step\", \"cosine\", \"one_cycle\", got \"linear\"");
+  EXPECT_EQ(error_of(minimal(), "schedule.pct_start=1"),
+            "config error at /schedule/pct_start: expected a number in (0, 1), got 1");
+  EXPECT_EQ(error_of(minimal(), "schedule.div_factor=0"),
+            "config error at /schedule/div_factor: expected a number > 0, got 0");
+  EXPECT_EQ(error_of(minimal(), "schedule.final_div_factor=-1"),
+            "config error at /schedule/final_div_factor: expected a number > 0, got -1");
+  json one_cycle = minimal();
+  one_cycle["schedule"] = {{"type", "one_cycle"}, {"warmup_epochs", 1}};
+  EXPECT_EQ(error_of(one_cycle),
+            "config error at /schedule/warmup_epochs: one_cycle warms up by itself (/schedule/pct_start); set warmup_epochs to 0");
   EXPECT_EQ(error_of(minimal(), "optimizer.nesterov=yes"),
             "config error at /optimizer/nesterov: expected true or false, got \"yes\"");
   EXPECT_EQ(error_of(minimal(), "data=5"), "config error at /data: expected an object, got 5");

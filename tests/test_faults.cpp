@@ -9,6 +9,7 @@
 #include <fcntl.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -74,12 +75,15 @@ struct StopAt : TrainObserver {
 
 }  // namespace
 
-// (epoch, batch to stop at; batch 0: the end of the epoch), the optimizer
-class Resume : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, json>> {};
+// (epoch, batch to stop at; batch 0: the end of the epoch), the optimizer, and a JSON merge patch
+// of the rest of the config
+class Resume : public ::testing::TestWithParam<std::tuple<int64_t, int64_t, json, json>> {};
 
 TEST_P(Resume, InterruptedRunEndsBitIdentical) {
   const std::string data = write_separable_dataset("resume_data", 500, 60);
-  const Config config = parse_config(config_for(data, 4, std::get<2>(GetParam())));
+  json spec = config_for(data, 4, std::get<2>(GetParam()));
+  spec.merge_patch(std::get<3>(GetParam()));
+  const Config config = parse_config(spec);
   const std::string straight = temp_dir("resume_straight"), broken = temp_dir("resume_broken");
   train(config, straight);
 
@@ -114,17 +118,36 @@ TEST_P(Resume, InterruptedRunEndsBitIdentical) {
   EXPECT_EQ(epochs, 4);
   EXPECT_FALSE(std::getline(b, lb));
   EXPECT_EQ(read_all(straight + "/grads.jsonl"), read_all(broken + "/grads.jsonl"));
+  if (const json& c = config.optimizer.at("max_norm"); c.is_number()) {  // the constraint held to the end
+    const StoredTensor w = read_safetensors(broken + "/model.safetensors").tensors.at("0.weight");
+    for (int64_t r = 0; r < w.shape[0]; ++r) {
+      double squared = 0;
+      for (int64_t i = 0; i < w.shape[1]; ++i) squared += std::pow(double(w.values[size_t(r * w.shape[1] + i)]), 2);
+      EXPECT_LE(std::sqrt(squared), c.get<double>() * (1 + 1e-6)) << "row " << r;
+    }
+  }
 }
 
-// mid-epoch in epoch 2, and at the end of epoch 2, with every kind of optimizer state
+// mid-epoch in epoch 2, and at the end of epoch 2, with every kind of optimizer state; the
+// moving average of the weights (training.ema, saved as ema.* in last.safetensors); the
+// max-norm constraint (c = 0.5 is under the initial rows' norms, about 0.58: it acts from the
+// first step)
 const json kAdam = {{"type", "adam"}, {"lr", 0.01}, {"weight_decay", 1e-4}, {"amsgrad", true}};
 const json kAdamW = {{"type", "adamw"}, {"lr", 0.01}};
+const json kSgdMaxNorm = {{"lr", 0.05}, {"momentum", 0.9}, {"max_norm", 0.5}};
+const json kAdamWMaxNorm = {{"type", "adamw"}, {"lr", 0.01}, {"max_norm", 0.5}};
+const json kSameConfig = json::object();
+const json kAverage = {{"training", {{"ema", 0.9}}}};
 INSTANTIATE_TEST_SUITE_P(Points, Resume,
-                         ::testing::Values(std::make_tuple(int64_t(2), int64_t(5), kSgd),
-                                           std::make_tuple(int64_t(2), int64_t(0), kSgd),
-                                           std::make_tuple(int64_t(2), int64_t(5), kAdam),
-                                           std::make_tuple(int64_t(2), int64_t(0), kAdam),
-                                           std::make_tuple(int64_t(2), int64_t(5), kAdamW)));
+                         ::testing::Values(std::make_tuple(int64_t(2), int64_t(5), kSgd, kSameConfig),
+                                           std::make_tuple(int64_t(2), int64_t(0), kSgd, kSameConfig),
+                                           std::make_tuple(int64_t(2), int64_t(5), kAdam, kSameConfig),
+                                           std::make_tuple(int64_t(2), int64_t(0), kAdam, kSameConfig),
+                                           std::make_tuple(int64_t(2), int64_t(5), kAdamW, kSameConfig),
+                                           std::make_tuple(int64_t(2), int64_t(5), kSgdMaxNorm, kSameConfig),
+                                           std::make_tuple(int64_t(2), int64_t(0), kAdamWMaxNorm, kSameConfig),
+                                           std::make_tuple(int64_t(2), int64_t(5), kSgd, kAverage),
+                                           std::make_tuple(int64_t(2), int64_t(0), kAdam, kAverage)));
 
 TEST(Resume, RefusesTheStateOfAnotherOptimizerNamingTheFile) {
   const std::string data = write_separable_dataset("resume_other", 300, 40);

@@ -4,12 +4,16 @@
 #include <cmath>
 #include <limits>
 
+#include "gradflow/checkpoint.h"
 #include "gradflow/errors.h"
+#include "gradflow/gradcheck.h"
 #include "gradflow/layer_registry.h"
 #include "gradflow/model.h"
+#include "gradflow/stepper.h"
 #include "gradflow/optim/schedule.h"
 #include "gradflow/optim/sgd.h"
 #include "gradient_check.h"
+#include "test_files.h"
 
 using namespace gradflow;
 using gradflow::testing::MatD;
@@ -157,6 +161,76 @@ TEST(Sequential, CopyStateAcrossPrecisions) {
   EXPECT_LT((logits.cast<double>() - logits_double).cwiseAbs().maxCoeff(), 1e-5);
 }
 
+// Input dropout (Srivastava et al. 2014: p = 0.2 on the pixels) is a dropout layer placed first:
+// it drops input features in training, is the identity in eval, and nothing before it needs dx.
+TEST(Sequential, DropoutAsTheFirstLayerDropsInputFeatures) {
+  const nlohmann::json spec = resolve_model_spec(
+      {{"input", 6},
+       {"layers", {{{"type", "dropout"}, {"p", 0.2}}, {{"type", "dense"}, {"units", 4}}, {{"type", "relu"}},
+                   {{"type", "dense"}, {"units", 3}}}}});
+  Sequential<float> model(spec);
+  std::mt19937_64 rng(41);
+  model.initialize(rng);
+  EXPECT_FALSE(model.layer(0).random_state().empty()) << "its masks resume with the run";
+  std::srand(42);
+  const Matrix x = Matrix::Random(16, 6).array() + 2.0f;  // no input is 0 by chance
+  Labels y(16);
+  for (int b = 0; b < 16; ++b) y[b] = b % 3;
+
+  // training: each input is dropped (0) or kept and scaled by 1/(1 − p)
+  model.forward_loss(x, y);
+  const Matrix dropped = model.output(0);
+  int zeros = 0;
+  for (Eigen::Index i = 0; i < x.size(); ++i) {
+    if (dropped.data()[i] == 0.0f) {
+      ++zeros;
+    } else {
+      EXPECT_FLOAT_EQ(dropped.data()[i], x.data()[i] / 0.8f);
+    }
+  }
+  EXPECT_GT(zeros, 0);
+  EXPECT_LT(zeros, 40) << "about 0.2 of 96";
+  // backward without an input gradient: the dense layer's gradient is the dropped input's
+  model.backward();
+  const Matrix expected_weight_gradient = model.gradient_into(1).transpose() * dropped;
+  const auto weight = model.parameters()[0];
+  ASSERT_EQ(weight.name, "1.weight");
+  EXPECT_TRUE(Eigen::Map<const Matrix>(weight.gradient, 4, 6).isApprox(expected_weight_gradient, 1e-6f));
+  // with one, dx passes only the kept inputs, scaled: dx = dL/dy ⊙ m
+  Matrix dx;
+  model.backward(&dx);
+  for (Eigen::Index i = 0; i < x.size(); ++i) {
+    EXPECT_FLOAT_EQ(dx.data()[i], dropped.data()[i] == 0.0f ? 0.0f : model.gradient_into(0).data()[i] / 0.8f) << i;
+  }
+
+  // finite differences (in eval mode, dropout being random in training), the inputs included
+  const GradCheckResult check = check_gradients(model, x, y);
+  EXPECT_FALSE(check.training_mode);
+  EXPECT_TRUE(check.passed()) << check.to_json().dump();
+  EXPECT_EQ(check.tensors.back().name, "input");
+
+  // gradflow step records the step, the saliency through the dropped inputs
+  auto optimizer = make_optimizer(model.parameters(), OptimizerRegistry::instance().resolve({{"type", "sgd"}}, "/optimizer"));
+  StepOptions options;
+  options.learning_rate = 0.1;
+  const StepTrace trace = trace_step(model, *optimizer, x, y, options);
+  ASSERT_EQ(trace.forward.size(), 4u);
+  EXPECT_EQ(trace.forward[0].type, "dropout");
+  EXPECT_EQ(trace.saliency.rows(), 16);
+  EXPECT_EQ(trace.saliency.cols(), 6);
+
+  // eval: the identity; a saved model loads with the same layers and the same predictions
+  model.set_training(false);
+  const Matrix logits = model.forward(x);
+  EXPECT_EQ(Matrix(model.output(0)), x);
+  const std::string path = gradflow::testing::temp_dir("input_dropout") + "/model.safetensors";
+  save_checkpoint(path, model, nlohmann::json::object());
+  LoadedCheckpoint loaded = load_checkpoint(path);
+  EXPECT_EQ(loaded.model.describe(), model.describe());
+  loaded.model.set_training(false);
+  EXPECT_EQ(loaded.model.forward(x), logits);
+}
+
 TEST(ModelSpec, RejectsBadLayers) {
   EXPECT_THROW(resolve_model_spec({{"input", 5}, {"layers", nlohmann::json::array()}}), ConfigError);
   try {
@@ -265,4 +339,40 @@ TEST(Schedule, ConstantStepCosineAndWarmup) {
   EXPECT_NEAR(w.learning_rate(9), 0.1, 1e-12);
   EXPECT_NEAR(w.learning_rate(10), 0.1, 1e-12);
   EXPECT_NEAR(w.learning_rate(20), 0.05, 1e-12);
+  EXPECT_NEAR(w.learning_rate(29), 0.1 * (1 + std::cos(M_PI * 19 / 20)) / 2, 1e-12);  // the cosine ends with the run
+}
+
+// torch.optim.lr_scheduler.OneCycleLR (anneal_strategy "cos") at max_lr 0.1 over T = 100 steps with
+// its defaults (pct_start 0.3, div_factor 25, final_div_factor 1e4), worked by hand from its
+// formula: the peak is step 0.3·100 − 1 = 29, a(s, e, f) = e + (s − e)(1 + cos πf)/2.
+TEST(Schedule, OneCycleRisesToLrAndAnnealsLikePyTorch) {
+  ScheduleOptions options;
+  options.type = "one_cycle";
+  options.base_lr = 0.1;
+  const Schedule s(options, 10, 10);
+  EXPECT_NEAR(s.learning_rate(0), 0.004, 1e-15);              // 0.1 / 25
+  EXPECT_NEAR(s.learning_rate(10), 0.0295163948464101, 1e-15);  // a(0.004, 0.1, 10/29): 0.1 − 0.048·(1 + 0.468408)
+  EXPECT_DOUBLE_EQ(s.learning_rate(29), 0.1);                 // the peak
+  EXPECT_NEAR(s.learning_rate(64), 0.0500002, 1e-15);         // half way down, (64 − 29)/70 = 1/2: (0.1 + 4e-7)/2
+  EXPECT_NEAR(s.learning_rate(98), 5.07464715475788e-05, 1e-17);
+  EXPECT_NEAR(s.learning_rate(99), 4e-7, 1e-20);              // the last step: 0.004 / 1e4
+  EXPECT_NEAR(s.learning_rate(150), 4e-7, 1e-20);             // past the end it stays there
+  for (int64_t t = 1; t < 100; ++t) {
+    if (t <= 29) {
+      EXPECT_GT(s.learning_rate(t), s.learning_rate(t - 1)) << t;
+    } else {
+      EXPECT_LT(s.learning_rate(t), s.learning_rate(t - 1)) << t;
+    }
+  }
+
+  // other factors: T = 40, the peak at step 0.25·40 − 1 = 9
+  options.pct_start = 0.25;
+  options.div_factor = 10;
+  options.final_div_factor = 100;
+  const Schedule o(options, 4, 10);
+  EXPECT_NEAR(o.learning_rate(0), 0.01, 1e-15);
+  EXPECT_DOUBLE_EQ(o.learning_rate(9), 0.1);
+  EXPECT_NEAR(o.learning_rate(39), 1e-4, 1e-18);
+  // a rise of no length, 0.25·4 − 1 = 0 (PyTorch would divide by zero): the first step is the peak
+  EXPECT_DOUBLE_EQ(Schedule(options, 1, 4).learning_rate(0), 0.1);
 }

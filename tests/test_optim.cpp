@@ -1,6 +1,8 @@
 // Optimizers: the registry, option checks, and every optimizer against PyTorch — known values
 // computed once by torch.optim (tests/torch_optimizer.py) and committed here, and, when PyTorch is
-// installed, a run of torch.optim itself over the same gradients.
+// installed, a run of torch.optim itself over the same gradients. The max-norm constraint acts on
+// the weights after an update and leaves every gradient as it was: it needs known values, not a
+// finite-difference check.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,6 +14,7 @@
 #include "gradflow/config.h"
 #include "gradflow/errors.h"
 #include "gradflow/optim/adam.h"
+#include "gradflow/optim/max_norm.h"
 #include "gradflow/optim/optimizer.h"
 #include "gradflow/optim/sgd.h"
 
@@ -200,7 +203,8 @@ TEST(Optimizers, ConfigChoosesByTypeWithCheckedOptions) {
   EXPECT_EQ(error({{"type", "adam"}, {"momentum", 0.9}}),
             "config error at /optimizer/momentum: an option of sgd, not of adam (remove it: --set optimizer.momentum=null)");
   EXPECT_EQ(error({{"type", "adam"}, {"beta3", 0.9}}),
-            "config error at /optimizer/beta3: unknown key (expected one of: type, lr, beta1, beta2, eps, weight_decay, amsgrad)");
+            "config error at /optimizer/beta3: unknown key (expected one of: type, lr, max_norm, beta1, beta2, eps, weight_decay, "
+            "amsgrad)");
   // switching a config's optimizer from the command line: null removes a key, its default applies
   json config{{"model", model}, {"optimizer", {{"type", "sgd"}, {"lr", 0.05}, {"momentum", 0.9}}}};
   for (const char* assignment : {"optimizer.type=adam", "optimizer.momentum=null", "optimizer.lr=null"}) {
@@ -253,4 +257,85 @@ TEST(Optimizers, OnePassOverAParameterBlockEqualsOnePassPerTensor) {
       EXPECT_EQ(block_values[i], i < 6 ? values[0][i] : values[1][i - 6]) << options.dump() << " element " << i;
     }
   }
+}
+
+// A 3×2 weight whose first row (3, 4) has norm 5 > c = 2.5, a second row of norm 1 and a third of
+// norm exactly c; a bias and a batch-norm γ (vectors) of norm 10.
+TEST(MaxNorm, RescalesTheRowsOfDenseWeightsOverCAndNothingElse) {
+  for (const char* type : {"sgd", "adam", "adamw"}) {
+    std::vector<float> weight{3.0f, 4.0f, 0.6f, 0.8f, -2.5f, 0.0f}, bias{10.0f, 0.0f, 0.0f}, gamma{0.0f, 10.0f};
+    std::vector<float> zero(6, 0.0f);  // no gradient: the optimizers' own update leaves every value as it is
+    json options{{"type", type}, {"max_norm", 2.5}};
+    if (std::string(type) == "adamw") options["weight_decay"] = 0.0;
+    auto optimizer = make_optimizer({{"0.weight", {3, 2}, weight.data(), zero.data()},
+                                     {"0.bias", {3}, bias.data(), zero.data()},
+                                     {"1.weight", {2}, gamma.data(), zero.data()}},
+                                    OptimizerRegistry::instance().resolve(options, "/optimizer"));
+    EXPECT_DOUBLE_EQ(optimizer->max_norm(), 2.5) << type;
+    EXPECT_EQ(optimizer->options()["max_norm"], 2.5) << type;
+    ASSERT_TRUE(optimizer->step(0.1)) << type;
+    EXPECT_EQ(weight, (std::vector<float>{1.5f, 2.0f, 0.6f, 0.8f, -2.5f, 0.0f})) << type;  // scaled by c/5 = 0.5 exactly
+    EXPECT_EQ(bias, (std::vector<float>{10.0f, 0.0f, 0.0f})) << type;
+    EXPECT_EQ(gamma, (std::vector<float>{0.0f, 10.0f})) << type;
+    EXPECT_EQ(optimizer->update_rule().size(), optimizer->formula().size() + 1) << type;
+  }
+}
+
+// With gradients, every optimizer's update then the constraint: each row of the weight ends at
+// min(its norm after the plain update, c), in the direction of the plain update's row.
+TEST(MaxNorm, FollowsEveryOptimizersUpdateAndLoggingNormsChangesNothing) {
+  for (const json& options : {json{{"type", "sgd"}, {"momentum", 0.9}}, json{{"type", "adam"}}, json{{"type", "adamw"}}}) {
+    const double c = 1.6;
+    json constrained = options;
+    constrained["max_norm"] = c;
+    const std::vector<float> plain = run(options, {0.5})[0][0], with_norm = run(constrained, {0.5})[0][0];
+    int scaled = 0;
+    for (size_t r = 0; r < 2; ++r) {
+      double squared = 0;
+      for (size_t i = 3 * r; i < 3 * r + 3; ++i) squared += double(plain[i]) * double(plain[i]);
+      const double norm = std::sqrt(squared), scale = std::min(1.0, c / norm);
+      scaled += norm > c;
+      for (size_t i = 3 * r; i < 3 * r + 3; ++i) {
+        EXPECT_FLOAT_EQ(with_norm[i], float(scale * plain[i])) << options.dump() << " row " << r;
+      }
+    }
+    EXPECT_EQ(scaled, 1) << options.dump() << ": one row over c, one under";
+    EXPECT_EQ(run(constrained, {0.5})[0][1], run(options, {0.5})[0][1]) << "the bias is not constrained";
+
+    // a step that logs its update norms constrains the same way, bit for bit
+    std::vector<float> v1 = kInit[0], v2 = kInit[0], g(6);
+    for (size_t i = 0; i < 6; ++i) g[i] = std::sin(float(i));
+    const auto resolved = OptimizerRegistry::instance().resolve(constrained, "/optimizer");
+    auto quiet = make_optimizer({{"0.weight", {2, 3}, v1.data(), g.data()}}, resolved);
+    auto logged = make_optimizer({{"0.weight", {2, 3}, v2.data(), g.data()}}, resolved);
+    std::vector<double> norms;
+    for (int t = 0; t < 3; ++t) {
+      ASSERT_TRUE(quiet->step(0.5));
+      ASSERT_TRUE(logged->step(0.5, &norms));
+    }
+    EXPECT_EQ(v1, v2) << options.dump();
+  }
+}
+
+TEST(MaxNorm, IsOffByDefaultAndCheckedInTheConfig) {
+  const json model{{"input", 4}, {"layers", {{{"type", "dense"}, {"units", 2}}}}};
+  const Config plain = parse_config({{"model", model}});
+  EXPECT_TRUE(plain.optimizer.at("max_norm").is_null());
+  EXPECT_TRUE(plain.to_json()["optimizer"]["max_norm"].is_null());
+  const Config constrained = parse_config({{"model", model}, {"optimizer", {{"type", "adam"}, {"max_norm", 3.5}}}});
+  EXPECT_EQ(constrained.to_json()["optimizer"]["max_norm"], 3.5);
+  EXPECT_EQ(parse_config(constrained.to_json()).to_json(), constrained.to_json());
+  for (const json& bad : {json(0.0), json(-1.0), json("big")}) {
+    try {
+      parse_config({{"model", model}, {"optimizer", {{"max_norm", bad}}}});
+      ADD_FAILURE() << bad.dump();
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(std::string(e.what()), "config error at /optimizer/max_norm: expected a number > 0, got " + bad.dump());
+    }
+  }
+  std::vector<float> w{3.0f, 4.0f}, g{0.0f, 0.0f};
+  auto sgd = make_optimizer({{"0.weight", {1, 2}, w.data(), g.data()}}, plain.optimizer);
+  EXPECT_EQ(sgd->max_norm(), 0.0);
+  ASSERT_TRUE(sgd->step(0.1));
+  EXPECT_EQ(w, (std::vector<float>{3.0f, 4.0f}));
 }

@@ -402,6 +402,10 @@ TEST(Cli, ListingsNameEveryRegisteredComponentWithItsOptions) {
   EXPECT_EQ(by_type["adam"]["params"][0]["default"], 0.001);
   EXPECT_EQ(by_type["adamw"]["params"][4]["name"], "weight_decay");
   EXPECT_EQ(by_type["adamw"]["params"][4]["default"], 0.01);
+  for (const char* type : {"sgd", "adam", "adamw"}) {  // every optimizer's, off by default
+    EXPECT_EQ(by_type[type]["params"].back()["name"], "max_norm") << type;
+    EXPECT_TRUE(by_type[type]["params"].back()["default"].is_null()) << type;
+  }
 
   const CliRun backends = run_cli("backends");
   ASSERT_EQ(backends.code, 0) << backends.err;

@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "gradflow/kernels/backend.h"
 #include "gradflow/layer_registry.h"
+#include "gradflow/optim/max_norm.h"
 #include "gradflow/optim/optimizer.h"
 #include "gradflow/softmax_cross_entropy.h"
 
@@ -102,6 +103,7 @@ void add_optimizers_command(CLI::App& app, Action& action) {
       options.push_back({{"name", "lr"}, {"kind", "number"}, {"help", "learning rate, scaled by /schedule"},
                          {"range", "> 0"}, {"default", info->default_learning_rate}});
       for (const auto& o : info->options) options.push_back(describe_option(o));
+      options.push_back(describe_max_norm_option());  // every optimizer's (optim/max_norm.h)
       list.push_back({{"type", info->type}, {"help", info->help}, {"params", options}});
     }
     return nlohmann::json{{"optimizers", list}};

@@ -12,6 +12,7 @@
 
 #include "gradflow/checkpoint.h"
 #include "gradflow/optim/optimizer.h"
+#include "gradflow/train/weight_average.h"
 
 namespace gradflow {
 
@@ -30,9 +31,10 @@ struct TrainPosition {
   double best_value = 0;     // its metric (training.early_stopping's, validation loss by default)
 };
 
-// Writes the model, the optimizer state and `position` atomically.
+// Writes the model, the optimizer state and `position` atomically; with `average`
+// (training.ema), also the averaged parameters as "ema.<parameter>" and its update count.
 void save_train_state(const std::string& path, Sequential<float>& model, const Optimizer& optimizer, const TrainPosition& position,
-                      const nlohmann::json& config);
+                      const nlohmann::json& config, WeightAverage* average = nullptr);
 
 struct TrainState {
   LoadedCheckpoint checkpoint;  // the model and its config
@@ -42,6 +44,8 @@ struct TrainState {
   nlohmann::json optimizer_scalars = nlohmann::json::object();
   std::map<std::string, StoredTensor> optimizer_tensors;  // "optimizer.<state>.<parameter>"
   std::vector<std::string> layer_rng;        // per layer, empty for layers without a generator
+  std::map<std::string, StoredTensor> average_tensors;  // "ema.<parameter>": training.ema's average
+  int64_t average_updates = 0;
 };
 // InputError naming the file when it is not a resumable checkpoint.
 TrainState load_train_state(const std::string& path);
@@ -49,6 +53,11 @@ TrainState load_train_state(const std::string& path);
 // config's options); InputError naming the file when a state tensor is missing, of the wrong shape, or
 // the checkpoint was written by another optimizer.
 void restore_optimizer(const TrainState& state, Optimizer& optimizer);
+// Puts the weight average of `state` into `average` (built over the checkpoint's model); a
+// checkpoint written without one (training.ema added on resuming) leaves the average where it
+// starts, at the checkpoint's weights, and returns false. InputError naming the file when a
+// tensor has the wrong shape.
+bool restore_average(const TrainState& state, WeightAverage& average);
 // InputError naming the file unless `state` was written by an optimizer of `type`.
 void check_optimizer_type(const TrainState& state, const std::string& type);
 

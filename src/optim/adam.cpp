@@ -68,7 +68,7 @@ UpdatePass update(float* p, const float* grad, float* m, float* v, float* v_max,
 }
 }  // namespace
 
-bool Adam::step(double lr, std::vector<double>* update_norms) {
+bool Adam::update_parameters(double lr, std::vector<double>* update_norms) {
   ++steps_;
   const double t = static_cast<double>(steps_);
   const Decay d = decay();

@@ -1,9 +1,11 @@
 #include "gradflow/optim/optimizer.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include "gradflow/errors.h"
 #include "gradflow/json_check.h"
+#include "gradflow/optim/max_norm.h"
 
 namespace gradflow {
 
@@ -21,6 +23,30 @@ Optimizer::Optimizer(std::vector<TensorView<float>> parameters, nlohmann::json o
   }
 }
 
+bool Optimizer::step(double lr, std::vector<double>* update_norms) {
+  const bool finite = update_parameters(lr, update_norms);
+  if (finite && max_norm_ > 0) apply_max_norm(parameters_, max_norm_);
+  return finite;
+}
+
+void Optimizer::set_max_norm(double c) {
+  max_norm_ = c;
+  if (c > 0) {
+    options_[kMaxNormOption] = c;
+  } else {
+    options_.erase(kMaxNormOption);  // off: nothing to show beside the optimizer's own options
+  }
+}
+
+std::vector<std::string> Optimizer::update_rule() const {
+  std::vector<std::string> lines = formula();
+  if (max_norm_ > 0) {
+    char c[64];
+    std::snprintf(c, sizeof c, "%g", max_norm_);
+    lines.push_back(std::string("w_j ← w_j · min(1, c/‖w_j‖)   (every row of a dense W; c: max_norm = ") + c + ")");
+  }
+  return lines;
+}
 
 void Optimizer::add_state(const std::string& name, const std::string& symbol) {
   OptimizerState s{name, symbol, std::vector<float>(static_cast<size_t>(total_size_), 0.0f), offsets_};
@@ -64,8 +90,11 @@ nlohmann::json OptimizerRegistry::resolve(const nlohmann::json& spec, const std:
       }
     }
   }
-  nlohmann::json resolved = resolve_options(spec, path, type, info.options, also_known);
+  std::vector<std::string> known = also_known;
+  known.push_back(kMaxNormOption);  // every optimizer's, not declared by each
+  nlohmann::json resolved = resolve_options(spec, path, type, info.options, known);
   if (info.validate) info.validate(resolved, path);
+  resolved[kMaxNormOption] = resolve_max_norm(spec, path);
   return resolved;
 }
 
@@ -74,7 +103,11 @@ std::unique_ptr<Optimizer> OptimizerRegistry::create(std::vector<TensorView<floa
   const std::string type = resolved.at("type").get<std::string>();
   const OptimizerInfo* info = find(type);
   if (info == nullptr) throw InputError("unknown optimizer type \"" + type + "\"");
-  return info->make(std::move(parameters), resolved);
+  std::unique_ptr<Optimizer> optimizer = info->make(std::move(parameters), resolved);
+  if (const auto c = resolved.find(kMaxNormOption); c != resolved.end()) {
+    optimizer->set_max_norm(c->is_number() ? c->get<double>() : 0.0);
+  }
+  return optimizer;
 }
 
 }  // namespace gradflow

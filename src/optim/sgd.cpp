@@ -52,7 +52,7 @@ UpdatePass update(float* p, const float* g, int64_t n, float* velocity, float ra
 }
 }  // namespace
 
-bool Sgd::step(double lr, std::vector<double>* update_norms) {
+bool Sgd::update_parameters(double lr, std::vector<double>* update_norms) {
   const float rate = static_cast<float>(lr);
   const float decay = static_cast<float>(sgd_.weight_decay);
   const float mu = static_cast<float>(sgd_.momentum);

@@ -40,6 +40,7 @@ bool EpochRunner::run(int64_t epoch, TrainPosition& position, const std::functio
                             std::to_string(position.step) + ": the " + (outcome.loss_finite ? "gradient" : "loss") +
                             " is not finite; try a lower /optimizer/lr");
     }
+    if (options_.average != nullptr) options_.average->update();
     reduce_seconds += outcome.reduce_seconds;
     if (options_.check_replicas && ranks.distributed()) check_replicas(model_, ranks, position.step);
     ++position.step;

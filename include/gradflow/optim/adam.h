@@ -18,7 +18,6 @@ class Adam : public Optimizer {
  public:
   Adam(std::vector<TensorView<float>> parameters, const nlohmann::json& resolved);
 
-  bool step(double lr, std::vector<double>* update_norms = nullptr) override;
   std::vector<std::string> formula() const override;
   std::vector<std::pair<std::string, double>> terms(double lr) const override;
   nlohmann::json scalars() const override { return {{"step", steps_}}; }
@@ -27,6 +26,8 @@ class Adam : public Optimizer {
   int64_t steps() const { return steps_; }  // updates taken so far
 
  protected:
+  bool update_parameters(double lr, std::vector<double>* update_norms) override;
+
   // How weight decay enters an update at `lr`: added to the gradient (`coupled`, Adam), or as
   // p *= 1 - lr * decoupled before it (AdamW).
   struct Decay {

@@ -12,6 +12,9 @@
 // (SGD: "momentum"; Adam: "exp_avg", "exp_avg_sq"), plus scalars (Adam's step count).
 // Resumable checkpoints store the tensors as "optimizer.<state>.<parameter>" and the scalars in
 // the metadata, so a resumed run continues bit for bit, whatever the optimizer.
+//
+// Every optimizer also takes "max_norm" (optim/max_norm.h): step() runs the optimizer's own
+// update_parameters() and then the constraint, so each optimizer has it without knowing of it.
 #include <cmath>
 #include <functional>
 #include <map>
@@ -55,13 +58,21 @@ class Optimizer {
   const std::string& type() const { return type_; }
   const nlohmann::json& options() const { return options_; }
 
-  // One update at learning rate `lr` from the gradients the parameters hold. Returns false when
-  // some gradient was not finite: the parameters are then not finite either (training has
-  // diverged). With `update_norms`, also records ||update|| per parameter.
-  virtual bool step(double lr, std::vector<double>* update_norms = nullptr) = 0;
+  // One update at learning rate `lr` from the gradients the parameters hold (update_parameters()),
+  // then the max-norm constraint when set. Returns false when some gradient was not finite: the parameters
+  // are then not finite either (training has diverged). With `update_norms`, also records
+  // ||update|| per parameter: the optimizer's update, before the constraint rescales any row.
+  bool step(double lr, std::vector<double>* update_norms = nullptr);
+
+  // The max-norm radius c (optim/max_norm.h), 0: off. Set by OptimizerRegistry::create from the
+  // resolved "max_norm"; options() holds it when set.
+  double max_norm() const { return max_norm_; }
+  void set_max_norm(double c);
 
   // The update rule in a few lines of math, for `gradflow step` ("m = β₁·m + (1 − β₁)·g", ...).
   virtual std::vector<std::string> formula() const = 0;
+  // formula() and, with max_norm, the constraint's line.
+  std::vector<std::string> update_rule() const;
   // The scalars the next update at `lr` uses beyond the options (Adam: the step count t, the bias
   // corrections and the effective step size), in the order to show them, for `gradflow step`.
   virtual std::vector<std::pair<std::string, double>> terms(double /*lr*/) const { return {}; }
@@ -78,6 +89,9 @@ class Optimizer {
   bool contiguous() const { return contiguous_; }
 
  protected:
+  // The optimizer's own update (step() without the constraint): what each optimizer implements.
+  virtual bool update_parameters(double lr, std::vector<double>* update_norms) = 0;
+
   // Adds a state tensor of every parameter, zero-filled; `symbol` is its name in formula().
   void add_state(const std::string& name, const std::string& symbol);
 
@@ -85,7 +99,8 @@ class Optimizer {
   // the whole block when they are contiguous and no norms are asked for, else once per parameter.
   // `offset` is where the range starts in every state block (they are laid out like the
   // parameters). Records ||update|| per parameter in `update_norms`; returns whether every
-  // gradient was finite. Every optimizer's step() is this call around its own fused kernel.
+  // gradient was finite. Every optimizer's update_parameters() is this call around its own fused
+  // kernel.
   template <typename Pass>
   bool for_each_range(std::vector<double>* update_norms, Pass&& pass) {
     if (update_norms == nullptr && contiguous_) {
@@ -108,6 +123,7 @@ class Optimizer {
   bool contiguous_ = false;
   std::vector<int64_t> offsets_;  // parameter k starts offsets_[k] elements into the whole range
   int64_t total_size_ = 0;
+  double max_norm_ = 0.0;
   std::string type_;
   nlohmann::json options_;
   std::vector<OptimizerState> state_;

@@ -23,10 +23,12 @@ class Sgd : public Optimizer {
   Sgd(std::vector<TensorView<float>> parameters, SgdOptions options);
   Sgd(std::vector<TensorView<float>> parameters, const nlohmann::json& resolved);
 
-  bool step(double lr, std::vector<double>* update_norms = nullptr) override;
   std::vector<std::string> formula() const override;
 
   const SgdOptions& sgd_options() const { return sgd_; }
+
+ protected:
+  bool update_parameters(double lr, std::vector<double>* update_norms) override;
 
  private:
   SgdOptions sgd_;

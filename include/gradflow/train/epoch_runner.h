@@ -9,6 +9,7 @@
 #include "gradflow/model.h"
 #include "gradflow/optim/optimizer.h"
 #include "gradflow/optim/schedule.h"
+#include "gradflow/train/weight_average.h"
 #include "gradflow/train_state.h"
 
 namespace gradflow {
@@ -31,6 +32,7 @@ struct EpochRunnerOptions {
   // average their gradients; losses, counts and the decision to stop are summed over them.
   Communicator* ranks = nullptr;
   bool check_replicas = false;  // after every step, verify that every rank holds the same weights
+  WeightAverage* average = nullptr;  // training.ema: updated after every step
 };
 
 class EpochRunner {

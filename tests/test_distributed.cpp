@@ -93,7 +93,7 @@ Compared train_both_ways(const std::string& name, const json& layers) {
 // last place (2^-24 ≈ 6e-8 relative), and 48 SGD steps carry such differences forward. Measured
 // on 2 ranks: 6e-8 for the plain MLP, 2e-6 with batch norm (its statistics are sums of squares
 // over the batch, whose rounding 1/σ amplifies). 1e-5 leaves room for other rank counts and
-// compilers and is still 10^4 times smaller than what training moved the weights (checked):
+// compilers and is at least 10^3 times smaller than what training moved the weights (asserted):
 // a rank that dropped, doubled or mis-sliced its rows is off by ~0.3 (seen with dropout's mask
 // not skipped to the rank's rows).
 constexpr double kTolerance = 1e-5;

@@ -30,7 +30,9 @@ int run(int argc, char** argv) {
   // removed, instead of the process being killed half-way through a file.
   std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"gradflow: train MLPs on MNIST-style image data from JSON configs, with hand-written backward passes"};
-  app.set_version_flag("--version", "gradflow 0.1.0");
+  app.set_version_flag("--version", std::string("gradflow 0.1.0 (") +
+                                        (gradflow::built_with_mpi() ? "with MPI: mpirun -np N trains data-parallel"
+                                                                    : "without MPI") + ")");
   app.require_subcommand(1);
   app.fallthrough();
   std::string log_level = "info";

@@ -62,7 +62,10 @@ class SweepLog {
         break;
     }
     if (live_) TerminalLine::instance().clear();
-    std::fprintf(out_, "[%zu/%zu] %s\n", event.done, event.total, line.c_str());
+    // under mpirun each rank counts its own share of the runs, and says which rank it is
+    const int rank = world().rank();
+    std::fprintf(out_, "%s[%zu/%zu] %s\n", world().distributed() ? ("[rank " + std::to_string(rank) + "] ").c_str() : "",
+                 event.done, event.total, line.c_str());
     std::fflush(out_);
     if (live_) {
       TerminalLine::instance().draw("sweep " + plan_.name + ": " + std::to_string(event.done) + " of " +
@@ -86,7 +89,8 @@ class SweepLog {
 void add_sweep_command(CLI::App& app, Action& action) {
   auto a = std::make_shared<SweepArgs>();
   CLI::App* cmd = app.add_subcommand(
-      "sweep", "train every combination of a grid of config values, each run a child process, and tabulate them");
+      "sweep", "train every combination of a grid of config values, each run a child process, and tabulate them; "
+               "under mpirun -np N, the runs are shared among N processes");
   cmd->add_option("--config", a->config, "the JSON config every run starts from")->required();
   cmd->add_option("--grid", a->grid,
                   "a JSON object mapping --set paths to lists of values: {\"optimizer.lr\": [0.05, 0.1]}; every "

@@ -64,7 +64,9 @@ void print_summary(const TrainSummary& summary, const std::string& run_dir) {
 
 void add_train_command(CLI::App& app, Action& action) {
   auto args = std::make_shared<TrainArgs>();
-  CLI::App* cmd = app.add_subcommand("train", "train a model from a JSON config, or resume an interrupted run");
+  CLI::App* cmd = app.add_subcommand("train", "train a model from a JSON config, or resume an interrupted run; under "
+                                              "mpirun -np N, data-parallel over N processes (training.batch_size is the "
+                                              "global batch)");
   auto* config_option = cmd->add_option("--config", args->config, "the JSON config file");
   auto* resume_option = cmd->add_option("--resume", args->resume, "continue the run saved in this last.safetensors");
   config_option->excludes(resume_option);

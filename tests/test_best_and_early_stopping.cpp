@@ -14,6 +14,7 @@
 #include "gradflow/train_state.h"
 #include "test_cli.h"
 #include "test_configs.h"
+#include "test_checkpoints.h"
 #include "test_files.h"
 
 using namespace gradflow;
@@ -35,15 +36,6 @@ std::vector<json> metrics_of(const std::string& run) {
   return records;
 }
 
-// Every tensor of two checkpoints, bit for bit.
-void expect_same_tensors(const std::string& a, const std::string& b) {
-  const SafetensorsFile x = read_safetensors(a), y = read_safetensors(b);
-  ASSERT_EQ(x.tensors.size(), y.tensors.size());
-  for (const auto& [name, tensor] : x.tensors) {
-    ASSERT_TRUE(y.tensors.count(name)) << name;
-    EXPECT_EQ(tensor.values, y.tensors.at(name).values) << name << " of " << a << " and " << b;
-  }
-}
 
 }  // namespace
 

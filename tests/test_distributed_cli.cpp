@@ -17,6 +17,7 @@
 #include "gradflow/checkpoint.h"
 #include "gradflow/train_state.h"
 #include "test_cli.h"
+#include "test_checkpoints.h"
 #include "test_files.h"
 
 using namespace gradflow;
@@ -91,26 +92,6 @@ std::map<int, pid_t> ranks_running(const std::string& marker) {
     if (at != std::string::npos) found[std::stoi(environ.substr(at + 21))] = std::stoi(name);
   }
   return found;
-}
-
-void expect_same_tensors(const std::string& a, const std::string& b) {
-  const SafetensorsFile x = read_safetensors(a), y = read_safetensors(b);
-  ASSERT_EQ(x.tensors.size(), y.tensors.size());
-  for (const auto& [name, tensor] : x.tensors) {
-    ASSERT_TRUE(y.tensors.count(name)) << name;
-    EXPECT_EQ(0, std::memcmp(tensor.values.data(), y.tensors.at(name).values.data(), tensor.values.size() * sizeof(float)))
-        << name << " differs";
-  }
-}
-
-double largest_difference(const std::string& a, const std::string& b) {
-  const SafetensorsFile x = read_safetensors(a), y = read_safetensors(b);
-  double largest = 0;
-  for (const auto& [name, tensor] : x.tensors) {
-    const auto& other = y.tensors.at(name).values;
-    for (size_t i = 0; i < tensor.values.size(); ++i) largest = std::max(largest, double(std::abs(tensor.values[i] - other[i])));
-  }
-  return largest;
 }
 
 }  // namespace

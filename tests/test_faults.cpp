@@ -20,6 +20,7 @@
 #include "gradflow/train.h"
 #include "gradflow/train_state.h"
 #include "test_cli.h"
+#include "test_checkpoints.h"
 #include "test_files.h"
 
 using namespace gradflow;
@@ -46,17 +47,6 @@ json config_for(const std::string& data, int epochs = 4, const json& optimizer =
               {"training", {{"epochs", epochs}, {"batch_size", 32}, {"checkpoint_every", 1}, {"log_grad_every", 3}}}};
 }
 
-// Every tensor of two checkpoints, bit for bit.
-void expect_same_tensors(const std::string& a, const std::string& b) {
-  const SafetensorsFile x = read_safetensors(a), y = read_safetensors(b);
-  ASSERT_EQ(x.tensors.size(), y.tensors.size());
-  for (const auto& [name, tensor] : x.tensors) {
-    ASSERT_TRUE(y.tensors.count(name)) << name;
-    EXPECT_EQ(tensor.shape, y.tensors.at(name).shape) << name;
-    EXPECT_EQ(0, std::memcmp(tensor.values.data(), y.tensors.at(name).values.data(), tensor.values.size() * sizeof(float)))
-        << name << " differs";
-  }
-}
 
 // Raises the stop flag at a chosen point, as the signal handler would.
 struct StopAt : TrainObserver {

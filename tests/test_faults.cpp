@@ -190,7 +190,8 @@ TEST(Signals, SigintSavesAndResumeMatchesAnUninterruptedRun) {
   waitpid(pid, &status, 0);
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 130) << read_all(dir + "/err");
-  EXPECT_NE(read_all(dir + "/err").find("resume with: gradflow train --resume"), std::string::npos);
+  EXPECT_NE(read_all(dir + "/err").find("resume with: " + std::string(GRADFLOW_BINARY) + " train --resume"),
+            std::string::npos);
   ASSERT_TRUE(fs::exists(dir + "/run/last.safetensors"));
   EXPECT_FALSE(fs::exists(dir + "/run/model.safetensors"));
 

@@ -12,6 +12,7 @@
 #include "gradflow/distributed/communicator.h"
 #include "gradflow/errors.h"
 #include "gradflow/plugin.h"
+#include "options.h"
 #include "progress_bar.h"
 
 namespace {
@@ -34,6 +35,7 @@ int run(int argc, char** argv) {
                                         (gradflow::built_with_mpi() ? "with MPI: mpirun -np N trains data-parallel"
                                                                     : "without MPI") + ")");
   app.require_subcommand(1);
+  if (argc > 0) gradflow::cli::invoked_as() = argv[0];
   app.fallthrough();
   std::string log_level = "info";
   std::vector<std::string> plugins;

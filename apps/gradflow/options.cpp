@@ -66,4 +66,9 @@ std::vector<std::string> config_overrides(std::vector<std::string> sets, const s
   return sets;
 }
 
+std::string& invoked_as() {
+  static std::string command = "gradflow";
+  return command;
+}
+
 }  // namespace gradflow::cli

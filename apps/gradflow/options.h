@@ -33,6 +33,10 @@ std::vector<std::string> config_overrides(std::vector<std::string> sets, const s
 // stops after its current step and saves last.safetensors; a sweep passes the signal on.
 const std::atomic<bool>& install_stop_handlers();
 
+// The command as the user typed it (argv[0]: "build/bin/gradflow", "gradflow"), for hints that
+// are run as printed; set by main.
+std::string& invoked_as();
+
 // The threads to use: `option` when given (>= 0), else `configured`.
 inline int threads_to_use(int option, int configured) { return option >= 0 ? option : configured; }
 

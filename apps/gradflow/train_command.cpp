@@ -1,4 +1,5 @@
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <filesystem>
@@ -111,11 +112,15 @@ void add_train_command(CLI::App& app, Action& action) {
       const TrainSummary summary = train(config, run_dir, stderr_is_terminal() ? &bar : nullptr, control);
       if (world().rank() != 0) return summary.interrupted ? 130 : 0;  // rank 0 reports
       if (summary.interrupted) {
-        const std::string launcher =
-            world().distributed() ? "mpirun -np " + std::to_string(world().size()) + " " : std::string();
-        std::fprintf(stderr, "gradflow: interrupted at epoch %lld, step %lld; resume with: %sgradflow train --resume %s/last.safetensors\n",
+        // a command that runs as printed: this program's path, and mpirun as Open MPI wants it here
+        std::string launcher;
+        if (world().distributed()) {
+          launcher = std::string("mpirun ") + (geteuid() == 0 ? "--allow-run-as-root " : "") + "-np " +
+                     std::to_string(world().size()) + " ";
+        }
+        std::fprintf(stderr, "gradflow: interrupted at epoch %lld, step %lld; resume with: %s%s train --resume %s/last.safetensors\n",
                      static_cast<long long>(summary.position.epoch), static_cast<long long>(summary.position.step),
-                     launcher.c_str(), run_dir.c_str());
+                     launcher.c_str(), invoked_as().c_str(), run_dir.c_str());
         return 130;
       }
       if (args->json) {

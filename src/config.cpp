@@ -116,8 +116,8 @@ Config parse_config(const json& root) {
   }
 
   const json train =
-      section(root, "training", {"epochs", "batch_size", "eval_batch_size", "log_grad_every", "checkpoint_every", "check_replicas",
-                                   "early_stopping", "ema"});
+      section(root, "training", {"epochs", "batch_size", "eval_batch_size", "log_grad_every", "checkpoint_every",
+                                 "check_replicas", "adapt_threads", "early_stopping", "ema"});
   // bounded so that step counts (epochs × batches) cannot overflow
   c.training.epochs = jc::integer(train, "epochs", "/training", c.training.epochs, {1, 1e6});
   c.training.batch_size = jc::integer(train, "batch_size", "/training", c.training.batch_size, {1, 1e7});
@@ -125,6 +125,7 @@ Config parse_config(const json& root) {
   c.training.log_grad_every = jc::integer(train, "log_grad_every", "/training", 0, jc::at_least(0));
   c.training.checkpoint_every = jc::integer(train, "checkpoint_every", "/training", 0, jc::at_least(0));
   c.training.check_replicas = jc::boolean(train, "check_replicas", "/training", false);
+  c.training.adapt_threads = jc::boolean(train, "adapt_threads", "/training", false);
   if (train.contains("ema") && !train["ema"].is_null()) {
     c.training.ema = jc::number(train, "ema", "/training", std::nullopt, {0, 1, true, true});
   }
@@ -190,6 +191,7 @@ json Config::to_json() const {
             {"log_grad_every", training.log_grad_every},
             {"checkpoint_every", training.checkpoint_every},
             {"check_replicas", training.check_replicas},
+            {"adapt_threads", training.adapt_threads},
             {"ema", training.ema > 0 ? json(training.ema) : json(nullptr)}}},
           {"calibration", {{"method", calibration.method}, {"bins", calibration.bins}, {"bootstrap", calibration.bootstrap}}},
           {"output", {{"dir", output_dir}}}};

@@ -357,7 +357,8 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   Batcher batcher(train_data, config.training.batch_size, rng);
   const Schedule schedule(config.schedule, batcher.batches(), config.training.epochs);
   EpochRunner runner(model, optimizer, batcher, schedule,
-                     {config.training.log_grad_every, &ranks, config.training.check_replicas, average.get()});
+                     {config.training.log_grad_every, &ranks, config.training.check_replicas, average.get(),
+                      config.training.adapt_threads});
   TrainSummary summary;
   summary.run_dir = std::filesystem::absolute(run_dir).lexically_normal().string();
   summary.train_seconds = position.train_seconds;

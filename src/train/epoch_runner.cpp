@@ -1,17 +1,23 @@
 #include "gradflow/train/epoch_runner.h"
 
+#include <omp.h>
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 #include <cmath>
 
 #include "gradflow/distributed/replicas.h"
 #include "gradflow/errors.h"
+#include "gradflow/parallel.h"
 #include "gradflow/train/step.h"
 
 namespace gradflow {
 
 EpochRunner::EpochRunner(Sequential<float>& model, Optimizer& optimizer, Batcher& batcher, const Schedule& schedule,
                          EpochRunnerOptions options)
-    : model_(model), optimizer_(optimizer), batcher_(batcher), schedule_(schedule), options_(options) {}
+    : model_(model), optimizer_(optimizer), batcher_(batcher), schedule_(schedule), options_(options) {
+  if (options_.adapt_threads && omp_get_max_threads() > 1) tuner_ = std::make_unique<ThreadTuner>(omp_get_max_threads());
+}
 
 bool EpochRunner::run(int64_t epoch, TrainPosition& position, const std::function<void(const StepReport&)>& after_step,
                       const std::function<bool()>& stop) {
@@ -20,6 +26,8 @@ bool EpochRunner::run(int64_t epoch, TrainPosition& position, const std::functio
   Communicator& ranks = options_.ranks != nullptr ? *options_.ranks : single_process();
   double reduce_seconds = 0;
   for (int64_t b = position.batch; b < batcher_.batches(); ++b) {
+    const auto step_start = Clock::now();
+    if (tuner_) set_threads(tuner_->threads());
     const int64_t rows = batcher_.batch_rows(b);
     const RowRange mine = rank_rows(rows, ranks.rank(), ranks.size());
     batcher_.gather(b, x_, y_, mine.begin, mine.end);
@@ -42,6 +50,12 @@ bool EpochRunner::run(int64_t epoch, TrainPosition& position, const std::functio
     }
     if (options_.average != nullptr) options_.average->update();
     reduce_seconds += outcome.reduce_seconds;
+    if (tuner_ && tuner_->record(std::chrono::duration<double>(Clock::now() - step_start).count())) {
+      const int left = tuner_->current() == 1 ? tuner_->most() : 1;
+      spdlog::info("training on {} thread{} now: a step took {:.2f} ms on {} and {:.2f} ms on {}{}", tuner_->current(),
+                   tuner_->current() == 1 ? "" : "s", 1e3 * tuner_->taken_seconds(), tuner_->current(),
+                   1e3 * tuner_->left_seconds(), left, tuner_->current() == 1 ? " (other work is using the cores)" : "");
+    }
     if (options_.check_replicas && ranks.distributed()) check_replicas(model_, ranks, position.step);
     ++position.step;
     position.batch = b + 1;

@@ -3,12 +3,14 @@
 // step the optimizer at the schedule's rate, and keep the position (step, batch, partial sums)
 // up to date, so that a run can stop after any step and resume there.
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "gradflow/data/batcher.h"
 #include "gradflow/model.h"
 #include "gradflow/optim/optimizer.h"
 #include "gradflow/optim/schedule.h"
+#include "gradflow/train/thread_tuner.h"
 #include "gradflow/train/weight_average.h"
 #include "gradflow/train_state.h"
 
@@ -33,6 +35,8 @@ struct EpochRunnerOptions {
   Communicator* ranks = nullptr;
   bool check_replicas = false;  // after every step, verify that every rank holds the same weights
   WeightAverage* average = nullptr;  // training.ema: updated after every step
+  // time the steps and use one thread instead of all while that is faster (train/thread_tuner.h)
+  bool adapt_threads = false;
 };
 
 class EpochRunner {
@@ -59,6 +63,7 @@ class EpochRunner {
   Matrix x_;  // the gathered batch, reused from step to step
   Labels y_;
   std::vector<double> update_norms_;
+  std::unique_ptr<ThreadTuner> tuner_;  // with adapt_threads
 };
 
 }  // namespace gradflow

@@ -241,3 +241,19 @@ TEST(MpiCommands, OnlyTrainAndSweepRunUnderMpirun) {
       << r.err;
   EXPECT_TRUE(r.out.empty()) << r.out;
 }
+
+TEST(MpiSweep, ARunThatFailsOnAnotherRankIsTabulatedAndFailsTheSweep) {
+  const std::string data = write_separable_dataset("mpi_sweep_fail_data", 500, 60);
+  const std::string dir = temp_dir("mpi_sweep_fail");
+  json c = config_for(data, 1);
+  c["output"] = {{"dir", dir + "/runs"}};
+  const std::string config = write_config(dir, c);
+  // run 1 (rank 1's) diverges
+  std::ofstream(dir + "/grid.json") << R"({"optimizer.lr": [0.01, 1e30, 0.02]})";
+  const CliRun r = run_cli("sweep --config " + config + " --grid " + dir + "/grid.json --name s", kMpirun);
+  EXPECT_NE(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("gradflow: error: 1 of 3 runs failed"), std::string::npos) << r.err;  // rank 0 counts every rank's
+  const std::string csv = read_all(dir + "/runs/s/sweep.csv");
+  EXPECT_NE(csv.find("failed"), std::string::npos) << csv;
+  EXPECT_EQ(lines(csv), 4u) << csv;
+}

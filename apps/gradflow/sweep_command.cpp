@@ -135,20 +135,26 @@ void add_sweep_command(CLI::App& app, Action& action) {
       const sweep::SweepOutcome outcome =
           sweep::run_sweep(plan, options, ranks.rank(), ranks.size(), [&ranks] { ranks.barrier(); });
       log.finish();
+      // A rank that exits non-zero ends the whole job, so the ranks wait for rank 0 to tabulate
+      // (the sum of their failed runs is that wait).
+      double failed = static_cast<double>(outcome.failed);
       if (ranks.rank() != 0) {
+        ranks.sum(&failed, 1);
         return outcome.interrupted ? 130 : outcome.failed > 0 ? 1 : 0;
       } else if (a->json) {
         std::cout << sweep::rows_json(plan, outcome.rows).dump() << std::endl;
       } else {
         std::printf("\n%s\nsweep.csv, sweep.html in %s/\n", sweep::rows_text(outcome.rows).c_str(), plan.dir.c_str());
       }
+      std::fflush(stdout);
+      ranks.sum(&failed, 1);
       if (outcome.interrupted) {
         std::fprintf(stderr, "gradflow: sweep interrupted; run the same command again to resume it\n");
         return 130;
       }
-      if (outcome.failed > 0) {
-        std::fprintf(stderr, "gradflow: error: %zu of %zu runs failed (each run's train.log says why)\n", outcome.failed,
-                     plan.runs.size());
+      if (failed > 0) {
+        std::fprintf(stderr, "gradflow: error: %zu of %zu runs failed (each run's train.log says why)\n",
+                     static_cast<size_t>(failed), plan.runs.size());
         return 1;
       }
       return 0;

@@ -110,7 +110,12 @@ void add_train_command(CLI::App& app, Action& action) {
       control.replace = args->force;
       control.ranks = &world();  // every rank of mpirun, or this process alone
       const TrainSummary summary = train(config, run_dir, stderr_is_terminal() ? &bar : nullptr, control);
-      if (world().rank() != 0) return summary.interrupted ? 130 : 0;  // rank 0 reports
+      // Under mpirun a rank that exits non-zero makes mpirun kill the others at once: after an
+      // interruption every rank waits until rank 0 has saved and said how to resume.
+      if (world().rank() != 0) {
+        if (summary.interrupted) world().barrier();
+        return summary.interrupted ? 130 : 0;  // rank 0 reports
+      }
       if (summary.interrupted) {
         // a command that runs as printed: this program's path, and mpirun as Open MPI wants it here
         std::string launcher;
@@ -121,6 +126,7 @@ void add_train_command(CLI::App& app, Action& action) {
         std::fprintf(stderr, "gradflow: interrupted at epoch %lld, step %lld; resume with: %s%s train --resume %s/last.safetensors\n",
                      static_cast<long long>(summary.position.epoch), static_cast<long long>(summary.position.step),
                      launcher.c_str(), invoked_as().c_str(), run_dir.c_str());
+        world().barrier();
         return 130;
       }
       if (args->json) {

@@ -119,12 +119,13 @@ DistributedSession::~DistributedSession() { finish(0); }
 int DistributedSession::finish(int exit_code) {
   if (!mpi_started || finished_) return exit_code;
   finished_ = true;
-  if (exit_code == 0 || exit_code == 130) {
+  if (exit_code == 0) {
     MPI_Finalize();
     return exit_code;
   }
-  // the other ranks may be waiting in a collective this rank will never join: leave without
-  // MPI_Finalize (which waits for them), and the launcher ends the job with this exit code
+  // The other ranks may be waiting in a collective this rank will never join, or (after Ctrl-C,
+  // 130) mpirun is already tearing the job down and MPI_Finalize would wait for it until its
+  // SIGKILL: leave without it, with this exit code.
   std::fflush(nullptr);
   std::_Exit(exit_code);
 }

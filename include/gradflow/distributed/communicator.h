@@ -43,9 +43,9 @@ Communicator& world();
 bool built_with_mpi();
 
 // Starts MPI when a launcher started this process (call once, first thing in main, before any
-// thread); `finish` ends it. A job whose ranks agree to stop (exit 0, or 130 after an
-// interruption) finalizes MPI; any other exit code leaves without it, so that the launcher
-// ends the other ranks rather than letting them wait for this one forever.
+// thread); `finish` ends it. A job that ends well (exit 0) finalizes MPI; any other exit code
+// leaves without it: the launcher then ends the other ranks rather than letting them wait for
+// this one forever, and after Ctrl-C (130, every rank saved or done) nobody waits for mpirun.
 class DistributedSession {
  public:
   DistributedSession(int& argc, char**& argv);

@@ -94,6 +94,17 @@ std::map<int, pid_t> ranks_running(const std::string& marker) {
   return found;
 }
 
+// `mpirun -np 2 gradflow sweep` of a 1-epoch config over `grid` (JSON), into DIR/runs/s/.
+CliRun mpi_sweep(const std::string& name, const std::string& grid, std::string& dir) {
+  const std::string data = write_separable_dataset(name + "_data", 500, 60);
+  dir = temp_dir(name);
+  json c = config_for(data, 1);
+  c["output"] = {{"dir", dir + "/runs"}};
+  const std::string config = write_config(dir, c);
+  std::ofstream(dir + "/grid.json") << grid;
+  return run_cli("sweep --config " + config + " --grid " + dir + "/grid.json --name s", kMpirun);
+}
+
 }  // namespace
 
 TEST(MpiTrain, CtrlCSavesResumesBitIdenticalOnTheSameRanksAndContinuesOnOne) {
@@ -215,13 +226,8 @@ TEST(MpiTrain, RankZeroAloneReportsAndWritesTheSameAccuracyAsOneProcess) {
 }
 
 TEST(MpiSweep, RanksShareTheRunsAndRankZeroTabulatesThem) {
-  const std::string data = write_separable_dataset("mpi_sweep_data", 500, 60);
-  const std::string dir = temp_dir("mpi_sweep");
-  json c = config_for(data, 1);
-  c["output"] = {{"dir", dir + "/runs"}};
-  const std::string config = write_config(dir, c);
-  std::ofstream(dir + "/grid.json") << R"({"optimizer.lr": [0.01, 0.02, 0.05]})";
-  const CliRun r = run_cli("sweep --config " + config + " --grid " + dir + "/grid.json --name s", kMpirun);
+  std::string dir;
+  const CliRun r = mpi_sweep("mpi_sweep", R"({"optimizer.lr": [0.01, 0.02, 0.05]})", dir);
   ASSERT_EQ(r.code, 0) << r.err << r.out;
   for (const char* run : {"lr=0.01", "lr=0.02", "lr=0.05"}) {
     EXPECT_TRUE(fs::exists(dir + "/runs/s/" + run + "/summary.json")) << run;
@@ -243,14 +249,9 @@ TEST(MpiCommands, OnlyTrainAndSweepRunUnderMpirun) {
 }
 
 TEST(MpiSweep, ARunThatFailsOnAnotherRankIsTabulatedAndFailsTheSweep) {
-  const std::string data = write_separable_dataset("mpi_sweep_fail_data", 500, 60);
-  const std::string dir = temp_dir("mpi_sweep_fail");
-  json c = config_for(data, 1);
-  c["output"] = {{"dir", dir + "/runs"}};
-  const std::string config = write_config(dir, c);
+  std::string dir;
   // run 1 (rank 1's) diverges
-  std::ofstream(dir + "/grid.json") << R"({"optimizer.lr": [0.01, 1e30, 0.02]})";
-  const CliRun r = run_cli("sweep --config " + config + " --grid " + dir + "/grid.json --name s", kMpirun);
+  const CliRun r = mpi_sweep("mpi_sweep_fail", R"({"optimizer.lr": [0.01, 1e30, 0.02]})", dir);
   EXPECT_NE(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("gradflow: error: 1 of 3 runs failed"), std::string::npos) << r.err;  // rank 0 counts every rank's
   const std::string csv = read_all(dir + "/runs/s/sweep.csv");

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <random>
 
@@ -10,6 +11,8 @@
 #include "gradflow/data/batcher.h"
 #include "gradflow/errors.h"
 #include "gradflow/kernels/backend.h"
+#include "gradflow/kernels/bfloat16.h"
+#include "gradflow/kernels/onednn.h"
 #include "gradflow/evaluate.h"
 #include "gradflow/kernels/gemm.h"
 #include "gradflow/optim/schedule.h"
@@ -25,6 +28,9 @@ using Clock = std::chrono::steady_clock;
 nlohmann::json BenchResult::to_json() const {
   nlohmann::json j = {{"threads", threads},
                       {"backend", backend},
+                      {"precision", precision},
+                      {"products_run_on", products_run_on},
+                      {"matmul_reference", matmul_reference},
                       {"batch", batch},
                       {"train_samples", train_samples},
                       {"epochs", epochs},
@@ -38,6 +44,7 @@ nlohmann::json BenchResult::to_json() const {
                       {"step_to_matmul", step_to_matmul()},
                       {"eval_seconds", eval_seconds},
                       {"eval_samples", eval_samples}};
+  if (!bf16_implementation.empty()) j["bf16_products"] = bf16_implementation;
   if (stage_steps > 0) {
     const double total = stages_microseconds();
     nlohmann::json list = nlohmann::json::array();
@@ -72,16 +79,20 @@ Dataset random_dataset(int64_t n, int64_t features, int64_t classes, uint64_t se
 }
 
 namespace {
-// The plain matrix product of the largest dense layer's forward, (B, in) x (in, out), the same
-// product gemm() runs for the layer: the speed the training step is measured against.
+// The plain products the training step is measured against, run alone with nothing else of the
+// step around them:
+//   fp32: the largest dense layer's forward product (B, in) x (in, out), through gemm() as the
+//         layer runs it;
+//   bf16: every product of the step at the model's shapes (forward, dW, and dx but the first
+//         layer's), through oneDNN with the bf16 conversions the step makes (x and W per layer in
+//         forward, dy in backward), as the dense layers run them.
 class PlainProduct {
  public:
-  PlainProduct(int64_t batch, int64_t in, int64_t out)
-      : x_(Matrix::Random(batch, in)), w_(Matrix::Random(out, in)), flop_(2.0 * static_cast<double>(batch * in * out)) {
+  PlainProduct(std::function<void()> products, double flop) : products_(std::move(products)), flop_(flop) {
     // enough repetitions for ~0.1 s per round
     for (;;) {
       const auto t0 = Clock::now();
-      for (int r = 0; r < reps_; ++r) gemm<float>(false, true, x_, w_, y_);
+      for (int r = 0; r < reps_; ++r) products_();
       if (std::chrono::duration<double>(Clock::now() - t0).count() > 0.025 || reps_ > (1 << 20)) break;
       reps_ *= 2;
     }
@@ -90,15 +101,70 @@ class PlainProduct {
   // GFLOP/s of one round
   double round() {
     const auto t0 = Clock::now();
-    for (int r = 0; r < reps_; ++r) gemm<float>(false, true, x_, w_, y_);
+    for (int r = 0; r < reps_; ++r) products_();
     return flop_ * reps_ / std::chrono::duration<double>(Clock::now() - t0).count() / 1e9;
   }
 
  private:
-  Matrix x_, w_, y_;
+  std::function<void()> products_;
   double flop_;
   int reps_ = 1;
 };
+
+// A dense layer's shape, (out, in).
+struct DenseShape {
+  int64_t in, out;
+};
+
+std::unique_ptr<PlainProduct> fp32_reference(int64_t batch, DenseShape largest) {
+  auto x = std::make_shared<Matrix>(Matrix::Random(batch, largest.in));
+  auto w = std::make_shared<Matrix>(Matrix::Random(largest.out, largest.in));
+  auto y = std::make_shared<Matrix>();
+  return std::make_unique<PlainProduct>([x, w, y] { gemm<float>(false, true, *x, *w, *y); },
+                                        2.0 * static_cast<double>(batch * largest.in * largest.out));
+}
+
+std::unique_ptr<PlainProduct> bf16_reference(int64_t batch, const std::vector<DenseShape>& layers) {
+  struct Operands {
+    Matrix x, w, dy, y, dw, dx;
+    MatrixBf16 x16, w16, dy16;
+  };
+  auto all = std::make_shared<std::vector<Operands>>();
+  double flop = 0;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    const DenseShape& l = layers[i];
+    all->push_back({Matrix::Random(batch, l.in), Matrix::Random(l.out, l.in), Matrix::Random(batch, l.out),
+                    Matrix(batch, l.out), Matrix(l.out, l.in), Matrix(batch, l.in), {}, {}, {}});
+    flop += 2.0 * static_cast<double>(batch * l.in * l.out) * (i == 0 ? 2 : 3);
+  }
+  return std::make_unique<PlainProduct>(
+      [all] {
+        for (Operands& o : *all) {  // forward
+          to_bfloat16(o.x, o.x16);
+          to_bfloat16(o.w, o.w16);
+          bf16_gemm(false, true, o.x16, o.w16, o.y);
+        }
+        for (size_t i = all->size(); i-- > 0;) {  // backward
+          Operands& o = (*all)[i];
+          to_bfloat16(o.dy, o.dy16);
+          bf16_gemm(true, false, o.dy16, o.x16, o.dw);
+          if (i > 0) bf16_gemm(false, false, o.dy16, o.w16, o.dx);
+        }
+      },
+      flop);
+}
+
+// What the products run on: the bf16 units, or the vector instructions gradflow was compiled for.
+std::string products_run_on(Precision precision) {
+  if (precision == Precision::BF16) return bf16_hardware().units;
+#if defined(__AVX512F__)
+  return "AVX-512 (float32)";
+#elif defined(__AVX2__)
+  return "AVX2 (float32)";
+#else
+  return "SSE2 (float32)";
+#endif
+}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -178,7 +244,14 @@ BenchResult benchmark_training(const Config& config, const Dataset& train, const
                                int64_t stage_steps) {
   set_threads(config.threads);
   use_product_backend(config.backend);
+  use_precision(parse_precision(config.precision));
+  const bool bf16 = product_precision() == Precision::BF16;
+  if (bf16) log_bf16_hardware();
   BenchResult r;
+  r.precision = precision_name(product_precision());
+  r.products_run_on = products_run_on(product_precision());
+  if (bf16) r.bf16_implementation = bf16_hardware().describe();
+  r.matmul_reference = bf16 ? "the step's bf16 products and conversions" : "the largest layer's forward product";
   r.threads = omp_get_max_threads();
   r.backend = product_backend().name();
   r.batch = config.training.batch_size;
@@ -192,27 +265,28 @@ BenchResult benchmark_training(const Config& config, const Dataset& train, const
   Batcher batcher(train, config.training.batch_size, rng);
   const Schedule schedule(config.schedule, batcher.batches(), epochs);
 
-  // FLOPs of a full batch, and the largest dense layer's shape
-  int64_t largest_in = 0, largest_out = 0;
+  // FLOPs of a full batch, and the dense layers' shapes
+  std::vector<DenseShape> dense;
+  DenseShape largest{0, 0};
   double model_flop = 0, executed_flop = 0;
   for (size_t i = 0; i < model.size(); ++i) {
     const double forward = forward_flop(model, i, r.batch);
     if (forward == 0) continue;
     model_flop += 3 * forward;
     executed_flop += forward + executed_backward_flop(model, i, r.batch);
-    const int64_t in = model.layer(i).input_size(), out = model.layer(i).output_size();
-    if (in * out > largest_in * largest_out) {
-      largest_in = in;
-      largest_out = out;
-    }
+    const DenseShape shape{model.layer(i).input_size(), model.layer(i).output_size()};
+    dense.push_back(shape);
+    if (shape.in * shape.out > largest.in * largest.out) largest = shape;
   }
   r.model_gflop_per_step = model_flop / 1e9;
   r.executed_gflop_per_step = executed_flop / 1e9;
 
-  // The machine's speed drifts: a round of the plain product runs after every epoch, and both
+  // The machine's speed drifts: a round of the plain products runs after every epoch, and both
   // are compared by their medians.
   std::unique_ptr<PlainProduct> plain;
-  if (largest_in > 0) plain = std::make_unique<PlainProduct>(r.batch, largest_in, largest_out);
+  if (!dense.empty()) {
+    plain = bf16 ? bf16_reference(r.batch, dense) : fp32_reference(r.batch, largest);
+  }
   std::vector<double> plain_gflops;
 
   EpochRunner runner(model, *optimizer, batcher, schedule);

@@ -57,7 +57,7 @@ std::vector<std::string> class_names(const json& data) {
 Config parse_config(const json& root) {
   jc::expect_object(root, "");
   jc::reject_unknown_keys(root, "",
-                          {"name", "seed", "threads", "backend", "plugins", "data", "model", "optimizer", "schedule",
+                          {"name", "seed", "threads", "backend", "precision", "plugins", "data", "model", "optimizer", "schedule",
                            "training", "calibration", "output"});
   Config c;
   if (root.contains("plugins")) {
@@ -77,6 +77,7 @@ Config parse_config(const json& root) {
   c.seed = static_cast<uint64_t>(jc::integer(root, "seed", "", 0, {0, 9.007e15}));
   c.threads = static_cast<int>(jc::integer(root, "threads", "", 0, {0, 1024}));
   c.backend = jc::string(root, "backend", "", c.backend, ProductBackends::instance().names());
+  c.precision = jc::string(root, "precision", "", c.precision, {"fp32", "bf16"});
 
   const json data = section(root, "data", {"format", "dir", "validation", "mean", "std", "class_names", "digits"});
   c.data.format = jc::string(data, "format", "/data", c.data.format, DataSourceRegistry::instance().formats());
@@ -172,6 +173,7 @@ json Config::to_json() const {
           {"seed", seed},
           {"threads", threads},
           {"backend", backend},
+          {"precision", precision},
           {"data", data_json},
           {"model", model},
           {"optimizer", optimizer_json()},

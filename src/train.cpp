@@ -19,6 +19,8 @@
 #include "gradflow/errors.h"
 #include "gradflow/files.h"
 #include "gradflow/kernels/backend.h"
+#include "gradflow/kernels/bfloat16.h"
+#include "gradflow/kernels/onednn.h"
 #include "gradflow/optim/optimizer.h"
 #include "gradflow/optim/schedule.h"
 #include "gradflow/train/epoch_runner.h"
@@ -317,6 +319,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   });
   set_threads(config.threads > 0 ? config.threads : threads_per_rank(ranks));
   use_product_backend(config.backend);
+  use_precision(parse_precision(config.precision));
   spdlog::info("run {}: loading {}", config.name, display_path(config.data.dir));
   auto [train_data, validation_data, test_data, data_description] = load_data(config.data);
   check_model_fits_data(config, data_description);
@@ -324,6 +327,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   spdlog::info("train {} / validation {} / test {} samples of {} features, {} threads, {} products", train_data.size(),
                validation_data.size(), test_data.size(), train_data.features(), omp_get_max_threads(),
                product_backend().name());
+  if (product_precision() == Precision::BF16) log_bf16_hardware();
   if (ranks.distributed()) {
     spdlog::info("data-parallel on {}: each rank takes {} of every global batch of {}", ranks.description(),
                  config.training.batch_size / ranks.size(), config.training.batch_size);

@@ -115,14 +115,16 @@ void add_bench_command(CLI::App& app, Action& action) {
         std::cout << out.dump() << std::endl;
         return 0;
       }
-      std::printf("%s: batch %lld, %d threads, %s products, %lld training samples%s\n", config.name.c_str(),
-                  static_cast<long long>(r.batch), r.threads, r.backend.c_str(), static_cast<long long>(r.train_samples),
+      const std::string products = r.precision == "bf16" ? "bf16 products on " + r.products_run_on
+                                                           : r.backend + " products on " + r.products_run_on;
+      std::printf("%s: batch %lld, %d threads, %s, %lld training samples%s\n", config.name.c_str(),
+                  static_cast<long long>(r.batch), r.threads, products.c_str(), static_cast<long long>(r.train_samples),
                   a->synthetic ? " (synthetic)" : "");
       std::printf("  epoch            %.3f s (median after the first), %.0f samples/s\n", r.seconds_per_epoch,
                   r.samples_per_second);
       std::printf("  training step    %.1f GFLOP/s (%.4f GFLOP executed per step; model count %.4f)\n", r.step_gflops,
                   r.executed_gflop_per_step, r.model_gflop_per_step);
-      std::printf("  plain matmul     %.1f GFLOP/s on the largest layer's shape\n", r.matmul_gflops);
+      std::printf("  plain matmul     %.1f GFLOP/s: %s, alone\n", r.matmul_gflops, r.matmul_reference.c_str());
       std::printf("  step / matmul    %.0f%%\n", 100 * r.step_to_matmul());
       std::printf("  evaluation       %.4f s for %lld samples\n", r.eval_seconds, static_cast<long long>(r.eval_samples));
       if (gz_seconds >= 0) std::printf("  load from .gz    %.3f s (train, validation and test)\n", gz_seconds);

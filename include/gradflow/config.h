@@ -46,6 +46,7 @@ struct Config {
   uint64_t seed = 0;
   int threads = 0;  // 0: all cores
   std::string backend = "auto";  // the product backend (kernels/backend.h); auto: the fastest built
+  std::string precision = "fp32";  // the dense layers' products: fp32, or bf16 (kernels/bfloat16.h)
   std::vector<std::string> plugins;  // plugin files the model's layers may come from (plugin.h)
   DataOptions data;
   nlohmann::json model;  // resolved model spec (see model.h)

@@ -1,9 +1,11 @@
 #include "gradflow/layers/dense.h"
 
 #include <cmath>
+#include <type_traits>
 
 #include "gradflow/errors.h"
 #include "gradflow/kernels/gemm.h"
+#include "gradflow/kernels/onednn.h"
 #include "gradflow/layer_registry.h"
 #include "gradflow/parallel.h"
 
@@ -63,6 +65,10 @@ void Dense<Scalar>::initialize(std::mt19937_64& rng) {
 template <typename Scalar>
 void Dense<Scalar>::forward(const ConstRef& x, Mat& y) {
   // x: (B, in), W: (out, in), y: (B, out)
+  if (std::is_same_v<Scalar, float> && product_precision() == Precision::BF16) {
+    forward_bf16(x, y);
+    return;
+  }
   y.resize(x.rows(), weight_.rows());
   for_row_blocks(y.rows(), y.cols(), [&](int64_t begin, int64_t end) { y.middleRows(begin, end - begin).rowwise() = bias_; });
   gemm<Scalar>(false, true, x, weight_, y, /*accumulate=*/true);
@@ -71,9 +77,43 @@ void Dense<Scalar>::forward(const ConstRef& x, Mat& y) {
 template <typename Scalar>
 void Dense<Scalar>::backward(const ConstRef& x, const ConstRef& /*y*/, const ConstRef& dy, Mat* dx) {
   // x: (B, in), dy: (B, out), dW: (out, in), db: (out), dx: (B, in)
+  if (std::is_same_v<Scalar, float> && product_precision() == Precision::BF16) {
+    backward_bf16(x, dy, dx);
+    return;
+  }
   gemm<Scalar>(true, false, dy, x, weight_grad_);
   bias_grad_.noalias() = dy.colwise().sum();
   if (dx != nullptr) gemm<Scalar>(false, false, dy, weight_, *dx);
+}
+
+template <typename Scalar>
+void Dense<Scalar>::forward_bf16(const ConstRef& x, Mat& y) {
+  if constexpr (std::is_same_v<Scalar, float>) {
+    to_bfloat16(x, x_bf16_);
+    x_bf16_source_ = x.data();
+    to_bfloat16(weight_, weight_bf16_);
+    y.resize(x.rows(), weight_.rows());
+    bf16_gemm(false, true, x_bf16_, weight_bf16_, y, /*accumulate=*/false, bias_.data());
+  }
+}
+
+template <typename Scalar>
+void Dense<Scalar>::backward_bf16(const ConstRef& x, const ConstRef& dy, Mat* dx) {
+  if constexpr (std::is_same_v<Scalar, float>) {
+    // forward's copies of x and W, unless backward is given another x than forward was
+    if (x.data() != x_bf16_source_ || x.rows() != x_bf16_.rows() || weight_bf16_.size() != weight_.size()) {
+      to_bfloat16(x, x_bf16_);
+      to_bfloat16(weight_, weight_bf16_);
+      x_bf16_source_ = x.data();
+    }
+    to_bfloat16(dy, dy_bf16_);
+    bf16_gemm(true, false, dy_bf16_, x_bf16_, weight_grad_);
+    bias_grad_.noalias() = dy.colwise().sum();
+    if (dx != nullptr) {
+      dx->resize(dy.rows(), weight_.cols());
+      bf16_gemm(false, false, dy_bf16_, weight_bf16_, *dx);
+    }
+  }
 }
 
 template class Dense<float>;

@@ -3,6 +3,12 @@
 //   x: (B, in)   W: (out, in)   b: (out)   y: (B, out)
 // Backward:  dW = dy^T x   db = sum over the batch of dy   dx = dy W
 // W, b and their gradients are views into the parameter block: "weight" then "bias".
+//
+// In bf16 precision (kernels/bfloat16.h) the three products multiply bfloat16 copies and
+// accumulate in float32: forward converts x (kept for dW) and W (once per forward, so once per
+// optimizer step), backward converts dy once for both dW and dx. W, b, db and every output stay
+// float32.
+#include "gradflow/kernels/bfloat16.h"
 #include "gradflow/layer.h"
 
 namespace gradflow {
@@ -52,10 +58,16 @@ class Dense : public Layer<Scalar> {
   void map_parameters(Scalar* values, Scalar* gradients) override;
 
  private:
+  void forward_bf16(const ConstRef& x, Mat& y);
+  void backward_bf16(const ConstRef& x, const ConstRef& dy, Mat* dx);
+
   Init init_;
   int64_t input_, units_;
   Eigen::Map<Mat> weight_{nullptr, 0, 0}, weight_grad_{nullptr, 0, 0};           // (out, in)
   Eigen::Map<RowVectorT<Scalar>> bias_{nullptr, 0}, bias_grad_{nullptr, 0};   // (out)
+  // bf16 precision: the operands' bfloat16 copies, and which x x_bf16_ holds
+  MatrixBf16 x_bf16_, weight_bf16_, dy_bf16_;  // (B, in), (out, in), (B, out)
+  const Scalar* x_bf16_source_ = nullptr;
 };
 
 }  // namespace gradflow

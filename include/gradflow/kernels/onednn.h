@@ -1,0 +1,40 @@
+#pragma once
+// Matrix products through oneDNN (Debian's libdnnl-dev), for the bf16 precision: bfloat16
+// operands, float32 accumulation and result, on the CPU's AMX tiles or AVX512-BF16 instructions
+// where it has them. Built with GRADFLOW_ONEDNN; without it, bf16_hardware() says so and the
+// products throw.
+//
+// Each product shape (transposes, sizes, strides, bias, accumulate, thread count) gets one oneDNN
+// matmul primitive, created the first time and reused, with its scratchpad in one buffer shared by
+// all of them. oneDNN threads a product itself, with gradflow's OpenMP threads.
+#include <string>
+
+#include "gradflow/kernels/bfloat16.h"
+
+namespace gradflow {
+
+// c = op(a) · op(b) (+ bias, broadcast over c's rows), or with `accumulate` c += op(a) · op(b);
+// op transposes when asked. Shapes as gemm() (kernels/gemm.h): op(a): (m, k), op(b): (k, n),
+// c: (m, n) already. bias: n floats or null (not with accumulate).
+void bf16_gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixBf16>& a,
+               const Eigen::Ref<const MatrixBf16>& b, Eigen::Ref<MatrixT<float>> c, bool accumulate = false,
+               const float* bias = nullptr);
+
+// What bf16 products run on here, found once by creating a dense layer's product.
+struct Bf16Hardware {
+  bool built = false;         // gradflow has oneDNN
+  bool native = false;        // the CPU multiplies bf16 itself (AMX or AVX512-BF16)
+  std::string units;          // "AMX", "AVX512-BF16" or "none (emulated)"
+  std::string implementation; // oneDNN's name for the kernel, e.g. "brg:avx512_core_amx_bf16"
+  std::string library;        // "oneDNN 2.6.3"
+  std::string describe() const;  // one line for the training log and bench
+};
+const Bf16Hardware& bf16_hardware();
+// Logs describe() once per process; on a CPU without bf16 units, also a warning that explains the
+// choice: bf16 is then emulated and slower than fp32.
+void log_bf16_hardware();
+
+// Primitives created so far (tests: reuse, not re-creation).
+int64_t bf16_primitives_created();
+
+}  // namespace gradflow

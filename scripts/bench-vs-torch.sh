@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # gradflow against PyTorch on the same MLPs, side by side in one run, as ratios.
 #   scripts/bench-vs-torch.sh [ROUNDS]   (default 5; needs build/, datasets/mnist and python3-torch)
+#   MIXED=0 skips the mixed-precision part; FP32=0 skips the float32 part.
 #   KEEP=1 keeps the raw JSON lines of every run and prints where.
 #   BASELINE=path/to/gradflow also runs another build (e.g. the previous commit's) on 2 threads in
 #   every round, and reports this build's time per sample against it.
@@ -48,8 +49,50 @@ print(json.dumps({"samples_per_s": statistics.median(x["samples_per_s"] for x in
     fi
   done
 }
-run big configs/mnist_mlp.json 512,256 128 0.05
-run small configs/mnist_small.json 128 64 0.1
+# Mixed precision: gradflow bf16 ("precision": "bf16") and PyTorch with bf16 autocast
+# (torch_mlp.py --bf16), beside both in float32, on the 784-512-256-10 MLP and two wider ones.
+# Each round runs the four back to back, in an order that alternates.
+run_mixed() {  # name config layers-json hidden batch lr epochs
+  local name=$1 config=$2 layers=$3 hidden=$4 batch=$5 lr=$6 epochs=$7
+  gradflow() {  # precision
+    build/bin/gradflow --log-level warn bench --config "$config" "${plain[@]}" --set optimizer.momentum=0.9 \
+      --set optimizer.lr="$lr" --set training.batch_size="$batch" --set threads=2 --set "model.layers=$layers" \
+      --set precision="$1" --epochs "$epochs" --json
+  }
+  torch() {  # [--bf16]: the median of the epochs after the first, as one JSON line
+    "$python" "$torch_mlp" datasets/mnist --hidden "$hidden" --batch "$batch" --epochs "$epochs" --threads 2 --lr "$lr" \
+      --momentum 0.9 "$@" | tail -n $((epochs - 1)) | "$python" -c 'import json, sys, statistics
+e = [json.loads(l) for l in sys.stdin]
+print(json.dumps({"samples_per_s": statistics.median(x["samples_per_s"] for x in e)}))'
+  }
+  for r in $(seq "$rounds"); do
+    echo "round $r/$rounds: $name, mixed precision" >&2
+    if [ $((r % 2)) = 1 ]; then
+      gradflow bf16 >> "$out/$name.bf16"; torch --bf16 >> "$out/$name.torch_bf16"
+      gradflow fp32 >> "$out/$name.fp32"; torch >> "$out/$name.torch_fp32"
+    else
+      torch >> "$out/$name.torch_fp32"; gradflow fp32 >> "$out/$name.fp32"
+      torch --bf16 >> "$out/$name.torch_bf16"; gradflow bf16 >> "$out/$name.bf16"
+    fi
+  done
+}
+dense() {  # the model.layers JSON of an MLP with these hidden widths
+  local out="" w
+  for w in "$@"; do out+="{\"type\":\"dense\",\"units\":$w},{\"type\":\"relu\"},"; done
+  echo "[${out}{\"type\":\"dense\",\"units\":10}]"
+}
+
+if [ "${FP32:-1}" != 0 ]; then
+  run big configs/mnist_mlp.json 512,256 128 0.05
+  run small configs/mnist_small.json 128 64 0.1
+fi
+if [ "${MIXED:-1}" != 0 ]; then
+  "$python" -c "import torch; assert torch.backends.mkldnn.is_available()" 2>/dev/null ||
+    echo "warning: this PyTorch has no oneDNN (mkldnn): its bf16 autocast will not use the bf16 units" >&2
+  run_mixed mixed_big configs/mnist_mlp.json "$(dense 512 256)" 512,256 128 0.05 5
+  run_mixed mixed_1024 configs/mnist_mlp.json "$(dense 1024 1024)" 1024,1024 128 0.05 3
+  run_mixed mixed_2048 configs/mnist_mlp.json "$(dense 2048 2048)" 2048,2048 256 0.05 3
+fi
 
 # Every ratio is paired: taken within one round, between runs seconds apart, then the median
 # over the rounds (with the lowest and highest) is reported. Absolute speeds drift between rounds.
@@ -60,30 +103,55 @@ def lines(name): return [json.loads(l) for l in open(os.path.join(out, name)) if
 def spread(values, fmt):
     values = sorted(values)
     return f"{fmt(statistics.median(values))} ({fmt(values[0])} to {fmt(values[-1])})"
-print("| MLP | batch | gradflow samples/s | PyTorch samples/s | time ratio gradflow/PyTorch | step / plain matmul | 2 threads vs 1 | plain matmul 2 threads vs 1 |")
-print("|---|---|---|---|---|---|---|---|")
-for name, label in (("big", "784-512-256-10"), ("small", "784-128-10")):
-    g = lines(name + ".gradflow"); t = lines(name + ".torch"); one = lines(name + ".one")
-    gs = [x["samples_per_second"] for x in g]
-    ts = [x["samples_per_s"] for x in t]
-    os1 = [x["samples_per_second"] for x in one]
-    print(f"| {label} | {g[0]['batch']} | {statistics.median(gs):,.0f} | {statistics.median(ts):,.0f} | "
-          f"{spread([b / a for a, b in zip(gs, ts)], lambda v: f'{v:.2f}')} | "
-          f"{spread([x['step_to_matmul'] for x in g], lambda v: f'{v:.0%}')} | "
-          f"{spread([a / b for a, b in zip(gs, os1)], lambda v: f'{v:.2f}x')} | "
-          f"{spread([a['matmul_gflops'] / b['matmul_gflops'] for a, b in zip(g, one)], lambda v: f'{v:.2f}x')} |")
-if os.path.exists(os.path.join(out, "big.baseline")):
-    print()
-    print("| MLP | this build samples/s | baseline samples/s | time ratio this build/baseline |")
-    print("|---|---|---|---|")
+if os.path.exists(os.path.join(out, "big.gradflow")):
+    print("| MLP | batch | gradflow samples/s | PyTorch samples/s | time ratio gradflow/PyTorch | step / plain matmul | 2 threads vs 1 | plain matmul 2 threads vs 1 |")
+    print("|---|---|---|---|---|---|---|---|")
     for name, label in (("big", "784-512-256-10"), ("small", "784-128-10")):
-        gs = [x["samples_per_second"] for x in lines(name + ".gradflow")]
-        bs = [x["samples_per_second"] for x in lines(name + ".baseline")]
-        print(f"| {label} | {statistics.median(gs):,.0f} | {statistics.median(bs):,.0f} | "
-              f"{spread([b / a for a, b in zip(gs, bs)], lambda v: f'{v:.3f}')} |")
-g = lines("big.gradflow")
-print()
-print(f"evaluating 10,000 test images (784-512-256-10): {statistics.median(x['eval_seconds'] for x in g):.3f} s; "
-      f"loading MNIST from .gz: {statistics.median(x['load_gz_seconds'] for x in g):.3f} s "
-      f"(medians over {len(g)} rounds)")
+        g = lines(name + ".gradflow"); t = lines(name + ".torch"); one = lines(name + ".one")
+        gs = [x["samples_per_second"] for x in g]
+        ts = [x["samples_per_s"] for x in t]
+        os1 = [x["samples_per_second"] for x in one]
+        print(f"| {label} | {g[0]['batch']} | {statistics.median(gs):,.0f} | {statistics.median(ts):,.0f} | "
+              f"{spread([b / a for a, b in zip(gs, ts)], lambda v: f'{v:.2f}')} | "
+              f"{spread([x['step_to_matmul'] for x in g], lambda v: f'{v:.0%}')} | "
+              f"{spread([a / b for a, b in zip(gs, os1)], lambda v: f'{v:.2f}x')} | "
+              f"{spread([a['matmul_gflops'] / b['matmul_gflops'] for a, b in zip(g, one)], lambda v: f'{v:.2f}x')} |")
+    if os.path.exists(os.path.join(out, "big.baseline")):
+        print()
+        print("| MLP | this build samples/s | baseline samples/s | time ratio this build/baseline |")
+        print("|---|---|---|---|")
+        for name, label in (("big", "784-512-256-10"), ("small", "784-128-10")):
+            gs = [x["samples_per_second"] for x in lines(name + ".gradflow")]
+            bs = [x["samples_per_second"] for x in lines(name + ".baseline")]
+            print(f"| {label} | {statistics.median(gs):,.0f} | {statistics.median(bs):,.0f} | "
+                  f"{spread([b / a for a, b in zip(gs, bs)], lambda v: f'{v:.3f}')} |")
+    g = lines("big.gradflow")
+    print()
+    print(f"evaluating 10,000 test images (784-512-256-10): {statistics.median(x['eval_seconds'] for x in g):.3f} s; "
+          f"loading MNIST from .gz: {statistics.median(x['load_gz_seconds'] for x in g):.3f} s "
+          f"(medians over {len(g)} rounds)")
+if os.path.exists(os.path.join(out, "mixed_big.bf16")):
+    print()
+    print("Mixed precision, 2 threads (time per sample; below 1 gradflow bf16 is faster):")
+    print()
+    print("| MLP | batch | gradflow bf16 samples/s | gradflow fp32 | PyTorch bf16 autocast | PyTorch fp32 | "
+          "gradflow bf16 / PyTorch fp32 | gradflow bf16 / PyTorch bf16 | gradflow bf16 / gradflow fp32 | bf16 step / its plain products |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, label in (("mixed_big", "784-512-256-10"), ("mixed_1024", "784-1024-1024-10"), ("mixed_2048", "784-2048-2048-10")):
+        if not os.path.exists(os.path.join(out, name + ".bf16")):
+            continue
+        b = lines(name + ".bf16"); f = lines(name + ".fp32")
+        tb = [x["samples_per_s"] for x in lines(name + ".torch_bf16")]
+        tf = [x["samples_per_s"] for x in lines(name + ".torch_fp32")]
+        bs = [x["samples_per_second"] for x in b]; fs = [x["samples_per_second"] for x in f]
+        ratio = lambda v: f"{v:.2f}"
+        print(f"| {label} | {b[0]['batch']} | {statistics.median(bs):,.0f} | {statistics.median(fs):,.0f} | "
+              f"{statistics.median(tb):,.0f} | {statistics.median(tf):,.0f} | "
+              f"{spread([y / x for x, y in zip(bs, tf)], ratio)} | {spread([y / x for x, y in zip(bs, tb)], ratio)} | "
+              f"{spread([y / x for x, y in zip(bs, fs)], ratio)} | "
+              f"{spread([x['step_to_matmul'] for x in b], lambda v: f'{v:.0%}')} |")
+    b = lines("mixed_big.bf16")
+    print()
+    print(f"bf16 products ran on: {b[0].get('bf16_products', '?')}; evaluating 10,000 test images in bf16 "
+          f"(784-512-256-10): {statistics.median(x['eval_seconds'] for x in b):.4f} s")
 PY

@@ -126,7 +126,7 @@ Config parse_config(const json& root) {
   c.training.log_grad_every = jc::integer(train, "log_grad_every", "/training", 0, jc::at_least(0));
   c.training.checkpoint_every = jc::integer(train, "checkpoint_every", "/training", 0, jc::at_least(0));
   c.training.check_replicas = jc::boolean(train, "check_replicas", "/training", false);
-  c.training.adapt_threads = jc::boolean(train, "adapt_threads", "/training", false);
+  c.training.adapt_threads = jc::boolean(train, "adapt_threads", "/training", true);
   if (train.contains("ema") && !train["ema"].is_null()) {
     c.training.ema = jc::number(train, "ema", "/training", std::nullopt, {0, 1, true, true});
   }

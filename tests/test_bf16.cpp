@@ -16,6 +16,7 @@
 #include "gradflow/kernels/onednn.h"
 #include "gradflow/layers/dense.h"
 #include "gradflow/optim/optimizer.h"
+#include "gradflow/parallel.h"
 #include "gradflow/train.h"
 #include "gradflow/train/step.h"
 
@@ -194,6 +195,25 @@ TEST(Bf16Products, APrimitiveIsCreatedOncePerShape) {
   omp_set_num_threads(2);
 }
 
+TEST(Bf16Products, OneThreadAndTwoGiveTheSameBits) {
+  SKIP_WITHOUT_ONEDNN();
+  // the thread tuner may run a bf16 step on one thread: oneDNN's products at the MLP's shapes
+  // then add in the same order
+  const MatrixBf16 x = random_bf16(128, 784), w = random_bf16(512, 784), dy = random_bf16(128, 512);
+  MatrixT<float> y1(128, 512), y2(128, 512), dw1(512, 784), dw2(512, 784), dx1(128, 784), dx2(128, 784);
+  omp_set_num_threads(1);
+  bf16_gemm(false, true, x, w, y1);
+  bf16_gemm(true, false, dy, x, dw1);
+  bf16_gemm(false, false, dy, w, dx1);
+  omp_set_num_threads(2);
+  bf16_gemm(false, true, x, w, y2);
+  bf16_gemm(true, false, dy, x, dw2);
+  bf16_gemm(false, false, dy, w, dx2);
+  EXPECT_TRUE((y1.array() == y2.array()).all());
+  EXPECT_TRUE((dw1.array() == dw2.array()).all());
+  EXPECT_TRUE((dx1.array() == dx2.array()).all());
+}
+
 TEST(Bf16Hardware, NamesTheUnitsAndTheKernel) {
   SKIP_WITHOUT_ONEDNN();
   const Bf16Hardware& h = bf16_hardware();
@@ -268,9 +288,11 @@ Dataset teacher_data(int64_t n) {
 }
 
 // The loss of every step of `epochs` epochs, and the final weights.
-std::pair<std::vector<double>, std::vector<float>> train_run(Precision precision, int epochs) {
+// `running`: the threads that run, while products keep their 2-thread blocks (parallel.h).
+std::pair<std::vector<double>, std::vector<float>> train_run(Precision precision, int epochs, int running = 2) {
   use_precision(precision);
-  omp_set_num_threads(2);
+  set_threads(2);
+  if (running != 2) set_running_threads(running, 2);
   const nlohmann::json layers = {{{"type", "dense"}, {"units", 128}}, {{"type", "relu"}},
                                  {{"type", "dense"}, {"units", 64}},  {{"type", "relu"}},
                                  {{"type", "dense"}, {"units", 5}}};
@@ -292,6 +314,7 @@ std::pair<std::vector<double>, std::vector<float>> train_run(Precision precision
     }
   }
   use_precision(Precision::FP32);
+  set_threads(2);
   const auto block = model.parameter_block();
   return {losses, std::vector<float>(block.data(), block.data() + block.size())};
 }
@@ -318,6 +341,18 @@ TEST(Bf16Training, FollowsFloat32sLossCurve) {
   EXPECT_LT(last32, 0.5 * fp32.front()) << "the problem is learnt";
   EXPECT_NEAR(last16, last32, 0.03 * last32);
   EXPECT_NE(fp32_weights, bf16_weights) << "bf16 products ran";
+}
+
+// What the thread tuner does on a busy machine (train/thread_tuner.h): one thread running the
+// blocks laid out for two. The run ends with the same bits, in both precisions.
+TEST(Bf16Training, OneRunningThreadGivesTheSameRunAsTwo) {
+  SKIP_WITHOUT_ONEDNN();
+  for (const Precision p : {Precision::FP32, Precision::BF16}) {
+    const auto [two_losses, two] = train_run(p, 1, 2);
+    const auto [one_losses, one] = train_run(p, 1, 1);
+    EXPECT_EQ(one, two) << precision_name(p);
+    EXPECT_EQ(one_losses, two_losses) << precision_name(p);
+  }
 }
 
 TEST(Bf16Training, Float32IsUntouchedByABf16RunBesideIt) {

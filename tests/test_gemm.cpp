@@ -10,6 +10,7 @@
 #include "gradflow/errors.h"
 #include "gradflow/kernels/backend.h"
 #include "gradflow/kernels/gemm.h"
+#include "gradflow/parallel.h"
 
 using namespace gradflow;
 
@@ -100,6 +101,31 @@ TEST(Gemm, SameThreadCountSameBits) {
   gemm<float>(false, true, a, b, c2);
   omp_set_num_threads(1);
   EXPECT_TRUE((c1.array() == c2.array()).all());
+}
+
+// One thread running the blocks laid out for two (set_running_threads, as the thread tuner does
+// on a busy machine) gives the two threads' result bit for bit, on every backend and both split
+// directions: the dense layers' forward (split by columns), dW (by rows) and dx (by columns).
+TEST(Gemm, OneThreadRunningTwoThreadsBlocksGivesTheirBits) {
+  with_every_backend([] {
+    std::srand(5);
+    const Matrix x = Matrix::Random(128, 784), w = Matrix::Random(512, 784), dy = Matrix::Random(128, 512);
+    struct Case {
+      bool ta, tb;
+      const Matrix *a, *b;
+    } cases[] = {{false, true, &x, &w}, {true, false, &dy, &x}, {false, false, &dy, &w}};
+    for (const Case& p : cases) {
+      set_threads(2);
+      Matrix two, one;
+      gemm<float>(p.ta, p.tb, *p.a, *p.b, two);
+      set_running_threads(1, 2);
+      EXPECT_EQ(omp_get_max_threads(), 1);
+      gemm<float>(p.ta, p.tb, *p.a, *p.b, one);
+      EXPECT_TRUE((one.array() == two.array()).all()) << "ta " << p.ta << " tb " << p.tb;
+    }
+    set_threads(1);
+    EXPECT_EQ(partition_threads(), 1) << "set_threads unpins the partition";
+  });
 }
 
 TEST(Gemm, InsideAParallelRegionEachThreadRunsItsOwnProduct) {

@@ -30,7 +30,7 @@ struct TrainingOptions {
   int64_t log_grad_every = 0;  // steps between gradient-flow records in grads.jsonl; 0: off
   int64_t checkpoint_every = 0;  // epochs between resumable last.safetensors checkpoints; 0: off
   bool check_replicas = false;   // data-parallel: verify after every step that all ranks hold the same weights
-  bool adapt_threads = false;    // use one thread instead of `threads` while that makes steps faster
+  bool adapt_threads = true;     // use one thread instead of `threads` while that makes steps faster
   double ema = 0;                // decay of the weights' moving average (train/weight_average.h); 0: off
   EarlyStoppingOptions early_stopping;  // also the metric that picks best.safetensors
 };

@@ -5,6 +5,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 
 namespace gradflow {
@@ -12,9 +13,31 @@ namespace gradflow {
 // rows · cols at and above which the rows are split across threads
 inline constexpr int64_t kParallelMinimumElements = int64_t(1) << 15;
 
+namespace detail {
+inline std::atomic<int> pinned_partition{0};  // set_running_threads: the partition products keep
+}  // namespace detail
+
 // Sets the number of threads that products and parallel loops are split over (0: every core).
 // gradflow splits its own products (kernels); Eigen never threads.
-inline void set_threads(int threads) { omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs()); }
+inline void set_threads(int threads) {
+  detail::pinned_partition = 0;
+  omp_set_num_threads(threads > 0 ? threads : omp_get_num_procs());
+}
+
+// Runs on `running` threads from now on, while every float product keeps the blocks it has on
+// `partition` threads (kernels/gemm.h): fewer threads then compute the same blocks one after
+// another, so the result is bit for bit the same. train/thread_tuner.h drops to one thread this
+// way while other work is using the cores.
+inline void set_running_threads(int running, int partition) {
+  detail::pinned_partition = partition;
+  omp_set_num_threads(running);
+}
+
+// The threads a product's blocks are laid out for: the pinned partition, or the thread count.
+inline int partition_threads() {
+  const int pinned = detail::pinned_partition.load();
+  return pinned > 0 ? pinned : omp_get_max_threads();
+}
 
 template <typename F>
 void for_row_blocks(int64_t rows, int64_t cols, F&& f) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "gradflow/kernels/backend.h"
+#include "gradflow/parallel.h"
 
 namespace gradflow {
 
@@ -48,7 +49,9 @@ void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Sca
   const bool by_rows = transpose_a || m >= n;
   const Eigen::Index side = by_rows ? m : n;
   const Eigen::Index tiles = (side + kTile - 1) / kTile;
-  const int threads = omp_in_parallel() ? 1 : std::max(1, omp_get_max_threads());
+  // The blocks are laid out for the partition's thread count (parallel.h); while fewer threads run
+  // (set_running_threads), they compute the same blocks in turn, so the result is the same.
+  const int threads = omp_in_parallel() ? 1 : std::max(1, partition_threads());
   const int64_t work = static_cast<int64_t>(m) * n * k;
   const int blocks = work >= kParallelMinimumWork ? static_cast<int>(std::min<Eigen::Index>(threads, tiles)) : 1;
   const ProductBackend& backend = product_backend();
@@ -56,9 +59,9 @@ void gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixT<Sca
     product_block<Scalar>(backend, transpose_a, transpose_b, a, b, c, 0, m, 0, n, accumulate);
     return;
   }
-#pragma omp parallel num_threads(blocks)
-  {
-    const Eigen::Index t = omp_get_thread_num();
+  const int running = omp_in_parallel() ? 1 : std::min(blocks, std::max(1, omp_get_max_threads()));
+#pragma omp parallel for num_threads(running) schedule(static, 1) if (running > 1)
+  for (int t = 0; t < blocks; ++t) {
     const Eigen::Index first = std::min(side, tiles * t / blocks * kTile);
     const Eigen::Index last = std::min(side, tiles * (t + 1) / blocks * kTile);
     if (last > first) {

@@ -19,6 +19,10 @@ EpochRunner::EpochRunner(Sequential<float>& model, Optimizer& optimizer, Batcher
   if (options_.adapt_threads && omp_get_max_threads() > 1) tuner_ = std::make_unique<ThreadTuner>(omp_get_max_threads());
 }
 
+EpochRunner::~EpochRunner() {
+  if (tuner_) set_threads(tuner_->most());
+}
+
 bool EpochRunner::run(int64_t epoch, TrainPosition& position, const std::function<void(const StepReport&)>& after_step,
                       const std::function<bool()>& stop) {
   using Clock = std::chrono::steady_clock;
@@ -27,7 +31,7 @@ bool EpochRunner::run(int64_t epoch, TrainPosition& position, const std::functio
   double reduce_seconds = 0;
   for (int64_t b = position.batch; b < batcher_.batches(); ++b) {
     const auto step_start = Clock::now();
-    if (tuner_) set_threads(tuner_->threads());
+    if (tuner_) set_running_threads(tuner_->threads(), tuner_->most());
     const int64_t rows = batcher_.batch_rows(b);
     const RowRange mine = rank_rows(rows, ranks.rank(), ranks.size());
     batcher_.gather(b, x_, y_, mine.begin, mine.end);

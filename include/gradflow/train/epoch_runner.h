@@ -43,6 +43,10 @@ class EpochRunner {
  public:
   EpochRunner(Sequential<float>& model, Optimizer& optimizer, Batcher& batcher, const Schedule& schedule,
               EpochRunnerOptions options = {});
+  // With adapt_threads: back to every thread, for what follows training (evaluation, calibration).
+  ~EpochRunner();
+  EpochRunner(const EpochRunner&) = delete;
+  EpochRunner& operator=(const EpochRunner&) = delete;
 
   // Runs batches position.batch, ..., batches() - 1 of the current order (the caller shuffles).
   // `stop` (optional) is asked after every step whether this process wants to stop; the run

@@ -6,10 +6,10 @@
 // (README, "Threads on a busy machine"). So training measures: now and then it runs a few steps
 // on the other count, and keeps whichever took less time. A probe that loses waits twice as long
 // before the next one, up to kLongestPeriod steps, so on a steady machine it costs little.
-// The price: some of gradflow's products add their terms in an order that depends on the thread
-// count (mnist_mlp.json trained on 1 and on 2 threads ends with different last bits), so a run
-// whose count follows the machine's load is not bit-reproducible, nor is its resume identical to
-// an uninterrupted run. That is why training.adapt_threads is off unless asked for.
+// A switch changes no result: one thread runs the very blocks each product was split into for
+// `threads` (set_running_threads, parallel.h), one after the other, so a run's numbers do not
+// depend on when it switched (tests: Gemm.OneThreadRunningTwoThreadsBlocksGivesTheirBits,
+// Bf16Products.OneThreadAndTwoGiveTheSameBits). That is why training.adapt_threads is on by default.
 #include <cstdint>
 #include <vector>
 

@@ -34,7 +34,7 @@ bool settable_with_checkpoint(const std::string& assignment) {
     const std::string p(prefix);
     if (key == p || key.rfind(p + ".", 0) == 0) return true;
   }
-  for (const char* exact : {"data.dir", "data.validation", "threads", "backend", "precision", "seed"}) {
+  for (const char* exact : {"data.dir", "data.validation", "threads", "backend", "seed"}) {
     if (key == exact) return true;
   }
   return false;
@@ -46,7 +46,7 @@ void add_model_source_options(CLI::App& command, ModelSource& source) {
   command.add_option("--checkpoint", source.checkpoint, "the model (a gradflow checkpoint)");
   command.add_option("--config", source.config, "or a fresh, seeded model from this config");
   command.add_option("--set", source.overrides,
-                     "override a config value: key.path=value; repeatable (with --checkpoint: model.head.*, optimizer.*, data.dir, data.validation, threads, backend, precision, seed)")
+                     "override a config value: key.path=value; repeatable (with --checkpoint: model.head.*, optimizer.*, data.dir, data.validation, threads, backend, seed)")
       ->take_all()
       ->allow_extra_args(false);
   add_data_option(command, source.data);
@@ -64,7 +64,7 @@ SourcedModel load_model(const ModelSource& source) {
     for (const auto& assignment : source.overrides) {
       if (!settable_with_checkpoint(assignment) && assignment.rfind("model", 0) != 0) {
         throw InputError("--set " + assignment + ": with --checkpoint only model.head.*, optimizer.*, data.dir, "
-                         "data.validation, threads, backend, precision and seed can be set; this key would change nothing or "
+                         "data.validation, threads, backend and seed can be set; this key would change nothing or "
                          "what the model was trained on");
       }
       nlohmann::json changed = raw;

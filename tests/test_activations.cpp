@@ -103,6 +103,31 @@ TEST(Dropout, InvertedMaskInTrainingIdentityInEval) {
   EXPECT_EQ(y, y2);
 }
 
+// The mask is defined draw by draw: unit i is kept when u_i >= p, u_i = (r_i >> 11)·2^-53 from the
+// layer's mt19937_64, seeded by initialize(). Checked against that definition, written out here,
+// for several p (the layer compares integers against ceil(p·2^53), drawing in blocks), over sizes
+// that are not multiples of its block, and across consecutive batches.
+TEST(Dropout, MaskIsTheDefinedDrawsBitForBit) {
+  for (const double p : {0.1, 0.25, 0.3, 0.5, 0.999}) {
+    for (const Eigen::Index cols : {1, 7, 300, 1031}) {
+      Dropout<float> layer(cols, p);
+      std::mt19937_64 seeder(42);
+      layer.initialize(seeder);
+      std::mt19937_64 seeder_again(42), draws(seeder_again());  // initialize() seeds with seeder's first number
+      const float keep_scale = static_cast<float>(1.0 / (1.0 - p));
+      const Matrix x = Matrix::Ones(3, cols);
+      Matrix y;
+      for (int batch = 0; batch < 2; ++batch) {
+        layer.forward(x, y);
+        for (Eigen::Index i = 0; i < y.size(); ++i) {
+          const double u = static_cast<double>(draws() >> 11) * 0x1.0p-53;
+          ASSERT_EQ(y.data()[i], u >= p ? keep_scale : 0.0f) << "p " << p << " cols " << cols << " entry " << i;
+        }
+      }
+    }
+  }
+}
+
 TEST(BatchNorm, KnownValuesAndRunningStatistics) {
   BatchNorm<double> layer(2, 1e-5, 0.1);
   MatD x(4, 2), y;

@@ -70,7 +70,7 @@ done | awk -F'\t' '
            100 * mean[1], 100 * sd[1], 100 * mean[2], 100 * sd[2], mean[3] / 60, sd[3] / 60, mean[4] / 60, sd[4] / 60 }'
 jq -r --arg seed "${seeds[0]}" '
   def r: . * 10000 | round / 10000;
-  def with_interval(k): "\(.[k] | r) [\(.[k + "_interval"].lower | r), \(.[k + "_interval"].upper | r)]";
+  def with_interval(k): "\(.[k] | r) [\(.[k + "_interval"][0] | r), \(.[k + "_interval"][1] | r)]";
   if .calibration_method == null then "seed \($seed): no calibration figures"
   else "seed \($seed), \(.calibration_method) scaling\(if .temperature != null then " (T = \(.temperature * 1000 | round / 1000))" else "" end), test split, 95% bootstrap intervals:\n  ECE \(with_interval("test_ece_before")) → \(with_interval("test_ece_after"))\n  NLL \(with_interval("test_nll_before")) → \(with_interval("test_nll_after"))" end' \
   "${runs[0]}/summary.json"

@@ -118,7 +118,7 @@ Config parse_config(const json& root) {
 
   const json train =
       section(root, "training", {"epochs", "batch_size", "eval_batch_size", "log_grad_every", "checkpoint_every",
-                                 "check_replicas", "adapt_threads", "early_stopping", "ema"});
+                                 "check_replicas", "adapt_threads", "early_stopping", "ema", "test"});
   // bounded so that step counts (epochs × batches) cannot overflow
   c.training.epochs = jc::integer(train, "epochs", "/training", c.training.epochs, {1, 1e6});
   c.training.batch_size = jc::integer(train, "batch_size", "/training", c.training.batch_size, {1, 1e7});
@@ -127,6 +127,7 @@ Config parse_config(const json& root) {
   c.training.checkpoint_every = jc::integer(train, "checkpoint_every", "/training", 0, jc::at_least(0));
   c.training.check_replicas = jc::boolean(train, "check_replicas", "/training", false);
   c.training.adapt_threads = jc::boolean(train, "adapt_threads", "/training", true);
+  c.training.test = jc::boolean(train, "test", "/training", true);
   if (train.contains("ema") && !train["ema"].is_null()) {
     c.training.ema = jc::number(train, "ema", "/training", std::nullopt, {0, 1, true, true});
   }
@@ -194,7 +195,8 @@ json Config::to_json() const {
             {"checkpoint_every", training.checkpoint_every},
             {"check_replicas", training.check_replicas},
             {"adapt_threads", training.adapt_threads},
-            {"ema", training.ema > 0 ? json(training.ema) : json(nullptr)}}},
+            {"ema", training.ema > 0 ? json(training.ema) : json(nullptr)},
+            {"test", training.test}}},
           {"calibration", {{"method", calibration.method}, {"bins", calibration.bins}, {"bootstrap", calibration.bootstrap}}},
           {"output", {{"dir", output_dir}}}};
   if (!plugins.empty()) out["plugins"] = plugins;

@@ -90,6 +90,10 @@ json TrainSummary::to_json() const {
       j["validation_loss"] = best.validation_loss;
     }
   }
+  if (!tested) {  // training.test false: the test split was never looked at
+    for (const char* key : {"test_accuracy", "test_loss", "test_samples"}) j.erase(key);
+    j["test"] = "not evaluated (training.test is false)";
+  }
   if (!calibration.is_null()) set_summary_calibration(j, calibration);
   return j;
 }

@@ -110,6 +110,39 @@ TEST(Cli, TrainAndEvalPrintOneJsonObject) {
   EXPECT_EQ(quiet.err, "");
 }
 
+// training.test false: a tuning run never evaluates the test split, and its summary says so.
+TEST(Cli, TrainingTestFalseLeavesTheTestSplitUnevaluated) {
+  const std::string data = write_separable_dataset("cli_notest", 600, 100);
+  const std::string dir = temp_dir("cli_notest_run");
+  std::ofstream(dir + "/c.json") << synthetic_config(data).dump();
+  const CliRun trained = run_cli("train --config " + dir + "/c.json --set training.test=false --out " + dir + "/run");
+  ASSERT_EQ(trained.code, 0) << trained.err;
+  EXPECT_EQ(trained.out.find("test accuracy"), std::string::npos) << trained.out;
+  EXPECT_NE(trained.out.find("test split not evaluated (training.test is false); validation accuracy"), std::string::npos)
+      << trained.out;
+  EXPECT_EQ(trained.err.find("test loss"), std::string::npos) << trained.err;
+  EXPECT_NE(trained.err.find("test split not evaluated"), std::string::npos) << trained.err;
+  const json summary = json::parse(read_all(dir + "/run/summary.json"));
+  for (const char* key : {"test_accuracy", "test_loss", "test_samples", "test_ece_after", "test_nll_before"}) {
+    EXPECT_FALSE(summary.contains(key)) << key;
+  }
+  EXPECT_EQ(summary["test"], "not evaluated (training.test is false)");
+  EXPECT_GE(summary["validation_accuracy"].get<double>(), 0.9);
+  EXPECT_EQ(json::parse(read_all(dir + "/run/config.json"))["training"]["test"], false);
+  EXPECT_NE(read_all(dir + "/run/report.html").find("not evaluated"), std::string::npos);
+
+  // the default evaluates it, as before
+  const CliRun tested = run_cli("train --config " + dir + "/c.json --out " + dir + "/run2 --json");
+  ASSERT_EQ(tested.code, 0) << tested.err;
+  const json with_test = json::parse(tested.out);
+  EXPECT_EQ(with_test["test_samples"], 100);
+  EXPECT_TRUE(with_test["test_accuracy"].is_number());
+  EXPECT_FALSE(with_test.contains("test"));
+  const CliRun refused = run_cli("train --config " + dir + "/c.json --set training.test=1 --out " + dir + "/run3");
+  EXPECT_EQ(refused.code, 2);
+  EXPECT_NE(refused.err.find("/training/test"), std::string::npos) << refused.err;
+}
+
 TEST(Cli, BadInputExitsWithCodeTwoAndOneLine) {
   const std::string dir = temp_dir("cli_bad");
   std::ofstream(dir + "/c.json") << synthetic_config(dir + "/nowhere").dump();

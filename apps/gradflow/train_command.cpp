@@ -32,7 +32,12 @@ struct TrainArgs {
 // What a finished run says on stdout, each line within 80 columns but for long paths.
 void print_summary(const TrainSummary& summary, const std::string& run_dir) {
   const int64_t epochs = summary.last_epoch.epoch;
-  std::printf("test accuracy %.2f%%  loss %.4f\n", 100 * summary.test.accuracy, summary.test.loss);
+  if (summary.tested) {
+    std::printf("test accuracy %.2f%%  loss %.4f\n", 100 * summary.test.accuracy, summary.test.loss);
+  } else {
+    std::printf("test split not evaluated (training.test is false); validation accuracy %.2f%%\n",
+                100 * (summary.restored_best ? summary.best : summary.last_epoch).validation_accuracy);
+  }
   std::printf("trained %lld epoch%s%s in %.1f s of training, %.1f s in all", static_cast<long long>(epochs),
               epochs == 1 ? "" : "s", summary.stopped_early ? " (stopped early)" : "", summary.train_seconds,
               summary.total_seconds);

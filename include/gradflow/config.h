@@ -32,6 +32,7 @@ struct TrainingOptions {
   bool check_replicas = false;   // data-parallel: verify after every step that all ranks hold the same weights
   bool adapt_threads = true;     // use one thread instead of `threads` while that makes steps faster
   double ema = 0;                // decay of the weights' moving average (train/weight_average.h); 0: off
+  bool test = true;              // evaluate the test split at the end; false: a tuning run never looks at it
   EarlyStoppingOptions early_stopping;  // also the metric that picks best.safetensors
 };
 

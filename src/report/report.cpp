@@ -276,7 +276,8 @@ std::string summary_table(const json& summary, const json* calibration, const Re
     // which is not the same as 0
     reading((dir / "summary.json").string(), [&] {
       auto figure_of = [&](const char* key) {
-        return summary.contains(key) ? fmt(summary.at(key).get<double>()) : std::string("not evaluated");
+        return summary.contains(key) && summary.at(key).is_number() ? fmt(summary.at(key).get<double>())
+                                                                    : std::string("not evaluated");
       };
       rows += "<tr><td>test accuracy</td><td colspan='2'>" + figure_of("test_accuracy") +
               "</td></tr><tr><td>test loss</td><td colspan='2'>" + figure_of("test_loss") + "</td></tr>";

@@ -1,5 +1,6 @@
 #include "gradflow/train/finish.h"
 
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 
 #include <map>
@@ -17,7 +18,9 @@ void finish_run(Sequential<float>& model, const Config& config, const DataDescri
                 std::chrono::steady_clock::time_point run_start, Communicator& ranks) {
   std::map<std::string, std::string> metadata{{kDataDescriptionKey, data.to_json().dump()}};
   const bool writer = ranks.rank() == 0;
-  if (writer && config.calibration.method != "none") {
+  if (writer && config.calibration.method != "none" && !config.training.test) {
+    spdlog::info("training.test is false: no calibration (its figures are measured on the test split)");
+  } else if (writer && config.calibration.method != "none") {
     if (validation.size() < kMinimumValidationSamples) {
       spdlog::warn("the validation split has {} samples, calibration needs at least {} (data.validation): skipping it",
                    validation.size(), kMinimumValidationSamples);
@@ -46,13 +49,18 @@ void finish_run(Sequential<float>& model, const Config& config, const DataDescri
     }
   }
   if (writer) save_checkpoint(dir.model(), model, config.to_json(), metadata);
-  summary.test = evaluate(model, test, config.training.eval_batch_size, &ranks);
+  summary.tested = config.training.test;
+  if (summary.tested) summary.test = evaluate(model, test, config.training.eval_batch_size, &ranks);
   summary.total_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   if (!writer) return;
   write_file_atomic(dir.summary(), summary.to_json().dump(2) + "\n");
-  spdlog::info("test loss {:.4f} acc {:.2f}%  ({:.1f} s training, {:.1f} s in all{})", summary.test.loss,
-               100 * summary.test.accuracy, summary.train_seconds, summary.total_seconds,
-               summary.sessions > 1 ? ", over " + std::to_string(summary.sessions) + " sessions" : std::string());
+  const std::string times = fmt::format("{:.1f} s training, {:.1f} s in all{}", summary.train_seconds, summary.total_seconds,
+                                        summary.sessions > 1 ? ", over " + std::to_string(summary.sessions) + " sessions" : std::string());
+  if (summary.tested) {
+    spdlog::info("test loss {:.4f} acc {:.2f}%  ({})", summary.test.loss, 100 * summary.test.accuracy, times);
+  } else {
+    spdlog::info("test split not evaluated (training.test is false)  ({})", times);
+  }
   spdlog::info("report: {}", write_report(dir.dir()));
 }
 

@@ -22,6 +22,7 @@ struct TrainSummary {
   std::string run_dir;
   EpochMetrics last_epoch;
   EvalResult test;
+  bool tested = true;  // false with training.test false: `test` holds nothing and summary.json says so
   double train_seconds = 0;  // summed over epochs
   double total_seconds = 0;  // wall time, data loading and evaluation included, over every session
   int64_t sessions = 1;      // processes that ran it: 1 + the resumes

@@ -162,21 +162,21 @@ int64_t leading(const Ref& m) {
   return static_cast<int64_t>(m.outerStride());
 }
 
-}  // namespace
-
-void bf16_gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixBf16>& a,
-               const Eigen::Ref<const MatrixBf16>& b, Eigen::Ref<MatrixT<float>> c, bool accumulate,
-               const float* bias) {
+// bf16_gemm's work; returns the primitive's product (null when there was nothing to multiply).
+// A product, once created, lives as long as the process and never changes.
+const Product* multiply(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixBf16>& a,
+                        const Eigen::Ref<const MatrixBf16>& b, Eigen::Ref<MatrixT<float>> c, bool accumulate,
+                        const float* bias) {
   const int64_t m = transpose_a ? a.cols() : a.rows();
   const int64_t k = transpose_a ? a.rows() : a.cols();
   const int64_t n = transpose_b ? b.rows() : b.cols();
   eigen_assert(c.rows() == m && c.cols() == n && "bf16_gemm: a product into a view of another shape");
   eigen_assert(!(accumulate && bias) && "bf16_gemm: bias or accumulate, not both");
-  if (m == 0 || n == 0) return;
+  if (m == 0 || n == 0) return nullptr;
   if (k == 0) {
     if (!accumulate) c.setZero();
     if (bias != nullptr) c.rowwise() += Eigen::Map<const RowVectorT<float>>(bias, n);
-    return;
+    return nullptr;
   }
   const Key key{transpose_a, transpose_b, accumulate, bias != nullptr, m, n, k, leading(a), leading(b), leading(c),
                 omp_in_parallel() ? 1 : omp_get_max_threads()};
@@ -197,6 +197,15 @@ void bf16_gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const Matrix
   check(dnnl_memory_set_data_handle(p->scratchpad.get(), products.scratchpad(scratch_bytes)), "setting the scratchpad");
   check(dnnl_primitive_execute(p->primitive.get(), products.stream.get(), p->argc, p->args), "a bf16 product");
   check(dnnl_stream_wait(products.stream.get()), "waiting for a bf16 product");
+  return p;
+}
+
+}  // namespace
+
+void bf16_gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixBf16>& a,
+               const Eigen::Ref<const MatrixBf16>& b, Eigen::Ref<MatrixT<float>> c, bool accumulate,
+               const float* bias) {
+  multiply(transpose_a, transpose_b, a, b, c, accumulate, bias);
 }
 
 const Bf16Hardware& bf16_hardware() {
@@ -209,11 +218,7 @@ const Bf16Hardware& bf16_hardware() {
     // bf16 is the same across these MLPs' shapes)
     MatrixBf16 a = MatrixBf16::Zero(128, 784), b = MatrixBf16::Zero(512, 784);
     MatrixT<float> c(128, 512);
-    bf16_gemm(false, true, a, b, c);
-    Products& products = Products::instance();
-    std::lock_guard<std::mutex> lock(products.mutex);
-    const Key key{false, true, false, false, 128, 512, 784, 784, 784, 512, omp_in_parallel() ? 1 : omp_get_max_threads()};
-    h.implementation = products.get(key).implementation;
+    h.implementation = multiply(false, true, a, b, c, false, nullptr)->implementation;
     // the instructions oneDNN may use here (ONEDNN_MAX_CPU_ISA can lower them)
     const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
     if (isa == dnnl::cpu_isa::avx512_core_amx) {

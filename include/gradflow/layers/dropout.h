@@ -3,6 +3,7 @@
 // and scaled by 1/(1 − p), so eval mode is the identity.
 //   forward:  y = x · m,  m = 1[u ≥ p] / (1 − p)      backward:  dx = dy · m
 // The mask generator is seeded from the model's generator in initialize().
+#include "gradflow/kernels/mersenne_twister.h"
 #include "gradflow/layers/activation.h"
 
 namespace gradflow {
@@ -29,7 +30,7 @@ class Dropout : public Activation<Scalar> {
 
  private:
   double p_;
-  std::mt19937_64 masks_;
+  MersenneTwister64 masks_;  // std::mt19937_64's numbers, drawn a block at a time
   Mat mask_;  // (B, size): cached by forward in training, 0 or 1/(1 − p)
 };
 

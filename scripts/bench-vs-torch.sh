@@ -2,6 +2,8 @@
 # gradflow against PyTorch on the same MLPs, side by side in one run, as ratios.
 #   scripts/bench-vs-torch.sh [ROUNDS]   (default 5; needs build/, datasets/mnist and python3-torch)
 #   MIXED=0 skips the mixed-precision part; FP32=0 skips the float32 part.
+#   The mixed-precision part also times gradflow fp32 with "backend": "onednn" (oneDNN's float32
+#   products) beside the default backend, at the same shapes: where that backend pays.
 #   KEEP=1 keeps the raw JSON lines of every run and prints where.
 #   BASELINE=path/to/gradflow also runs another build (e.g. the previous commit's) on 2 threads in
 #   every round, and reports this build's time per sample against it.
@@ -54,10 +56,10 @@ print(json.dumps({"samples_per_s": statistics.median(x["samples_per_s"] for x in
 # Each round runs the four back to back, in an order that alternates.
 run_mixed() {  # name config layers-json hidden batch lr epochs
   local name=$1 config=$2 layers=$3 hidden=$4 batch=$5 lr=$6 epochs=$7
-  gradflow() {  # precision
+  gradflow() {  # precision [backend]
     build/bin/gradflow --log-level warn bench --config "$config" "${plain[@]}" --set optimizer.momentum=0.9 \
       --set optimizer.lr="$lr" --set training.batch_size="$batch" --set threads=2 --set "model.layers=$layers" \
-      --set precision="$1" --epochs "$epochs" --json
+      --set precision="$1" --set backend="${2:-auto}" --epochs "$epochs" --json
   }
   torch() {  # [--bf16]: the median of the epochs after the first, as one JSON line
     "$python" "$torch_mlp" datasets/mnist --hidden "$hidden" --batch "$batch" --epochs "$epochs" --threads 2 --lr "$lr" \
@@ -70,7 +72,9 @@ print(json.dumps({"samples_per_s": statistics.median(x["samples_per_s"] for x in
     if [ $((r % 2)) = 1 ]; then
       gradflow bf16 >> "$out/$name.bf16"; torch --bf16 >> "$out/$name.torch_bf16"
       gradflow fp32 >> "$out/$name.fp32"; torch >> "$out/$name.torch_fp32"
+      [ "$onednn" = 0 ] || gradflow fp32 onednn >> "$out/$name.fp32_onednn"
     else
+      [ "$onednn" = 0 ] || gradflow fp32 onednn >> "$out/$name.fp32_onednn"
       torch >> "$out/$name.torch_fp32"; gradflow fp32 >> "$out/$name.fp32"
       torch --bf16 >> "$out/$name.torch_bf16"; gradflow bf16 >> "$out/$name.bf16"
     fi
@@ -87,6 +91,8 @@ if [ "${FP32:-1}" != 0 ]; then
   run small configs/mnist_small.json 128 64 0.1
 fi
 if [ "${MIXED:-1}" != 0 ]; then
+  onednn=0
+  build/bin/gradflow backends | grep -q '^onednn ' && onednn=1
   "$python" -c "import torch; assert torch.backends.mkldnn.is_available()" 2>/dev/null ||
     echo "warning: this PyTorch has no oneDNN (mkldnn): its bf16 autocast will not use the bf16 units" >&2
   run_mixed mixed_big configs/mnist_mlp.json "$(dense 512 256)" 512,256 128 0.05 5
@@ -150,6 +156,20 @@ if os.path.exists(os.path.join(out, "mixed_big.bf16")):
               f"{spread([y / x for x, y in zip(bs, tf)], ratio)} | {spread([y / x for x, y in zip(bs, tb)], ratio)} | "
               f"{spread([y / x for x, y in zip(bs, fs)], ratio)} | "
               f"{spread([x['step_to_matmul'] for x in b], lambda v: f'{v:.0%}')} |")
+    if os.path.exists(os.path.join(out, "mixed_big.fp32_onednn")):
+        print()
+        print("float32 products: the onednn backend against the default (" + lines("mixed_big.fp32")[0]["backend"] +
+              "), time per sample, 2 threads:")
+        print()
+        print("| MLP | batch | default samples/s | onednn samples/s | onednn / default |")
+        print("|---|---|---|---|---|")
+        for name, label in (("mixed_big", "784-512-256-10"), ("mixed_1024", "784-1024-1024-10"), ("mixed_2048", "784-2048-2048-10")):
+            if not os.path.exists(os.path.join(out, name + ".fp32_onednn")):
+                continue
+            fs = [x["samples_per_second"] for x in lines(name + ".fp32")]
+            os_ = [x["samples_per_second"] for x in lines(name + ".fp32_onednn")]
+            print(f"| {label} | {lines(name + '.fp32')[0]['batch']} | {statistics.median(fs):,.0f} | {statistics.median(os_):,.0f} | "
+                  f"{spread([y / x for x, y in zip(os_, fs)], lambda v: f'{v:.2f}')} |")
     b = lines("mixed_big.bf16")
     print()
     print(f"bf16 products ran on: {b[0].get('bf16_products', '?')}; evaluating 10,000 test images in bf16 "

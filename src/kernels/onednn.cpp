@@ -6,12 +6,15 @@
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <type_traits>
 #include <unordered_map>
 
 #ifdef GRADFLOW_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.hpp>
 #endif
 #include <spdlog/spdlog.h>
+
+#include "gradflow/kernels/backend.h"
 
 namespace gradflow {
 
@@ -53,11 +56,12 @@ using dims = dnnl::memory::dims;
 
 // Everything a primitive depends on.
 struct Key {
+  bool f32;  // float32 operands (the "onednn" product backend), else bfloat16
   bool transpose_a, transpose_b, accumulate, bias;
   int64_t m, n, k, lda, ldb, ldc;
   int threads;
   bool operator==(const Key& o) const {
-    return transpose_a == o.transpose_a && transpose_b == o.transpose_b && accumulate == o.accumulate &&
+    return f32 == o.f32 && transpose_a == o.transpose_a && transpose_b == o.transpose_b && accumulate == o.accumulate &&
            bias == o.bias && m == o.m && n == o.n && k == o.k && lda == o.lda && ldb == o.ldb && ldc == o.ldc &&
            threads == o.threads;
   }
@@ -65,7 +69,7 @@ struct Key {
 struct KeyHash {
   size_t operator()(const Key& key) const {
     size_t h = 0;
-    for (int64_t v : {int64_t(key.transpose_a), int64_t(key.transpose_b), int64_t(key.accumulate), int64_t(key.bias),
+    for (int64_t v : {int64_t(key.f32), int64_t(key.transpose_a), int64_t(key.transpose_b), int64_t(key.accumulate), int64_t(key.bias),
                       key.m, key.n, key.k, key.lda, key.ldb, key.ldc, int64_t(key.threads)}) {
       h = h * 1000003u ^ std::hash<int64_t>()(v);
     }
@@ -84,8 +88,10 @@ struct Product {
 
 class Products {
  public:
+  // One cache per thread: the "onednn" backend multiplies one block on each of gemm()'s threads
+  // at once, and a primitive's memory objects and the scratchpad serve one product at a time.
   static Products& instance() {
-    static Products products;
+    static thread_local Products products;
     return products;
   }
 
@@ -107,7 +113,6 @@ class Products {
 
   dnnl::engine engine{dnnl::engine::kind::cpu, 0};
   dnnl::stream stream{engine};
-  std::mutex mutex;
   int64_t created = 0;
 
  private:
@@ -115,8 +120,9 @@ class Products {
     // op(a): (m, k), op(b): (k, n): a transposed operand is the same storage read with swapped strides
     const dims a_strides = key.transpose_a ? dims{1, key.lda} : dims{key.lda, 1};
     const dims b_strides = key.transpose_b ? dims{1, key.ldb} : dims{key.ldb, 1};
-    const dnnl::memory::desc a_md({key.m, key.k}, dt::bf16, a_strides);
-    const dnnl::memory::desc b_md({key.k, key.n}, dt::bf16, b_strides);
+    const dt operands = key.f32 ? dt::f32 : dt::bf16;
+    const dnnl::memory::desc a_md({key.m, key.k}, operands, a_strides);
+    const dnnl::memory::desc b_md({key.k, key.n}, operands, b_strides);
     const dnnl::memory::desc c_md({key.m, key.n}, dt::f32, dims{key.ldc, 1});
     const dnnl::memory::desc bias_md({1, key.n}, dt::f32, dims{key.n, 1});
     dnnl::primitive_attr attr;
@@ -162,8 +168,41 @@ int64_t leading(const Ref& m) {
   return static_cast<int64_t>(m.outerStride());
 }
 
-// bf16_gemm's work; returns the primitive's product (null when there was nothing to multiply).
-// A product, once created, lives as long as the process and never changes.
+// One product c = op(a) · op(b) of element type T (bfloat16 or float) with float32 accumulation;
+// returns the primitive's product (null when there was nothing to multiply). A product, once
+// created, lives as long as its thread and never changes.
+template <typename T>
+const Product* multiply(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, const T* a, int64_t lda,
+                        const T* b, int64_t ldb, float* c, int64_t ldc, bool accumulate, const float* bias) {
+  eigen_assert(!(accumulate && bias) && "oneDNN product: bias or accumulate, not both");
+  if (m == 0 || n == 0) return nullptr;
+  if (k == 0) {
+    Eigen::Map<MatrixT<float>, 0, Eigen::OuterStride<>> out(c, m, n, Eigen::OuterStride<>(ldc));
+    if (!accumulate) out.setZero();
+    if (bias != nullptr) out.rowwise() += Eigen::Map<const RowVectorT<float>>(bias, n);
+    return nullptr;
+  }
+  const Key key{std::is_same_v<T, float>, transpose_a, transpose_b, accumulate, bias != nullptr, m, n, k, lda, ldb, ldc,
+                omp_in_parallel() ? 1 : omp_get_max_threads()};
+  Products& products = Products::instance();
+  Product* p = nullptr;
+  try {
+    p = &products.get(key);
+  } catch (const dnnl::error& e) {
+    throw std::runtime_error(std::string("oneDNN could not create a product: ") + e.what());
+  }
+  check(dnnl_memory_set_data_handle(p->a.get(), const_cast<T*>(a)), "setting an operand");
+  check(dnnl_memory_set_data_handle(p->b.get(), const_cast<T*>(b)), "setting an operand");
+  check(dnnl_memory_set_data_handle(p->c.get(), c), "setting the result");
+  if (bias != nullptr) check(dnnl_memory_set_data_handle(p->bias.get(), const_cast<float*>(bias)), "setting the bias");
+  // the scratchpad buffer may have grown (and moved) since this primitive was created
+  const size_t scratch_bytes = p->scratchpad.get_desc().get_size();
+  check(dnnl_memory_set_data_handle(p->scratchpad.get(), products.scratchpad(scratch_bytes)), "setting the scratchpad");
+  check(dnnl_primitive_execute(p->primitive.get(), products.stream.get(), p->argc, p->args), "a product");
+  check(dnnl_stream_wait(products.stream.get()), "waiting for a product");
+  return p;
+}
+
 const Product* multiply(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixBf16>& a,
                         const Eigen::Ref<const MatrixBf16>& b, Eigen::Ref<MatrixT<float>> c, bool accumulate,
                         const float* bias) {
@@ -171,36 +210,40 @@ const Product* multiply(bool transpose_a, bool transpose_b, const Eigen::Ref<con
   const int64_t k = transpose_a ? a.rows() : a.cols();
   const int64_t n = transpose_b ? b.rows() : b.cols();
   eigen_assert(c.rows() == m && c.cols() == n && "bf16_gemm: a product into a view of another shape");
-  eigen_assert(!(accumulate && bias) && "bf16_gemm: bias or accumulate, not both");
-  if (m == 0 || n == 0) return nullptr;
-  if (k == 0) {
-    if (!accumulate) c.setZero();
-    if (bias != nullptr) c.rowwise() += Eigen::Map<const RowVectorT<float>>(bias, n);
-    return nullptr;
-  }
-  const Key key{transpose_a, transpose_b, accumulate, bias != nullptr, m, n, k, leading(a), leading(b), leading(c),
-                omp_in_parallel() ? 1 : omp_get_max_threads()};
-  Products& products = Products::instance();
-  std::lock_guard<std::mutex> lock(products.mutex);
-  Product* p = nullptr;
-  try {
-    p = &products.get(key);
-  } catch (const dnnl::error& e) {
-    throw std::runtime_error(std::string("oneDNN could not create a bf16 product: ") + e.what());
-  }
-  check(dnnl_memory_set_data_handle(p->a.get(), const_cast<bfloat16*>(a.data())), "setting an operand");
-  check(dnnl_memory_set_data_handle(p->b.get(), const_cast<bfloat16*>(b.data())), "setting an operand");
-  check(dnnl_memory_set_data_handle(p->c.get(), c.data()), "setting the result");
-  if (bias != nullptr) check(dnnl_memory_set_data_handle(p->bias.get(), const_cast<float*>(bias)), "setting the bias");
-  // the scratchpad buffer may have grown (and moved) since this primitive was created
-  const size_t scratch_bytes = p->scratchpad.get_desc().get_size();
-  check(dnnl_memory_set_data_handle(p->scratchpad.get(), products.scratchpad(scratch_bytes)), "setting the scratchpad");
-  check(dnnl_primitive_execute(p->primitive.get(), products.stream.get(), p->argc, p->args), "a bf16 product");
-  check(dnnl_stream_wait(products.stream.get()), "waiting for a bf16 product");
-  return p;
+  return multiply(transpose_a, transpose_b, m, n, k, a.data(), leading(a), b.data(), leading(b), c.data(), leading(c),
+                  accumulate, bias);
 }
 
+// The "onednn" product backend: each of gemm()'s blocks is one float32 oneDNN product on the
+// calling thread. Not "auto"'s choice: its sums are ordered otherwise than OpenBLAS's, and fp32
+// training stays bit for bit what it was unless a config asks for it
+// (scripts/bench-backends.sh measures where it is faster).
+class OneDnnBackend : public ProductBackend {
+ public:
+  std::string name() const override { return "onednn"; }
+  std::string help() const override { return "oneDNN's float32 matmul for every float block, Eigen for double"; }
+  int priority() const override { return -1; }  // never "auto"'s choice
+  void block(const BlockProduct<float>& p) const override {
+    // rows of op(a) are rows of a, or columns of a when it is transposed; likewise columns of op(b)
+    const float* a_rows = p.transpose_a ? p.a.data() + p.row : p.a.data() + p.row * p.a.outerStride();
+    const float* b_cols = p.transpose_b ? p.b.data() + p.col * p.b.outerStride() : p.b.data() + p.col;
+    // a backend computes its block on the calling thread alone (gemm() outside a parallel region
+    // hands over products too small to split): oneDNN threads up to omp_get_max_threads()
+    struct OneThread {
+      int threads = omp_get_max_threads();
+      OneThread() { omp_set_num_threads(1); }
+      ~OneThread() { omp_set_num_threads(threads); }
+    } one_thread;
+    multiply(p.transpose_a, p.transpose_b, p.rows, p.cols, p.depth(), a_rows, p.a.outerStride(), b_cols,
+             p.b.outerStride(), p.c.data() + p.row * p.c.outerStride() + p.col, p.c.outerStride(), p.accumulate,
+             nullptr);
+  }
+  void block(const BlockProduct<double>& p) const override { eigen_block_product(p); }
+};
+
 }  // namespace
+
+GRADFLOW_REGISTER_PRODUCT_BACKEND(OneDnnBackend);
 
 void bf16_gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixBf16>& a,
                const Eigen::Ref<const MatrixBf16>& b, Eigen::Ref<MatrixT<float>> c, bool accumulate,
@@ -236,9 +279,7 @@ const Bf16Hardware& bf16_hardware() {
 }
 
 int64_t bf16_primitives_created() {
-  Products& products = Products::instance();
-  std::lock_guard<std::mutex> lock(products.mutex);
-  return products.created;
+  return Products::instance().created;
 }
 
 #endif

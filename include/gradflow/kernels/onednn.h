@@ -4,9 +4,14 @@
 // where it has them. Built with GRADFLOW_ONEDNN; without it, bf16_hardware() says so and the
 // products throw.
 //
-// Each product shape (transposes, sizes, strides, bias, accumulate, thread count) gets one oneDNN
-// matmul primitive, created the first time and reused, with its scratchpad in one buffer shared by
-// all of them. oneDNN threads a product itself, with gradflow's OpenMP threads.
+// Each product shape (data type, transposes, sizes, strides, bias, accumulate, thread count) gets
+// one oneDNN matmul primitive, created the first time and reused, with its scratchpad in one
+// buffer shared by all of them; each thread keeps its own. oneDNN threads a bf16 product itself,
+// with gradflow's OpenMP threads.
+//
+// The same file registers the "onednn" product backend (kernels/backend.h): float32 blocks of
+// gemm()'s products through oneDNN, one per thread. It is chosen only by name ("backend":
+// "onednn"), never by "auto", so fp32 results stay OpenBLAS's unless a config asks.
 #include <string>
 
 #include "gradflow/kernels/bfloat16.h"
@@ -34,7 +39,7 @@ const Bf16Hardware& bf16_hardware();
 // choice: bf16 is then emulated and slower than fp32.
 void log_bf16_hardware();
 
-// Primitives created so far (tests: reuse, not re-creation).
+// Primitives the calling thread has created so far (tests: reuse, not re-creation).
 int64_t bf16_primitives_created();
 
 }  // namespace gradflow

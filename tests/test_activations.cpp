@@ -284,6 +284,39 @@ TEST(BatchNorm, KnownValuesAndRunningStatistics) {
   EXPECT_NEAR(y(0, 0), (1 - 0.25) / std::sqrt(layer.running_var()[0] + 1e-5), 1e-12);
 }
 
+// affine false: no parameters, y = x̂, and dx is the affine layer's at γ = 1 and β = 0 — in
+// training and in eval mode. The registry suite checks it against finite differences (false is
+// its non-default value); the affine layer is checked here, with γ and β away from 1 and 0.
+TEST(BatchNorm, WithoutAffineIsTheAffineLayerAtUnitScaleAndZeroShift) {
+  BatchNorm<double> affine(3, 1e-5, 0.1, true), plain(3, 1e-5, 0.1, false);
+  EXPECT_EQ(plain.parameter_count(), 0);
+  EXPECT_TRUE(plain.parameter_shapes().empty());
+  EXPECT_EQ(plain.buffers().size(), 3u);
+  std::mt19937_64 values(4);
+  std::normal_distribution<double> normal;
+  MatD x(6, 3), dy(6, 3);
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = 2 * normal(values) + 1, dy.data()[i] = normal(values);
+  for (const bool training : {true, false}) {
+    affine.set_training(training);
+    plain.set_training(training);
+    MatD ya, yp, dxa, dxp;
+    affine.forward(x, ya);
+    plain.forward(x, yp);
+    EXPECT_TRUE(ya.isApprox(yp, 1e-14)) << "training " << training;
+    affine.backward(x, ya, dy, &dxa);
+    plain.backward(x, yp, dy, &dxp);
+    EXPECT_TRUE(dxa.isApprox(dxp, 1e-14)) << "training " << training;
+  }
+  BatchNorm<double> shifted(3, 1e-5, 0.1, true);
+  auto params = shifted.parameters();
+  for (auto& p : params) {
+    for (int64_t i = 0; i < p.size(); ++i) p.value[i] = 0.5 + 0.3 * static_cast<double>(i) + (p.name == "bias" ? 0.2 : 0.0);
+  }
+  gradflow::testing::LayerProbe probe{shifted, x, dy};
+  EXPECT_LT(probe.input_gradient_error(), 1e-6);
+  EXPECT_LT(probe.parameter_gradient_error(), 1e-6);
+}
+
 TEST(BatchNorm, RefusesASingleSampleInTraining) {
   BatchNorm<float> layer(3, 1e-5, 0.1);
   Matrix x = Matrix::Ones(1, 3), y;

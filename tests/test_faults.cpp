@@ -134,6 +134,8 @@ const json kNoise = {{"model",
                         {{{"type", "gaussian_noise"}, {"std", 0.3}}, {{"type", "dense"}, {"units", 16}},
                          {{"type", "batch_norm"}}, {{"type", "relu"}}, {{"type", "gaussian_noise"}, {"std", 0.2}},
                          {{"type", "dropout"}, {"p", 0.2}}, {{"type", "dense"}, {"units", 2}}}}}}};
+// adversarial training (two passes a step: the noise and masks of both resume)
+const json kAdversarial = {{"training", {{"adversarial", {{"epsilon", 0.1}}}}}, {"model", kNoise["model"]}};
 INSTANTIATE_TEST_SUITE_P(Points, Resume,
                          ::testing::Values(std::make_tuple(int64_t(2), int64_t(5), kSgd, kSameConfig),
                                            std::make_tuple(int64_t(2), int64_t(0), kSgd, kSameConfig),
@@ -145,7 +147,8 @@ INSTANTIATE_TEST_SUITE_P(Points, Resume,
                                            std::make_tuple(int64_t(2), int64_t(5), kSgd, kAverage),
                                            std::make_tuple(int64_t(2), int64_t(0), kAdam, kAverage),
                                            std::make_tuple(int64_t(2), int64_t(5), kSgd, kNoise),
-                                           std::make_tuple(int64_t(2), int64_t(0), kAdam, kNoise)));
+                                           std::make_tuple(int64_t(2), int64_t(0), kAdam, kNoise),
+                                           std::make_tuple(int64_t(2), int64_t(5), kSgd, kAdversarial)));
 
 TEST(Resume, RefusesTheStateOfAnotherOptimizerNamingTheFile) {
   const std::string data = write_separable_dataset("resume_other", 300, 40);

@@ -5,6 +5,8 @@
 #include <omp.h>
 
 #include "gradflow/layers/dense.h"
+#include "gradflow/layers/dropout.h"
+#include "gradflow/layers/gaussian_noise.h"
 #include "gradflow/kernels/gemm.h"
 #include "gradflow/layers/relu.h"
 #include "gradflow/softmax_cross_entropy.h"
@@ -73,6 +75,25 @@ double product_flop(const benchmark::State& state) {
 
 // The plain product gradflow bench measures the step against, x (B, in) · W^T (in, out), through
 // gradflow's gemm (args: batch, in, out, threads) ...
+// args: batch, units. The random layers' training forward: drawing the mask or the noise
+// dominates. Counter: units per second.
+template <typename RandomLayer>
+void BM_RandomForward(benchmark::State& state, double parameter) {
+  const int64_t b = state.range(0), units = state.range(1);
+  RandomLayer layer(units, parameter);
+  std::mt19937_64 rng(1);
+  layer.initialize(rng);
+  Matrix x = Matrix::Random(b, units), y;
+  for (auto _ : state) {
+    layer.forward(x, y);
+    benchmark::DoNotOptimize(y.data());
+  }
+  state.counters["units/s"] =
+      benchmark::Counter(static_cast<double>(b * units) * static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+}
+void BM_DropoutForward(benchmark::State& state) { BM_RandomForward<Dropout<float>>(state, 0.3); }
+void BM_GaussianNoiseForward(benchmark::State& state) { BM_RandomForward<GaussianNoise<float>>(state, 0.3); }
+
 void BM_GemmProduct(benchmark::State& state) {
   const int threads_before = omp_get_max_threads();
   omp_set_num_threads(static_cast<int>(state.range(3)));
@@ -105,5 +126,7 @@ BENCHMARK(BM_DenseForward)->Args({128, 784, 512})->Args({128, 512, 256})->Args({
 BENCHMARK(BM_DenseBackward)->Args({128, 784, 512})->Args({128, 512, 256})->Args({128, 256, 10})->Args({64, 784, 128})->Args({64, 128, 10});
 BENCHMARK(BM_ReluForwardBackward)->Args({128, 512})->Args({64, 128});
 BENCHMARK(BM_SoftmaxCrossEntropy)->Args({128, 10})->Args({64, 10});
+BENCHMARK(BM_DropoutForward)->Args({128, 1024});
+BENCHMARK(BM_GaussianNoiseForward)->Args({128, 1024})->Args({100, 1000});
 
 BENCHMARK_MAIN();

@@ -65,7 +65,10 @@ def build(spec):
         elif layer["type"] == "dropout":
             layers.append(torch.nn.Dropout(layer["p"]))
         elif layer["type"] == "batch_norm":
-            layers.append(torch.nn.BatchNorm1d(features, eps=layer["eps"], momentum=layer["momentum"]))
+            layers.append(torch.nn.BatchNorm1d(features, eps=layer["eps"], momentum=layer["momentum"],
+                                               affine=layer.get("affine", True)))
+        elif layer["type"] == "gaussian_noise":
+            layers.append(torch.nn.Identity())  # the identity in eval mode
         else:
             raise SystemExit("no PyTorch equivalent known for layer type " + layer["type"])
     return torch.nn.Sequential(*layers)

@@ -118,7 +118,7 @@ Config parse_config(const json& root) {
 
   const json train =
       section(root, "training", {"epochs", "batch_size", "eval_batch_size", "log_grad_every", "checkpoint_every",
-                                 "check_replicas", "adapt_threads", "early_stopping", "ema", "test"});
+                                 "check_replicas", "adapt_threads", "early_stopping", "ema", "test", "adversarial"});
   // bounded so that step counts (epochs × batches) cannot overflow
   c.training.epochs = jc::integer(train, "epochs", "/training", c.training.epochs, {1, 1e6});
   c.training.batch_size = jc::integer(train, "batch_size", "/training", c.training.batch_size, {1, 1e7});
@@ -143,6 +143,14 @@ Config parse_config(const json& root) {
     e.min_delta = jc::number(es, "min_delta", path, e.min_delta, jc::at_least(0));
     e.restore_best = jc::boolean(es, "restore_best", path, e.restore_best);
     if (c.data.validation == 0) throw ConfigError(path, "early stopping watches the validation split, and /data/validation is 0");
+  }
+  if (train.contains("adversarial") && !train["adversarial"].is_null()) {
+    const std::string path = "/training/adversarial";
+    const json& adv = train["adversarial"];
+    jc::expect_object(adv, path);
+    jc::reject_unknown_keys(adv, path, {"epsilon", "weight"});
+    c.training.adversarial.epsilon = jc::number(adv, "epsilon", path, std::nullopt, jc::above(0));
+    c.training.adversarial.weight = jc::number(adv, "weight", path, c.training.adversarial.weight, {0, 1, false, true});
   }
   if (c.schedule.warmup_epochs > static_cast<double>(c.training.epochs)) {
     throw ConfigError("/schedule/warmup_epochs", "warm-up is longer than /training/epochs");
@@ -200,6 +208,9 @@ json Config::to_json() const {
           {"calibration", {{"method", calibration.method}, {"bins", calibration.bins}, {"bootstrap", calibration.bootstrap}}},
           {"output", {{"dir", output_dir}}}};
   if (!plugins.empty()) out["plugins"] = plugins;
+  if (training.adversarial.enabled()) {
+    out["training"]["adversarial"] = {{"epsilon", training.adversarial.epsilon}, {"weight", training.adversarial.weight}};
+  }
   if (const EarlyStoppingOptions& e = training.early_stopping; e.enabled) {
     out["training"]["early_stopping"] = {
         {"metric", e.metric}, {"patience", e.patience}, {"min_delta", e.min_delta}, {"restore_best", e.restore_best}};

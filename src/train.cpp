@@ -364,9 +364,14 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
 
   Batcher batcher(train_data, config.training.batch_size, rng);
   const Schedule schedule(config.schedule, batcher.batches(), config.training.epochs);
-  EpochRunner runner(model, optimizer, batcher, schedule,
-                     {config.training.log_grad_every, &ranks, config.training.check_replicas, average.get(),
-                      config.training.adapt_threads});
+  EpochRunnerOptions steps;
+  steps.update_norms_every = config.training.log_grad_every;
+  steps.ranks = &ranks;
+  steps.check_replicas = config.training.check_replicas;
+  steps.average = average.get();
+  steps.adapt_threads = config.training.adapt_threads;
+  steps.adversarial = config.training.adversarial;
+  EpochRunner runner(model, optimizer, batcher, schedule, steps);
   TrainSummary summary;
   summary.run_dir = std::filesystem::absolute(run_dir).lexically_normal().string();
   summary.train_seconds = position.train_seconds;

@@ -3,9 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
+#include "gradflow/distributed/communicator.h"
 #include "gradflow/layers/batch_norm.h"
 #include "gradflow/layers/dropout.h"
+#include "gradflow/layers/gaussian_noise.h"
 #include "gradflow/layers/gelu.h"
 #include "gradflow/layers/leaky_relu.h"
 #include "gradflow/layers/sigmoid.h"
@@ -128,6 +132,133 @@ TEST(Dropout, MaskIsTheDefinedDrawsBitForBit) {
   }
 }
 
+namespace {
+// The noise as gaussian_noise.h defines it, written out in double: entry i of a training forward
+// takes pair ⌊i/2⌋ of the layer's stream, the cosine for even i.
+std::vector<double> defined_normals(std::mt19937_64& draws, int64_t entries) {
+  std::vector<double> n;
+  for (int64_t pair = 0; pair < (entries + 1) / 2; ++pair) {
+    const uint64_t r = draws();
+    const double u1 = static_cast<double>((r >> 40) + 1) * 0x1.0p-24, u2 = static_cast<double>((r >> 16) & 0xFFFFFFu) * 0x1.0p-24;
+    const double radius = std::sqrt(-2 * std::log(u1)), angle = 6.283185307179586477 * u2;
+    n.push_back(radius * std::cos(angle));
+    n.push_back(radius * std::sin(angle));
+  }
+  n.resize(static_cast<size_t>(entries));
+  return n;
+}
+}  // namespace
+
+// Known values: y − x is σ times the defined draws (to float precision: the layer computes the
+// log, sine and cosine in float, vectorised), over sizes that are odd and not multiples of its
+// block, across consecutive batches; eval mode is the identity and draws nothing.
+TEST(GaussianNoise, NoiseIsTheDefinedDraws) {
+  for (const double sigma : {0.3, 1.0, 2.5}) {
+    for (const Eigen::Index cols : {1, 7, 300, 1031}) {
+      GaussianNoise<float> layer(cols, sigma);
+      std::mt19937_64 seeder(42);
+      layer.initialize(seeder);
+      std::mt19937_64 seeder_again(42), draws(seeder_again());  // initialize() seeds with seeder's first number
+      std::srand(5);
+      const Matrix x = Matrix::Random(3, cols);
+      Matrix y;
+      for (int batch = 0; batch < 3; ++batch) {
+        if (batch == 1) {  // an eval forward between two training ones: the identity, no draws
+          layer.set_training(false);
+          layer.forward(x, y);
+          EXPECT_EQ(y, x);
+          layer.set_training(true);
+        }
+        layer.forward(x, y);
+        const std::vector<double> n = defined_normals(draws, x.size());
+        for (Eigen::Index i = 0; i < y.size(); ++i) {
+          ASSERT_NEAR(y.data()[i], x.data()[i] + sigma * n[size_t(i)], 4e-6 * (1 + sigma * (1 + std::abs(n[size_t(i)]))))
+              << "sigma " << sigma << " cols " << cols << " entry " << i;
+        }
+      }
+    }
+  }
+}
+
+// The draws are standard normal: mean 0, variance 1, kurtosis 3, 68.27% within one sd, the two
+// halves of a pair uncorrelated.
+TEST(GaussianNoise, DrawsAreStandardNormal) {
+  const int64_t pairs = 500000;
+  std::vector<float> n(2 * pairs);
+  std::mt19937_64 generator(7);
+  draw_normal_pairs(generator, pairs, n.data());
+  double sum = 0, squares = 0, fourth = 0, within_one = 0, cross = 0;
+  for (int64_t i = 0; i < 2 * pairs; ++i) {
+    const double v = n[size_t(i)];
+    sum += v, squares += v * v, fourth += v * v * v * v, within_one += std::abs(v) < 1;
+    ASSERT_LT(std::abs(v), 5.8) << "√(−2 ln 2^-24) = 5.77 bounds the draws";
+  }
+  for (int64_t p = 0; p < pairs; ++p) cross += double(n[size_t(2 * p)]) * double(n[size_t(2 * p + 1)]);
+  const double count = 2.0 * pairs;
+  EXPECT_NEAR(sum / count, 0.0, 0.005);
+  EXPECT_NEAR(squares / count, 1.0, 0.005);
+  EXPECT_NEAR(fourth / count, 3.0, 0.05);
+  EXPECT_NEAR(within_one / count, 0.6827, 0.002);
+  EXPECT_NEAR(cross / pairs, 0.0, 0.006);
+}
+
+// Given the noise, y = x + σn is a shift: the finite differences of a loss through the layer, in
+// training mode with the generator put back before every forward (so every evaluation adds the
+// same noise), equal backward's dx = dy.
+TEST(GaussianNoise, InputGradientMatchesFiniteDifferencesGivenTheNoise) {
+  GaussianNoise<double> layer(5, 0.7);
+  std::mt19937_64 rng(3);
+  layer.initialize(rng);
+  const std::string state = layer.random_state();
+  MatD x(4, 5), weights(4, 5);
+  std::mt19937_64 values(9);
+  std::normal_distribution<double> normal;
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = normal(values), weights.data()[i] = normal(values);
+  // loss = Σ w ⊙ y²: its gradient at the output, dy = 2 w ⊙ y, depends on the noise
+  MatD y, dx;
+  auto loss = [&] {
+    layer.set_random_state(state);
+    layer.forward(x, y);
+    return (weights.array() * y.array().square()).sum();
+  };
+  loss();
+  EXPECT_GT((y - x).cwiseAbs().minCoeff(), 0.0) << "noise was added";
+  const MatD dy = 2 * weights.cwiseProduct(y);
+  layer.backward(x, y, dy, &dx);
+  EXPECT_EQ(dx, dy);
+  const double worst = gradflow::testing::max_fd_error(loss, x.data(), dx.data(), x.size());
+  EXPECT_LT(worst, 1e-7);
+}
+
+// Data-parallel ranks each add their rows of the global batch's noise: two shards, split at an
+// odd entry (so one pair straddles them), add what one process adds to the whole batch, and
+// leave the generator where it would be.
+TEST(GaussianNoise, ShardsAddTheirRowsOfTheGlobalNoise) {
+  const Eigen::Index cols = 7, rows = 5;
+  std::srand(6);
+  const Matrix x = Matrix::Random(rows, cols);
+  GaussianNoise<float> whole(cols, 0.5), first(cols, 0.5), second(cols, 0.5);
+  for (GaussianNoise<float>* layer : {&whole, &first, &second}) {
+    std::mt19937_64 rng(12);
+    layer->initialize(rng);
+  }
+  struct TwoRanks : Communicator {
+    int size() const override { return 2; }
+  } two_ranks;
+  Matrix y_whole, y_first, y_second, again_whole, again_first;
+  whole.forward(x, y_whole);
+  first.set_batch_shard({&two_ranks, 0, rows});
+  second.set_batch_shard({&two_ranks, 2, rows});
+  first.forward(x.topRows(2), y_first);
+  second.forward(x.bottomRows(3), y_second);
+  EXPECT_EQ(Matrix(y_whole.topRows(2)), y_first);
+  EXPECT_EQ(Matrix(y_whole.bottomRows(3)), y_second);
+  whole.forward(x, again_whole);
+  first.forward(x.topRows(2), again_first);
+  EXPECT_EQ(Matrix(again_whole.topRows(2)), again_first) << "the next batch starts at the same draw";
+  EXPECT_NE(again_whole, y_whole);
+}
+
 TEST(BatchNorm, KnownValuesAndRunningStatistics) {
   BatchNorm<double> layer(2, 1e-5, 0.1);
   MatD x(4, 2), y;
@@ -151,6 +282,39 @@ TEST(BatchNorm, KnownValuesAndRunningStatistics) {
   layer.set_training(false);
   layer.forward(x, y);
   EXPECT_NEAR(y(0, 0), (1 - 0.25) / std::sqrt(layer.running_var()[0] + 1e-5), 1e-12);
+}
+
+// affine false: no parameters, y = x̂, and dx is the affine layer's at γ = 1 and β = 0 — in
+// training and in eval mode. The registry suite checks it against finite differences (false is
+// its non-default value); the affine layer is checked here, with γ and β away from 1 and 0.
+TEST(BatchNorm, WithoutAffineIsTheAffineLayerAtUnitScaleAndZeroShift) {
+  BatchNorm<double> affine(3, 1e-5, 0.1, true), plain(3, 1e-5, 0.1, false);
+  EXPECT_EQ(plain.parameter_count(), 0);
+  EXPECT_TRUE(plain.parameter_shapes().empty());
+  EXPECT_EQ(plain.buffers().size(), 3u);
+  std::mt19937_64 values(4);
+  std::normal_distribution<double> normal;
+  MatD x(6, 3), dy(6, 3);
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = 2 * normal(values) + 1, dy.data()[i] = normal(values);
+  for (const bool training : {true, false}) {
+    affine.set_training(training);
+    plain.set_training(training);
+    MatD ya, yp, dxa, dxp;
+    affine.forward(x, ya);
+    plain.forward(x, yp);
+    EXPECT_TRUE(ya.isApprox(yp, 1e-14)) << "training " << training;
+    affine.backward(x, ya, dy, &dxa);
+    plain.backward(x, yp, dy, &dxp);
+    EXPECT_TRUE(dxa.isApprox(dxp, 1e-14)) << "training " << training;
+  }
+  BatchNorm<double> shifted(3, 1e-5, 0.1, true);
+  auto params = shifted.parameters();
+  for (auto& p : params) {
+    for (int64_t i = 0; i < p.size(); ++i) p.value[i] = 0.5 + 0.3 * static_cast<double>(i) + (p.name == "bias" ? 0.2 : 0.0);
+  }
+  gradflow::testing::LayerProbe probe{shifted, x, dy};
+  EXPECT_LT(probe.input_gradient_error(), 1e-6);
+  EXPECT_LT(probe.parameter_gradient_error(), 1e-6);
 }
 
 TEST(BatchNorm, RefusesASingleSampleInTraining) {

@@ -121,13 +121,21 @@ TEST_P(Resume, InterruptedRunEndsBitIdentical) {
 // mid-epoch in epoch 2, and at the end of epoch 2, with every kind of optimizer state; the
 // moving average of the weights (training.ema, saved as ema.* in last.safetensors); the
 // max-norm constraint (c = 0.5 is under the initial rows' norms, about 0.58: it acts from the
-// first step)
+// first step); Gaussian noise layers, whose generators resume with the run
 const json kAdam = {{"type", "adam"}, {"lr", 0.01}, {"weight_decay", 1e-4}, {"amsgrad", true}};
 const json kAdamW = {{"type", "adamw"}, {"lr", 0.01}};
 const json kSgdMaxNorm = {{"lr", 0.05}, {"momentum", 0.9}, {"max_norm", 0.5}};
 const json kAdamWMaxNorm = {{"type", "adamw"}, {"lr", 0.01}, {"max_norm", 0.5}};
 const json kSameConfig = json::object();
 const json kAverage = {{"training", {{"ema", 0.9}}}};
+// Gaussian noise on the input and on a hidden layer, beside dropout: three generators of their own
+const json kNoise = {{"model",
+                      {{"layers",
+                        {{{"type", "gaussian_noise"}, {"std", 0.3}}, {{"type", "dense"}, {"units", 16}},
+                         {{"type", "batch_norm"}}, {{"type", "relu"}}, {{"type", "gaussian_noise"}, {"std", 0.2}},
+                         {{"type", "dropout"}, {"p", 0.2}}, {{"type", "dense"}, {"units", 2}}}}}}};
+// adversarial training (two passes a step: the noise and masks of both resume)
+const json kAdversarial = {{"training", {{"adversarial", {{"epsilon", 0.1}}}}}, {"model", kNoise["model"]}};
 INSTANTIATE_TEST_SUITE_P(Points, Resume,
                          ::testing::Values(std::make_tuple(int64_t(2), int64_t(5), kSgd, kSameConfig),
                                            std::make_tuple(int64_t(2), int64_t(0), kSgd, kSameConfig),
@@ -137,7 +145,10 @@ INSTANTIATE_TEST_SUITE_P(Points, Resume,
                                            std::make_tuple(int64_t(2), int64_t(5), kSgdMaxNorm, kSameConfig),
                                            std::make_tuple(int64_t(2), int64_t(0), kAdamWMaxNorm, kSameConfig),
                                            std::make_tuple(int64_t(2), int64_t(5), kSgd, kAverage),
-                                           std::make_tuple(int64_t(2), int64_t(0), kAdam, kAverage)));
+                                           std::make_tuple(int64_t(2), int64_t(0), kAdam, kAverage),
+                                           std::make_tuple(int64_t(2), int64_t(5), kSgd, kNoise),
+                                           std::make_tuple(int64_t(2), int64_t(0), kAdam, kNoise),
+                                           std::make_tuple(int64_t(2), int64_t(5), kSgd, kAdversarial)));
 
 TEST(Resume, RefusesTheStateOfAnotherOptimizerNamingTheFile) {
   const std::string data = write_separable_dataset("resume_other", 300, 40);

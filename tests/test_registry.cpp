@@ -189,7 +189,7 @@ INSTANTIATE_TEST_SUITE_P(Registered, EveryLayer, ::testing::ValuesIn(registered_
                          [](const ::testing::TestParamInfo<std::string>& p) { return p.param; });
 
 TEST(Registry, HoldsTheBuiltInLayers) {
-  for (const char* type : {"dense", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "dropout", "batch_norm"}) {
+  for (const char* type : {"dense", "relu", "leaky_relu", "tanh", "sigmoid", "gelu", "dropout", "gaussian_noise", "batch_norm"}) {
     EXPECT_NE(LayerRegistry::instance().find(type), nullptr) << type;
   }
 }

@@ -23,6 +23,14 @@ struct EarlyStoppingOptions {
   bool higher_is_better() const { return metric == "validation_accuracy"; }
 };
 
+// training.adversarial: adversarial training with the fast gradient sign method (Goodfellow et
+// al. 2015, train/adversarial.h); epsilon 0: off.
+struct AdversarialOptions {
+  double epsilon = 0;  // ε, in the units of the normalised input ((pixel − data.mean) / data.std)
+  double weight = 0.5;  // α: the clean loss's share of the objective
+  bool enabled() const { return epsilon > 0; }
+};
+
 struct TrainingOptions {
   int64_t epochs = 10;
   int64_t batch_size = 128;
@@ -34,6 +42,7 @@ struct TrainingOptions {
   double ema = 0;                // decay of the weights' moving average (train/weight_average.h); 0: off
   bool test = true;              // evaluate the test split at the end; false: a tuning run never looks at it
   EarlyStoppingOptions early_stopping;  // also the metric that picks best.safetensors
+  AdversarialOptions adversarial;
 };
 
 struct CalibrationOptions {

@@ -6,9 +6,9 @@
 namespace gradflow {
 
 template <typename Scalar>
-BatchNorm<Scalar>::BatchNorm(int64_t features, double eps, double momentum)
-    : features_(features), eps_(eps), momentum_(momentum) {
-  this->allocate_parameters();
+BatchNorm<Scalar>::BatchNorm(int64_t features, double eps, double momentum, bool affine)
+    : features_(features), eps_(eps), momentum_(momentum), affine_(affine) {
+  if (affine_) this->allocate_parameters();
   running_mean_.resize(features);
   running_var_.resize(features);
   std::mt19937_64 unused;
@@ -26,8 +26,10 @@ void BatchNorm<Scalar>::map_parameters(Scalar* values, Scalar* gradients) {
 template <typename Scalar>
 void BatchNorm<Scalar>::initialize(std::mt19937_64& /*rng*/) {
   // PyTorch's reset: γ = 1, β = 0, running statistics of a standard normal
-  gamma_.setOnes();
-  beta_.setZero();
+  if (affine_) {
+    gamma_.setOnes();
+    beta_.setZero();
+  }
   running_mean_.setZero();
   running_var_.setOnes();
   batches_tracked_ = 0;
@@ -66,16 +68,24 @@ void BatchNorm<Scalar>::forward(const ConstRef& x, Mat& y) {
     inv_std_ = (running_var_.array() + Scalar(eps_)).rsqrt();
     normalized_ = (x.rowwise() - running_mean_).array().rowwise() * inv_std_.array();
   }
-  y = (normalized_.array().rowwise() * gamma_.array()).rowwise() + beta_.array();
+  if (affine_) {
+    y = (normalized_.array().rowwise() * gamma_.array()).rowwise() + beta_.array();
+  } else {
+    y = normalized_;
+  }
 }
 
 template <typename Scalar>
 void BatchNorm<Scalar>::backward(const ConstRef& /*x*/, const ConstRef& /*y*/, const ConstRef& dy, Mat* dx) {
   const Eigen::Index batch = dy.rows();
-  beta_grad_ = dy.colwise().sum();
-  gamma_grad_ = dy.cwiseProduct(normalized_).colwise().sum();
+  // Σ_b dy and Σ_b dy·x̂: dβ and dγ, and the two sums dx needs (with or without γ and β)
+  const Row dy_sum = dy.colwise().sum(), dy_xhat_sum = dy.cwiseProduct(normalized_).colwise().sum();
+  if (affine_) {
+    beta_grad_ = dy_sum;
+    gamma_grad_ = dy_xhat_sum;
+  }
   if (dx == nullptr) return;
-  const Row scale = gamma_.cwiseProduct(inv_std_);
+  const Row scale = affine_ ? Row(gamma_.cwiseProduct(inv_std_)) : inv_std_;
   if (!forward_in_training_) {
     *dx = dy.array().rowwise() * scale.array();  // statistics are constants in eval mode
     return;
@@ -87,17 +97,17 @@ void BatchNorm<Scalar>::backward(const ConstRef& /*x*/, const ConstRef& /*y*/, c
     // before they are added, and dx = γ·s · (dy − (Σdy + x̂·Σ(dy·x̂)) / B) in this slice's scale.
     const Scalar local = static_cast<Scalar>(batch), global = static_cast<Scalar>(shard.global_rows);
     Row sums(2 * features_);
-    sums << beta_grad_, gamma_grad_;
+    sums << dy_sum, dy_xhat_sum;
     sums *= local / global;
     shard.ranks->sum(sums.data(), sums.size());
-    const Row dy_sum = sums.head(features_) / local, dy_xhat_sum = sums.tail(features_) / local;
-    *dx = (dy.rowwise() - dy_sum) - (normalized_.array().rowwise() * dy_xhat_sum.array()).matrix();
+    const Row global_dy_sum = sums.head(features_) / local, global_dy_xhat_sum = sums.tail(features_) / local;
+    *dx = (dy.rowwise() - global_dy_sum) - (normalized_.array().rowwise() * global_dy_xhat_sum.array()).matrix();
     *dx = dx->array().rowwise() * scale.array();
     return;
   }
   // dx = γ·s/B · (B·dy − Σdy − x̂·Σ(dy·x̂))
   const Scalar n = static_cast<Scalar>(batch);
-  *dx = ((n * dy).rowwise() - beta_grad_ - (normalized_.array().rowwise() * gamma_grad_.array()).matrix());
+  *dx = ((n * dy).rowwise() - dy_sum - (normalized_.array().rowwise() * dy_xhat_sum.array()).matrix());
   *dx = dx->array().rowwise() * (scale.array() / n);
 }
 
@@ -110,6 +120,10 @@ std::vector<TensorView<Scalar>> BatchNorm<Scalar>::buffers() {
 
 template <typename Scalar>
 LayerFormulas BatchNorm<Scalar>::formulas() const {
+  if (!affine_) {
+    return {"x̂ = (x − μ)/√(σ² + ε),  y = x̂   (no γ, β: affine false)\n(μ, σ²: the batch's mean and variance; in eval the running ones)",
+            "dx = s/B ⊙ (B·dy − Σ_b dy − x̂ ⊙ Σ_b dy ⊙ x̂),  s = 1/√(σ² + ε)"};
+  }
   return {"x̂ = (x − μ)/√(σ² + ε),  y = γ ⊙ x̂ + β\n(μ, σ²: the batch's mean and variance; in eval the running ones)",
           "dβ = Σ_b dy   dγ = Σ_b dy ⊙ x̂\n"
           "dx = γ·s/B ⊙ (B·dy − Σ_b dy − x̂ ⊙ Σ_b dy ⊙ x̂),  s = 1/√(σ² + ε)"};
@@ -120,6 +134,7 @@ template class BatchNorm<double>;
 
 GRADFLOW_REGISTER_LAYER(BatchNorm, "batch_norm", "1-D batch normalisation with running statistics, like nn.BatchNorm1d",
                         {{"eps", LayerParam::Number, 1e-5, {0, 1, true}, "added to the variance", {}},
-                         {"momentum", LayerParam::Number, 0.1, {0, 1}, "weight of the batch in the running statistics", {}}});
+                         {"momentum", LayerParam::Number, 0.1, {0, 1}, "weight of the batch in the running statistics", {}},
+                         {"affine", LayerParam::Boolean, true, {}, "learn a scale γ and shift β per feature (false: y = x̂)", {}}});
 
 }  // namespace gradflow

@@ -17,6 +17,7 @@ EpochRunner::EpochRunner(Sequential<float>& model, Optimizer& optimizer, Batcher
                          EpochRunnerOptions options)
     : model_(model), optimizer_(optimizer), batcher_(batcher), schedule_(schedule), options_(options) {
   if (options_.adapt_threads && omp_get_max_threads() > 1) tuner_ = std::make_unique<ThreadTuner>(omp_get_max_threads());
+  if (options_.adversarial.enabled()) adversarial_ = std::make_unique<AdversarialStep>(options_.adversarial);
 }
 
 EpochRunner::~EpochRunner() {
@@ -38,10 +39,10 @@ bool EpochRunner::run(int64_t epoch, TrainPosition& position, const std::functio
     const double lr = schedule_.learning_rate(position.step);
     const bool norms = options_.update_norms_every > 0 && position.step % options_.update_norms_every == 0;
     StepOutcome outcome =
-        train_step(model_, optimizer_, x_, y_, lr, norms ? &update_norms_ : nullptr, {&ranks, mine.begin, rows});
+        train_step(model_, optimizer_, x_, y_, lr, norms ? &update_norms_ : nullptr, {&ranks, mine.begin, rows}, adversarial_.get());
     // the batch's loss and correct count, and whether to stop: summed over the ranks
     double totals[3] = {outcome.loss * static_cast<double>(mine.size()),
-                        static_cast<double>(model_.head().correct()), stop && stop() ? 1.0 : 0.0};
+                        static_cast<double>(outcome.correct), stop && stop() ? 1.0 : 0.0};
     ranks.sum(totals, 3);
     if (ranks.distributed()) {
       outcome.loss = totals[0] / static_cast<double>(rows);

@@ -7,12 +7,17 @@ namespace gradflow {
 
 StepOutcome train_step(Sequential<float>& model, Optimizer& optimizer, const Eigen::Ref<const Matrix>& x,
                        const Eigen::Ref<const Labels>& y, double lr, std::vector<double>* update_norms,
-                       const BatchShard& shard) {
+                       const BatchShard& shard, AdversarialStep* adversarial) {
   StepOutcome outcome;
   if (shard.split()) model.set_batch_shard(shard);
-  outcome.loss = model.forward_loss(x, y);
+  if (adversarial != nullptr) {
+    outcome.loss = adversarial->forward_backward(model, x, y, &outcome.correct);
+  } else {
+    outcome.loss = model.forward_loss(x, y);
+    outcome.correct = model.head().correct();
+    model.backward();
+  }
   outcome.loss_finite = std::isfinite(outcome.loss);
-  model.backward();
   if (shard.split()) {
     auto gradients = model.gradient_block();
     gradients *= static_cast<float>(static_cast<double>(x.rows()) / static_cast<double>(shard.global_rows));

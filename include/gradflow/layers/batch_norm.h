@@ -9,7 +9,9 @@
 //   dβ = Σ_b dy    dγ = Σ_b dy·x̂    dx = γ·s/B · (B·dy − Σ_b dy − x̂·Σ_b dy·x̂)
 // running_mean, running_var and num_batches_tracked are state, not parameters: they are saved in
 // checkpoints (as buffers) but never trained, and stay with the layer. γ ("weight") and β ("bias")
-// are views into the parameter block.
+// are views into the parameter block. With affine false (nn.BatchNorm1d(affine=False)) there are
+// no γ and β: y = x̂, and dx is the formula above with γ = 1. A layer after it then acts on the
+// normalised values themselves (Rasmus et al. 2015 add their noise there, before any scale).
 #include "gradflow/layer.h"
 
 namespace gradflow {
@@ -21,9 +23,10 @@ class BatchNorm : public Layer<Scalar> {
   using typename Layer<Scalar>::ConstRef;
   using Row = RowVectorT<Scalar>;
 
-  BatchNorm(int64_t features, double eps, double momentum);
+  BatchNorm(int64_t features, double eps, double momentum, bool affine = true);
   BatchNorm(const nlohmann::json& args, int64_t input)
-      : BatchNorm(input, args.at("eps").get<double>(), args.at("momentum").get<double>()) {}
+      : BatchNorm(input, args.at("eps").get<double>(), args.at("momentum").get<double>(),
+                  args.value("affine", true)) {}
 
   std::string type() const override { return "batch_norm"; }
   LayerFormulas formulas() const override;
@@ -33,7 +36,10 @@ class BatchNorm : public Layer<Scalar> {
   void initialize(std::mt19937_64& rng) override;
   void forward(const ConstRef& x, Mat& y) override;
   void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
-  std::vector<TensorShape> parameter_shapes() const override { return {{"weight", {features_}}, {"bias", {features_}}}; }
+  std::vector<TensorShape> parameter_shapes() const override {
+    if (!affine_) return {};
+    return {{"weight", {features_}}, {"bias", {features_}}};
+  }
   std::vector<TensorView<Scalar>> buffers() override;
 
   const Row& running_mean() const { return running_mean_; }
@@ -46,6 +52,7 @@ class BatchNorm : public Layer<Scalar> {
   using RowMap = Eigen::Map<Row>;
   int64_t features_;
   double eps_, momentum_;
+  bool affine_;                                // false: γ = 1 and β = 0, not trained, not saved
   RowMap gamma_{nullptr, 0}, beta_{nullptr, 0}, gamma_grad_{nullptr, 0}, beta_grad_{nullptr, 0};  // (features)
   Row running_mean_, running_var_;             // (features)
   Scalar batches_tracked_ = 0;                 // () in PyTorch's state_dict

@@ -10,6 +10,7 @@
 #include "gradflow/model.h"
 #include "gradflow/optim/optimizer.h"
 #include "gradflow/optim/schedule.h"
+#include "gradflow/train/adversarial.h"
 #include "gradflow/train/thread_tuner.h"
 #include "gradflow/train/weight_average.h"
 #include "gradflow/train_state.h"
@@ -35,6 +36,7 @@ struct EpochRunnerOptions {
   Communicator* ranks = nullptr;
   bool check_replicas = false;  // after every step, verify that every rank holds the same weights
   WeightAverage* average = nullptr;  // training.ema: updated after every step
+  AdversarialOptions adversarial;    // training.adversarial: every step also trains on perturbed inputs
   // time the steps and use one thread instead of all while that is faster (train/thread_tuner.h)
   bool adapt_threads = false;
 };
@@ -68,6 +70,7 @@ class EpochRunner {
   Labels y_;
   std::vector<double> update_norms_;
   std::unique_ptr<ThreadTuner> tuner_;  // with adapt_threads
+  std::unique_ptr<AdversarialStep> adversarial_;  // with training.adversarial
 };
 
 }  // namespace gradflow

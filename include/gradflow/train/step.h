@@ -6,11 +6,13 @@
 
 #include "gradflow/model.h"
 #include "gradflow/optim/optimizer.h"
+#include "gradflow/train/adversarial.h"
 
 namespace gradflow {
 
 struct StepOutcome {
-  double loss = 0;              // the batch's mean loss
+  double loss = 0;              // the batch's mean loss (with training.adversarial: the clean batch's)
+  int64_t correct = 0;          // of the batch's rows, those the model classified right
   bool loss_finite = true;
   bool gradient_finite = true;  // false: the update has made the parameters non-finite
   double reduce_seconds = 0;    // data-parallel: the wall time of the gradients' all-reduce
@@ -21,9 +23,10 @@ struct StepOutcome {
 // (`shard`). Then each rank's gradients, which average over its own rows, are weighted by its
 // share of the global batch and summed in one all-reduce over the model's gradient block: every
 // rank holds the global batch's mean gradient and applies the same update. `loss` stays this
-// rank's own.
+// rank's own. With `adversarial` (training.adversarial), the gradient is its blend of the clean
+// and the perturbed batch's (train/adversarial.h).
 StepOutcome train_step(Sequential<float>& model, Optimizer& optimizer, const Eigen::Ref<const Matrix>& x,
                        const Eigen::Ref<const Labels>& y, double lr, std::vector<double>* update_norms = nullptr,
-                       const BatchShard& shard = {});
+                       const BatchShard& shard = {}, AdversarialStep* adversarial = nullptr);
 
 }  // namespace gradflow

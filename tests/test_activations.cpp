@@ -185,7 +185,7 @@ TEST(GaussianNoise, NoiseIsTheDefinedDraws) {
 TEST(GaussianNoise, DrawsAreStandardNormal) {
   const int64_t pairs = 500000;
   std::vector<float> n(2 * pairs);
-  std::mt19937_64 generator(7);
+  MersenneTwister64 generator(7);
   draw_normal_pairs(generator, pairs, n.data());
   double sum = 0, squares = 0, fourth = 0, within_one = 0, cross = 0;
   for (int64_t i = 0; i < 2 * pairs; ++i) {

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <istream>
 #include <ostream>
+#include <sstream>
+
+#include "gradflow/errors.h"
 
 namespace gradflow {
 
@@ -87,6 +90,18 @@ std::istream& operator>>(std::istream& in, MersenneTwister64& g) {
   }
   in.flags(flags);
   return in;
+}
+
+std::string MersenneTwister64::state() const {
+  std::ostringstream out;
+  out << *this;
+  return out.str();
+}
+
+void MersenneTwister64::set_state(const std::string& text, const std::string& owner) {
+  std::istringstream in(text);
+  in >> *this;
+  if (!in) throw InputError(owner + ": invalid random generator state");
 }
 
 }  // namespace gradflow

@@ -4,10 +4,8 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <sstream>
 #include <string>
 
-#include "gradflow/errors.h"
 #include "gradflow/layer_registry.h"
 #include "gradflow/parallel.h"
 
@@ -67,20 +65,6 @@ void Dropout<Scalar>::backward(const ConstRef& /*x*/, const ConstRef& /*y*/, con
   for_row_blocks(dy.rows(), dy.cols(), [&](int64_t begin, int64_t end) {
     dx->middleRows(begin, end - begin) = dy.middleRows(begin, end - begin).cwiseProduct(mask_.middleRows(begin, end - begin));
   });
-}
-
-template <typename Scalar>
-std::string Dropout<Scalar>::random_state() const {
-  std::ostringstream out;
-  out << masks_;
-  return out.str();
-}
-
-template <typename Scalar>
-void Dropout<Scalar>::set_random_state(const std::string& state) {
-  std::istringstream in(state);
-  in >> masks_;
-  if (!in) throw InputError("dropout: invalid random generator state");
 }
 
 template <typename Scalar>

@@ -3,10 +3,8 @@
 #include <algorithm>
 #include <limits>
 #include <cstdio>
-#include <sstream>
 #include <string>
 
-#include "gradflow/errors.h"
 #include "gradflow/layer_registry.h"
 
 namespace gradflow {
@@ -15,13 +13,15 @@ namespace {
 constexpr int64_t kPairs = 128;  // numbers drawn per block: Eigen's log/sin/cos run on whole packets
 }
 
-void draw_normal_pairs(std::mt19937_64& generator, int64_t pairs, float* out) {
+void draw_normal_pairs(MersenneTwister64& generator, int64_t pairs, float* out) {
   using Block = Eigen::Array<float, kPairs, 1>;
   Block u1, u2;
+  uint64_t draws[kPairs];
   for (int64_t first = 0; first < pairs; first += kPairs) {
     const int64_t n = std::min(kPairs, pairs - first);
+    generator.fill(draws, static_cast<size_t>(n));
     for (int64_t j = 0; j < n; ++j) {
-      const uint64_t r = generator();
+      const uint64_t r = draws[j];
       u1[j] = static_cast<float>((r >> 40) + 1) * 0x1.0p-24f;         // (0, 1]: the log stays finite
       u2[j] = static_cast<float>((r >> 16) & 0xFFFFFFu) * 0x1.0p-24f;  // [0, 1)
     }
@@ -64,20 +64,6 @@ void GaussianNoise<Scalar>::forward(const ConstRef& x, Mat& y) {
 template <typename Scalar>
 void GaussianNoise<Scalar>::backward(const ConstRef& /*x*/, const ConstRef& /*y*/, const ConstRef& dy, Mat* dx) {
   if (dx != nullptr) *dx = dy;  // ∂(x + σn)/∂x = 1, in training and eval alike
-}
-
-template <typename Scalar>
-std::string GaussianNoise<Scalar>::random_state() const {
-  std::ostringstream out;
-  out << noise_;
-  return out.str();
-}
-
-template <typename Scalar>
-void GaussianNoise<Scalar>::set_random_state(const std::string& state) {
-  std::istringstream in(state);
-  in >> noise_;
-  if (!in) throw InputError("gaussian_noise: invalid random generator state");
 }
 
 template <typename Scalar>

@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
+#include <string>
 
 namespace gradflow {
 
@@ -35,6 +36,11 @@ class MersenneTwister64 {
   // "x0 x1 … x311 p", as libstdc++ writes and reads std::mt19937_64
   friend std::ostream& operator<<(std::ostream& out, const MersenneTwister64& g);
   friend std::istream& operator>>(std::istream& in, MersenneTwister64& g);
+
+  // The text state as a string (a layer's random_state()), and back; a state that does not read
+  // is an InputError naming `owner` (e.g. "dropout").
+  std::string state() const;
+  void set_state(const std::string& text, const std::string& owner);
 
  private:
   static uint64_t temper(uint64_t z) {

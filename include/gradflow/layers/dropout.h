@@ -21,8 +21,8 @@ class Dropout : public Activation<Scalar> {
   LayerFormulas formulas() const override;
   bool deterministic_in_training() const override { return p_ == 0.0; }
   void initialize(std::mt19937_64& rng) override { masks_.seed(rng()); }
-  std::string random_state() const override;
-  void set_random_state(const std::string& state) override;
+  std::string random_state() const override { return masks_.state(); }
+  void set_random_state(const std::string& state) override { masks_.set_state(state, "dropout"); }
   void forward(const ConstRef& x, Mat& y) override;
   void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
 

@@ -9,13 +9,14 @@
 // forward uses ⌈B·size/2⌉ numbers. The generator is seeded from the model's in initialize().
 #include <cstdint>
 
+#include "gradflow/kernels/mersenne_twister.h"
 #include "gradflow/layers/activation.h"
 
 namespace gradflow {
 
 // Fills out[0, 2·pairs) with `pairs` Box–Muller pairs as defined above, drawing `pairs` numbers
-// from `generator`. Vectorised (Eigen's float log, sin and cos).
-void draw_normal_pairs(std::mt19937_64& generator, int64_t pairs, float* out);
+// from `generator` (std::mt19937_64's sequence). Vectorised (Eigen's float log, sin and cos).
+void draw_normal_pairs(MersenneTwister64& generator, int64_t pairs, float* out);
 
 template <typename Scalar>
 class GaussianNoise : public Activation<Scalar> {
@@ -30,14 +31,15 @@ class GaussianNoise : public Activation<Scalar> {
   LayerFormulas formulas() const override;
   bool deterministic_in_training() const override { return std_ == 0.0; }
   void initialize(std::mt19937_64& rng) override { noise_.seed(rng()); }
-  std::string random_state() const override;
-  void set_random_state(const std::string& state) override;
+  std::string random_state() const override { return noise_.state(); }
+  void set_random_state(const std::string& state) override { noise_.set_state(state, "gaussian_noise"); }
   void forward(const ConstRef& x, Mat& y) override;
   void backward(const ConstRef& x, const ConstRef& y, const ConstRef& dy, Mat* dx) override;
 
  private:
   double std_;
-  std::mt19937_64 noise_;  // nothing is cached for backward: dx = dy whatever the noise was
+  // std::mt19937_64's numbers, drawn a block at a time; nothing is cached for backward (dx = dy)
+  MersenneTwister64 noise_;
 };
 
 }  // namespace gradflow

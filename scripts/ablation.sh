@@ -17,6 +17,7 @@
 #   input_noise      no input noise           --set model.layers.0.std=0    (a gaussian_noise layer first)
 #   hidden_noise     no hidden noise          --set model.layers.K.std=0    (every later gaussian_noise layer)
 #   adversarial      no adversarial training  --set training.adversarial=null
+#   mixup            no mixup                 --set training.mixup=null
 # --only trains just the variants named (and the full recipe), in the order above.
 # The full recipe is trained too, unless --full names a finished run of the same config and seed
 # (the first run of scripts/recipe-seeds.sh, say: training does not depend on the test split, so
@@ -26,7 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
 case "${1:-}" in
   -h|--help) usage; exit 0 ;;
   "") usage >&2; exit 2 ;;
@@ -53,7 +54,7 @@ name=$(jq -r '.name' "$config")
 dir=runs/$name-ablation
 has() { jq -e "$1" "$config" >/dev/null; }
 
-keys="max_norm ema input_dropout hidden_dropout label_smoothing one_cycle momentum input_noise hidden_noise adversarial"
+keys="max_norm ema input_dropout hidden_dropout label_smoothing one_cycle momentum input_noise hidden_noise adversarial mixup"
 if [ -n "$only" ]; then
   for k in $(tr ',' ' ' <<<"$only"); do
     [[ " $keys " == *" $k "* ]] || { echo "scripts/ablation.sh: unknown variant '$k' (one of: $keys)" >&2; exit 2; }
@@ -76,6 +77,7 @@ has '.model.layers[0].type == "gaussian_noise" and .model.layers[0].std > 0' && 
 hidden_noise=$(jq -r '[.model.layers | to_entries[] | select(.key > 0 and .value.type == "gaussian_noise" and .value.std > 0) | "model.layers.\(.key).std=0"] | join(" ")' "$config")
 [ -n "$hidden_noise" ] && add hidden_noise "no hidden noise" "$hidden_noise"
 has '.training.adversarial != null' && add adversarial "no adversarial training" "training.adversarial=null"
+has '.training.mixup != null' && add mixup "no mixup" "training.mixup=null"
 
 results=()
 for v in "${variants[@]}"; do

@@ -118,7 +118,7 @@ Config parse_config(const json& root) {
 
   const json train =
       section(root, "training", {"epochs", "batch_size", "eval_batch_size", "log_grad_every", "checkpoint_every",
-                                 "check_replicas", "adapt_threads", "early_stopping", "ema", "test", "adversarial"});
+                                 "check_replicas", "adapt_threads", "early_stopping", "ema", "test", "adversarial", "mixup"});
   // bounded so that step counts (epochs × batches) cannot overflow
   c.training.epochs = jc::integer(train, "epochs", "/training", c.training.epochs, {1, 1e6});
   c.training.batch_size = jc::integer(train, "batch_size", "/training", c.training.batch_size, {1, 1e7});
@@ -151,6 +151,13 @@ Config parse_config(const json& root) {
     jc::reject_unknown_keys(adv, path, {"epsilon", "weight"});
     c.training.adversarial.epsilon = jc::number(adv, "epsilon", path, std::nullopt, jc::above(0));
     c.training.adversarial.weight = jc::number(adv, "weight", path, c.training.adversarial.weight, {0, 1, false, true});
+  }
+  if (train.contains("mixup") && !train["mixup"].is_null()) {
+    const std::string path = "/training/mixup";
+    const json& mixup = train["mixup"];
+    jc::expect_object(mixup, path);
+    jc::reject_unknown_keys(mixup, path, {"alpha"});
+    c.training.mixup.alpha = jc::number(mixup, "alpha", path, std::nullopt, jc::above(0));
   }
   if (c.schedule.warmup_epochs > static_cast<double>(c.training.epochs)) {
     throw ConfigError("/schedule/warmup_epochs", "warm-up is longer than /training/epochs");
@@ -211,6 +218,7 @@ json Config::to_json() const {
   if (training.adversarial.enabled()) {
     out["training"]["adversarial"] = {{"epsilon", training.adversarial.epsilon}, {"weight", training.adversarial.weight}};
   }
+  if (training.mixup.enabled()) out["training"]["mixup"] = {{"alpha", training.mixup.alpha}};
   if (const EarlyStoppingOptions& e = training.early_stopping; e.enabled) {
     out["training"]["early_stopping"] = {
         {"metric", e.metric}, {"patience", e.patience}, {"min_delta", e.min_delta}, {"restore_best", e.restore_best}};

@@ -140,8 +140,9 @@ typename Sequential<Scalar>::ConstView Sequential<Scalar>::input(size_t i) const
 }
 
 template <typename Scalar>
-double Sequential<Scalar>::forward_loss(const Eigen::Ref<const Mat>& x, const Eigen::Ref<const Labels>& labels) {
-  const double loss = head_.forward(forward(x), labels);
+double Sequential<Scalar>::forward_loss(const Eigen::Ref<const Mat>& x, const Eigen::Ref<const Labels>& labels,
+                                         const LabelMix& mix) {
+  const double loss = head_.forward(forward(x), labels, mix);
   if (stage_hook_) stage_hook_(layers_.size(), Pass::Forward);
   return loss;
 }

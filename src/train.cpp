@@ -25,6 +25,7 @@
 #include "gradflow/optim/schedule.h"
 #include "gradflow/train/epoch_runner.h"
 #include "gradflow/train/finish.h"
+#include "gradflow/train/mixup.h"
 #include "gradflow/train/run_directory.h"
 
 namespace gradflow {
@@ -359,6 +360,22 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   }
   Sequential<float>& evaluated = average ? average->model() : model;
 
+  // training.mixup: its generator resumes where the checkpoint left it
+  std::unique_ptr<Mixup> mixup;
+  if (config.training.mixup.enabled()) {
+    mixup = std::make_unique<Mixup>(config.training.mixup, config.seed);
+    if (control.resume != nullptr && position.mixup_rng.empty()) {
+      spdlog::info("{} holds no mixup generator (training.mixup added on resuming): it starts from the seed",
+                   control.resume->path);
+    } else if (control.resume != nullptr) {
+      try {
+        mixup->set_random_state(position.mixup_rng);
+      } catch (const InputError& e) {
+        throw InputError(control.resume->path + ": " + e.what());
+      }
+    }
+  }
+
   const json resolved = config.to_json();
   if (writer) dir.prepare(resolved, control.resume != nullptr ? &position : nullptr);
 
@@ -371,6 +388,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
   steps.average = average.get();
   steps.adapt_threads = config.training.adapt_threads;
   steps.adversarial = config.training.adversarial;
+  steps.mixup = mixup.get();
   EpochRunner runner(model, optimizer, batcher, schedule, steps);
   TrainSummary summary;
   summary.run_dir = std::filesystem::absolute(run_dir).lexically_normal().string();
@@ -382,6 +400,7 @@ TrainSummary train(const Config& config, const std::string& run_dir, TrainObserv
     TrainPosition p = position;
     p.sessions = summary.sessions;
     p.wall_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    p.mixup_rng = mixup ? mixup->random_state() : std::string();
     return p;
   };
   auto interrupted = [&](const std::string& when) {

@@ -112,21 +112,22 @@ void save_train_state(const std::string& path, Sequential<float>& model, const O
   for (size_t i = 0; i < model.size(); ++i) layer_rng.push_back(model.layer(i).random_state());
   describe_model(model, file.metadata);
   file.metadata["gradflow.config"] = config.dump();
-  file.metadata[kPosition] = nlohmann::json{{"epoch", p.epoch},
-                                            {"batch", p.batch},
-                                            {"step", p.step},
-                                            {"epoch_rng", p.epoch_rng},
-                                            {"loss_sum", p.loss_sum},
-                                            {"correct", p.correct},
-                                            {"seen", p.seen},
-                                            {"train_seconds", p.train_seconds},
-                                            {"epoch_seconds", p.epoch_seconds},
-                                            {"wall_seconds", p.wall_seconds},
-                                            {"sessions", p.sessions},
-                                            {"best_epoch", p.best_epoch},
-                                            {"best_value", p.best_value},
-                                            {"layer_rng", layer_rng}}
-                                 .dump();
+  nlohmann::json position{{"epoch", p.epoch},
+                          {"batch", p.batch},
+                          {"step", p.step},
+                          {"epoch_rng", p.epoch_rng},
+                          {"loss_sum", p.loss_sum},
+                          {"correct", p.correct},
+                          {"seen", p.seen},
+                          {"train_seconds", p.train_seconds},
+                          {"epoch_seconds", p.epoch_seconds},
+                          {"wall_seconds", p.wall_seconds},
+                          {"sessions", p.sessions},
+                          {"best_epoch", p.best_epoch},
+                          {"best_value", p.best_value},
+                          {"layer_rng", layer_rng}};
+  if (!p.mixup_rng.empty()) position["mixup_rng"] = p.mixup_rng;
+  file.metadata[kPosition] = position.dump();
   write_safetensors(path, file);
 }
 
@@ -154,6 +155,7 @@ TrainState load_train_state(const std::string& path) {
     state.position.sessions = p.value("sessions", int64_t(1));
     state.position.best_epoch = p.value("best_epoch", int64_t(0));
     state.position.best_value = p.value("best_value", 0.0);
+    state.position.mixup_rng = p.value("mixup_rng", std::string());
     state.layer_rng = p.at("layer_rng").get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception&) {
     throw InputError(path + ": the training position in its metadata is invalid");

@@ -10,6 +10,7 @@
 #include "gradflow/train.h"
 #include "gradflow/train/adversarial.h"
 #include "gradflow/train/step.h"
+#include "test_configs.h"
 #include "test_files.h"
 
 using namespace gradflow;
@@ -81,20 +82,11 @@ TEST(Adversarial, IsOffByDefaultAndCheckedInTheConfig) {
   EXPECT_EQ(c.to_json()["training"]["adversarial"], json({{"epsilon", 0.25}, {"weight", 0.5}}));
   EXPECT_EQ(parse_config(c.to_json()).to_json(), c.to_json());
   EXPECT_FALSE(parse_config({{"model", model}, {"training", {{"adversarial", nullptr}}}}).training.adversarial.enabled());
-  const std::pair<json, std::string> bad[] = {
-      {json{{"epsilon", 0}}, "/training/adversarial/epsilon"},
-      {json{{"weight", 0.5}}, "/training/adversarial/epsilon"},
-      {json{{"epsilon", 0.1}, {"weight", 1}}, "/training/adversarial/weight"},
-      {json{{"epsilon", 0.1}, {"alpha", 0.5}}, "/training/adversarial/alpha"},
-      {json(0.1), "/training/adversarial"}};
-  for (const auto& [value, path] : bad) {
-    try {
-      parse_config({{"model", model}, {"training", {{"adversarial", value}}}});
-      ADD_FAILURE() << value.dump();
-    } catch (const ConfigError& e) {
-      EXPECT_EQ(e.path(), path) << value.dump() << ": " << e.what();
-    }
-  }
+  expect_training_option_errors("adversarial", {{json{{"epsilon", 0}}, "/training/adversarial/epsilon"},
+                                                {json{{"weight", 0.5}}, "/training/adversarial/epsilon"},
+                                                {json{{"epsilon", 0.1}, {"weight", 1}}, "/training/adversarial/weight"},
+                                                {json{{"epsilon", 0.1}, {"alpha", 0.5}}, "/training/adversarial/alpha"},
+                                                {json(0.1), "/training/adversarial"}});
 }
 
 // A run trains with it (the log's training accuracy is the clean batches'), and its model differs

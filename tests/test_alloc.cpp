@@ -13,6 +13,7 @@
 #include "gradflow/kernels/onednn.h"
 #include "gradflow/optim/optimizer.h"
 #include "gradflow/train.h"
+#include "gradflow/train/mixup.h"
 
 // operator new below takes its memory from malloc, so operator delete frees it: GCC cannot see
 // the pair once a call is inlined into code that uses ::operator new, and warns.
@@ -49,9 +50,11 @@ void operator delete(void* p, size_t) noexcept { std::free(p); }
 using namespace gradflow;
 
 namespace {
+// mixup_alpha > 0: every batch mixed as training.mixup does (train/mixup.h)
 long allocations_in_steps(const nlohmann::json& layers, int64_t batch, int threads,
                           const nlohmann::json& optimizer = {{"type", "sgd"}, {"momentum", 0.9}, {"weight_decay", 1e-4},
-                                                             {"nesterov", true}}) {
+                                                             {"nesterov", true}},
+                          double mixup_alpha = 0) {
   set_threads(threads);
   Sequential<float> model(resolve_model_spec({{"input", 784}, {"layers", layers}}));
   std::mt19937_64 rng(1);
@@ -65,9 +68,12 @@ long allocations_in_steps(const nlohmann::json& layers, int64_t batch, int threa
   batcher.shuffle();
   Matrix x;
   Labels y;
+  Mixup mixup({mixup_alpha}, 1);
   auto step = [&](int64_t b) {
     batcher.gather(b, x, y);
-    ASSERT_TRUE(train_step(model, sgd, x, y, 0.01).finite());
+    if (mixup_alpha > 0) mixup.mix(batcher, b, 0, batch, x);
+    const LabelMix mix = mixup_alpha > 0 ? mixup.labels() : LabelMix{};
+    ASSERT_TRUE(train_step(model, sgd, x, y, 0.01, nullptr, {}, nullptr, mix).finite());
   };
   step(0);  // the first step sizes every workspace
   step(1);
@@ -87,6 +93,8 @@ TEST(Allocations, NoneInATrainingStepAfterTheFirst) {
   EXPECT_EQ(allocations_in_steps(small, 64, 2), 0) << "784-128-10, 2 threads";
   EXPECT_EQ(allocations_in_steps(big, 128, 2, {{"type", "adam"}, {"amsgrad", true}}), 0) << "784-512-256-10, adam";
   EXPECT_EQ(allocations_in_steps(small, 64, 1, {{"type", "adamw"}}), 0) << "784-128-10, adamw";
+  EXPECT_EQ(allocations_in_steps(big, 128, 2, {{"type", "adam"}}, 0.2), 0) << "784-512-256-10, mixup";
+  EXPECT_EQ(allocations_in_steps(small, 64, 1, {{"type", "sgd"}}, 1.0), 0) << "784-128-10, mixup";
   set_threads(1);
 }
 

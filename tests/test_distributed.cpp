@@ -56,11 +56,14 @@ struct Compared {
   TrainSummary together, alone;
 };
 
-// Trains `layers` twice from the same seed: split over every rank, and by this process alone.
-Compared train_both_ways(const std::string& name, const json& layers, const std::string& precision = "fp32") {
+// Trains `layers` twice from the same seed: split over every rank, and by this process alone;
+// `training` is merged into the config's training section.
+Compared train_both_ways(const std::string& name, const json& layers, const std::string& precision = "fp32",
+                         const json& training = json::object()) {
   const std::string data = write_separable_dataset(name + "_data", 501 + 101, 200);
   json spec = config_for(data, layers);
   spec["precision"] = precision;
+  spec["training"].merge_patch(training);
   const Config config = parse_config(spec);
   const std::string together_dir = shared_dir(name + "_together") + "/run";
   const std::string alone_dir = temp_dir(name + "_alone") + "/run";
@@ -117,6 +120,16 @@ TEST(DataParallel, RanksMatchOneProcessWithBatchNormAndDropout) {
   const Compared c = train_both_ways("bn_dropout", kBatchNormDropout);
   EXPECT_GT(c.largest_change, 1000 * kTolerance);
   EXPECT_LT(c.largest_difference, kTolerance) << "on " << ranks().size() << " ranks";
+}
+
+TEST(DataParallel, RanksMatchOneProcessWithMixup) {
+  // every rank draws λ and π for the whole global batch and gathers its own rows' partners: the
+  // ranks train on the mix one process trains on
+  const Compared c = train_both_ways("mixup", kBatchNormDropout, "fp32", {{"mixup", {{"alpha", 0.4}}}});
+  EXPECT_GT(c.largest_change, 1000 * kTolerance);
+  EXPECT_LT(c.largest_difference, kTolerance) << "on " << ranks().size() << " ranks";
+  EXPECT_NEAR(c.together.last_epoch.train_loss, c.alone.last_epoch.train_loss, 1e-5);
+  EXPECT_NEAR(c.together.last_epoch.train_accuracy, c.alone.last_epoch.train_accuracy, 1e-12);
 }
 
 TEST(DataParallel, RanksMatchOneProcessInBf16) {

@@ -136,6 +136,9 @@ const json kNoise = {{"model",
                          {{"type", "dropout"}, {"p", 0.2}}, {{"type", "dense"}, {"units", 2}}}}}}};
 // adversarial training (two passes a step: the noise and masks of both resume)
 const json kAdversarial = {{"training", {{"adversarial", {{"epsilon", 0.1}}}}}, {"model", kNoise["model"]}};
+// mixup: its generator (λ and π of every step) resumes beside the layers'; with adversarial training too
+const json kMixup = {{"training", {{"mixup", {{"alpha", 0.4}}}}}, {"model", kNoise["model"]}};
+const json kMixupAdversarial = {{"training", {{"mixup", {{"alpha", 0.4}}}, {"adversarial", {{"epsilon", 0.1}}}}}};
 INSTANTIATE_TEST_SUITE_P(Points, Resume,
                          ::testing::Values(std::make_tuple(int64_t(2), int64_t(5), kSgd, kSameConfig),
                                            std::make_tuple(int64_t(2), int64_t(0), kSgd, kSameConfig),
@@ -148,7 +151,10 @@ INSTANTIATE_TEST_SUITE_P(Points, Resume,
                                            std::make_tuple(int64_t(2), int64_t(0), kAdam, kAverage),
                                            std::make_tuple(int64_t(2), int64_t(5), kSgd, kNoise),
                                            std::make_tuple(int64_t(2), int64_t(0), kAdam, kNoise),
-                                           std::make_tuple(int64_t(2), int64_t(5), kSgd, kAdversarial)));
+                                           std::make_tuple(int64_t(2), int64_t(5), kSgd, kAdversarial),
+                                           std::make_tuple(int64_t(2), int64_t(5), kSgd, kMixup),
+                                           std::make_tuple(int64_t(2), int64_t(0), kAdam, kMixup),
+                                           std::make_tuple(int64_t(2), int64_t(5), kAdam, kMixupAdversarial)));
 
 TEST(Resume, RefusesTheStateOfAnotherOptimizerNamingTheFile) {
   const std::string data = write_separable_dataset("resume_other", 300, 40);

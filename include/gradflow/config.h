@@ -31,6 +31,13 @@ struct AdversarialOptions {
   bool enabled() const { return epsilon > 0; }
 };
 
+// training.mixup: mixup (Zhang et al. 2018, train/mixup.h), each step trains on the batch blended
+// with a shuffled copy of itself by λ ~ Beta(α, α); alpha 0: off.
+struct MixupOptions {
+  double alpha = 0;  // α > 0
+  bool enabled() const { return alpha > 0; }
+};
+
 struct TrainingOptions {
   int64_t epochs = 10;
   int64_t batch_size = 128;
@@ -43,6 +50,7 @@ struct TrainingOptions {
   bool test = true;              // evaluate the test split at the end; false: a tuning run never looks at it
   EarlyStoppingOptions early_stopping;  // also the metric that picks best.safetensors
   AdversarialOptions adversarial;
+  MixupOptions mixup;
 };
 
 struct CalibrationOptions {

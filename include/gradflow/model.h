@@ -57,8 +57,8 @@ class Sequential {
   // of x, not a copy, for the first layer's backward: x must stay alive and unchanged until
   // backward (pass a matrix or a block of rows of one; an expression would be a temporary).
   const Mat& forward(const Eigen::Ref<const Mat>& x);
-  // Forward, then the head's loss on `labels`; returns the mean loss.
-  double forward_loss(const Eigen::Ref<const Mat>& x, const Eigen::Ref<const Labels>& labels);
+  // Forward, then the head's loss on `labels` (with `mix`, on the mixed target); returns the mean loss.
+  double forward_loss(const Eigen::Ref<const Mat>& x, const Eigen::Ref<const Labels>& labels, const LabelMix& mix = {});
   // After forward_loss: the head's gradient, then every layer in reverse. Overwrites all
   // parameter gradients; writes dL/dx: (B, input) when `input_gradient` is not null.
   void backward(Mat* input_gradient = nullptr);

@@ -21,6 +21,7 @@ struct TrainPosition {
   int64_t batch = 0;         // the next batch within it
   int64_t step = 0;          // optimizer steps taken so far
   std::string epoch_rng;     // the data generator's state at the start of `epoch`, before its shuffle
+  std::string mixup_rng;     // training.mixup's generator after the steps taken (empty: no mixup)
   double loss_sum = 0;       // sums over the batches of `epoch` already done
   int64_t correct = 0, seen = 0;
   double train_seconds = 0;  // training time of the finished epochs

@@ -25,19 +25,31 @@ int64_t Batcher::batch_rows(int64_t b) const { return std::min(batch_size_, data
 
 void Batcher::gather(int64_t b, Matrix& x, Labels& y) const { gather(b, x, y, 0, batch_rows(b)); }
 
-void Batcher::gather(int64_t b, Matrix& x, Labels& y, int64_t first_row, int64_t end_row) const {
-  const int64_t begin = b * batch_size_ + first_row;
-  const int64_t n = end_row - first_row;
-  x.resize(n, data_.features());
+namespace {
+// x: (n, features), y: (n) <- the data's samples index(0), ..., index(n − 1)
+template <typename Index>
+void gather_samples(const Dataset& data, int64_t n, Index index, Matrix& x, Labels& y) {
+  x.resize(n, data.features());
   y.resize(n);
   // rows scattered over the whole dataset: memory latency bounds this copy, so two threads help
-  for_row_blocks(n, data_.features(), [&](int64_t first, int64_t last) {
+  for_row_blocks(n, data.features(), [&](int64_t first, int64_t last) {
     for (int64_t r = first; r < last; ++r) {
-      const int64_t src = order_[static_cast<size_t>(begin + r)];
-      x.row(r) = data_.images.row(src);
-      y[r] = data_.labels[src];
+      const int64_t src = index(r);
+      x.row(r) = data.images.row(src);
+      y[r] = data.labels[src];
     }
   });
+}
+}  // namespace
+
+void Batcher::gather(int64_t b, Matrix& x, Labels& y, int64_t first_row, int64_t end_row) const {
+  const int64_t begin = b * batch_size_ + first_row;
+  gather_samples(data_, end_row - first_row, [&](int64_t r) { return order_[static_cast<size_t>(begin + r)]; }, x, y);
+}
+
+void Batcher::gather(int64_t b, const int64_t* positions, int64_t n, Matrix& x, Labels& y) const {
+  const int64_t begin = b * batch_size_;
+  gather_samples(data_, n, [&](int64_t r) { return order_[static_cast<size_t>(begin + positions[r])]; }, x, y);
 }
 
 }  // namespace gradflow

@@ -36,10 +36,11 @@ bool EpochRunner::run(int64_t epoch, TrainPosition& position, const std::functio
     const int64_t rows = batcher_.batch_rows(b);
     const RowRange mine = rank_rows(rows, ranks.rank(), ranks.size());
     batcher_.gather(b, x_, y_, mine.begin, mine.end);
+    if (options_.mixup != nullptr) options_.mixup->mix(batcher_, b, mine.begin, mine.end, x_);
     const double lr = schedule_.learning_rate(position.step);
     const bool norms = options_.update_norms_every > 0 && position.step % options_.update_norms_every == 0;
-    StepOutcome outcome =
-        train_step(model_, optimizer_, x_, y_, lr, norms ? &update_norms_ : nullptr, {&ranks, mine.begin, rows}, adversarial_.get());
+    StepOutcome outcome = train_step(model_, optimizer_, x_, y_, lr, norms ? &update_norms_ : nullptr, {&ranks, mine.begin, rows},
+                                     adversarial_.get(), options_.mixup != nullptr ? options_.mixup->labels() : LabelMix{});
     // the batch's loss and correct count, and whether to stop: summed over the ranks
     double totals[3] = {outcome.loss * static_cast<double>(mine.size()),
                         static_cast<double>(outcome.correct), stop && stop() ? 1.0 : 0.0};

@@ -7,13 +7,13 @@ namespace gradflow {
 
 StepOutcome train_step(Sequential<float>& model, Optimizer& optimizer, const Eigen::Ref<const Matrix>& x,
                        const Eigen::Ref<const Labels>& y, double lr, std::vector<double>* update_norms,
-                       const BatchShard& shard, AdversarialStep* adversarial) {
+                       const BatchShard& shard, AdversarialStep* adversarial, const LabelMix& mix) {
   StepOutcome outcome;
   if (shard.split()) model.set_batch_shard(shard);
   if (adversarial != nullptr) {
-    outcome.loss = adversarial->forward_backward(model, x, y, &outcome.correct);
+    outcome.loss = adversarial->forward_backward(model, x, y, &outcome.correct, mix);
   } else {
-    outcome.loss = model.forward_loss(x, y);
+    outcome.loss = model.forward_loss(x, y, mix);
     outcome.correct = model.head().correct();
     model.backward();
   }

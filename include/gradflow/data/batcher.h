@@ -19,6 +19,9 @@ class Batcher {
   void gather(int64_t b, Matrix& x, Labels& y) const;
   // Rows [first_row, end_row) of batch b: a data-parallel rank's slice of it.
   void gather(int64_t b, Matrix& x, Labels& y, int64_t first_row, int64_t end_row) const;
+  // Rows positions[0], ..., positions[n − 1] of batch b, in that order (mixup's partner rows):
+  // x: (n, features), y: (n).
+  void gather(int64_t b, const int64_t* positions, int64_t n, Matrix& x, Labels& y) const;
   int64_t batch_rows(int64_t b) const;  // the rows of batch b: the batch size, or fewer for the last
 
  private:

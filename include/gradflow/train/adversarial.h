@@ -9,6 +9,8 @@
 // plain ones. Random layers (dropout, gaussian_noise) draw afresh for the second pass, and batch
 // norm normalises each pass by its own batch and updates its running statistics with both.
 // ε is in the units of the model's input, the normalised pixels ((pixel − data.mean) / data.std).
+// With training.mixup, x is the mixed batch and J the mixed loss (train/mixup.h): the perturbation
+// follows the mixed loss's input gradient, and both passes train on the mixed target.
 #include <vector>
 
 #include "gradflow/config.h"
@@ -20,10 +22,11 @@ class AdversarialStep {
  public:
   explicit AdversarialStep(AdversarialOptions options) : options_(options) {}
 
-  // x: (B, features), y: (B). Both passes; leaves α·g_clean + (1 − α)·g_perturbed in the model's
-  // gradient block and returns the clean batch's mean loss, its correct count in `correct`.
+  // x: (B, features), y: (B), with `mix` the mixed target. Both passes; leaves
+  // α·g_clean + (1 − α)·g_perturbed in the model's gradient block and returns the clean batch's
+  // mean loss, its correct count in `correct`.
   double forward_backward(Sequential<float>& model, const Eigen::Ref<const Matrix>& x,
-                          const Eigen::Ref<const Labels>& y, int64_t* correct);
+                          const Eigen::Ref<const Labels>& y, int64_t* correct, const LabelMix& mix = {});
 
   const AdversarialOptions& options() const { return options_; }
   const Matrix& perturbed() const { return perturbed_; }  // the last step's x + ε·sign(∇ₓJ)

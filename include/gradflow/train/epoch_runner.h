@@ -11,6 +11,7 @@
 #include "gradflow/optim/optimizer.h"
 #include "gradflow/optim/schedule.h"
 #include "gradflow/train/adversarial.h"
+#include "gradflow/train/mixup.h"
 #include "gradflow/train/thread_tuner.h"
 #include "gradflow/train/weight_average.h"
 #include "gradflow/train_state.h"
@@ -37,6 +38,7 @@ struct EpochRunnerOptions {
   bool check_replicas = false;  // after every step, verify that every rank holds the same weights
   WeightAverage* average = nullptr;  // training.ema: updated after every step
   AdversarialOptions adversarial;    // training.adversarial: every step also trains on perturbed inputs
+  Mixup* mixup = nullptr;            // training.mixup: every batch is mixed with a shuffled copy of itself
   // time the steps and use one thread instead of all while that is faster (train/thread_tuner.h)
   bool adapt_threads = false;
 };

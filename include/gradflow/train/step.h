@@ -11,7 +11,8 @@
 namespace gradflow {
 
 struct StepOutcome {
-  double loss = 0;              // the batch's mean loss (with training.adversarial: the clean batch's)
+  double loss = 0;              // the batch's mean loss (with training.adversarial: the clean batch's;
+                                // with a LabelMix: the mixed loss)
   int64_t correct = 0;          // of the batch's rows, those the model classified right
   bool loss_finite = true;
   bool gradient_finite = true;  // false: the update has made the parameters non-finite
@@ -24,9 +25,10 @@ struct StepOutcome {
 // share of the global batch and summed in one all-reduce over the model's gradient block: every
 // rank holds the global batch's mean gradient and applies the same update. `loss` stays this
 // rank's own. With `adversarial` (training.adversarial), the gradient is its blend of the clean
-// and the perturbed batch's (train/adversarial.h).
+// and the perturbed batch's (train/adversarial.h). With `mix` (training.mixup: x is then the
+// mixed batch, train/mixup.h), the loss is the mixed target's.
 StepOutcome train_step(Sequential<float>& model, Optimizer& optimizer, const Eigen::Ref<const Matrix>& x,
                        const Eigen::Ref<const Labels>& y, double lr, std::vector<double>* update_norms = nullptr,
-                       const BatchShard& shard = {}, AdversarialStep* adversarial = nullptr);
+                       const BatchShard& shard = {}, AdversarialStep* adversarial = nullptr, const LabelMix& mix = {});
 
 }  // namespace gradflow

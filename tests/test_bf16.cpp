@@ -195,12 +195,13 @@ TEST(Bf16Products, APrimitiveIsCreatedOncePerShape) {
   omp_set_num_threads(2);
 }
 
-TEST(Bf16Products, OneThreadAndTwoGiveTheSameBits) {
-  SKIP_WITHOUT_ONEDNN();
-  // the thread tuner may run a bf16 step on one thread: oneDNN's products at the MLP's shapes
-  // then add in the same order
-  const MatrixBf16 x = random_bf16(128, 784), w = random_bf16(512, 784), dy = random_bf16(128, 512);
-  MatrixT<float> y1(128, 512), y2(128, 512), dw1(512, 784), dw2(512, 784), dx1(128, 784), dx2(128, 784);
+namespace {
+// The three bf16 products of a dense layer (batch b, `in` inputs, `out` outputs) on one OpenMP
+// thread and on two: the bits must be the same.
+void expect_one_thread_and_two_agree(int b, int in, int out) {
+  SCOPED_TRACE(std::to_string(b) + "x" + std::to_string(in) + " -> " + std::to_string(out));
+  const MatrixBf16 x = random_bf16(b, in), w = random_bf16(out, in), dy = random_bf16(b, out);
+  MatrixT<float> y1(b, out), y2(b, out), dw1(out, in), dw2(out, in), dx1(b, in), dx2(b, in);
   omp_set_num_threads(1);
   bf16_gemm(false, true, x, w, y1);
   bf16_gemm(true, false, dy, x, dw1);
@@ -209,9 +210,30 @@ TEST(Bf16Products, OneThreadAndTwoGiveTheSameBits) {
   bf16_gemm(false, true, x, w, y2);
   bf16_gemm(true, false, dy, x, dw2);
   bf16_gemm(false, false, dy, w, dx2);
-  EXPECT_TRUE((y1.array() == y2.array()).all());
-  EXPECT_TRUE((dw1.array() == dw2.array()).all());
-  EXPECT_TRUE((dx1.array() == dx2.array()).all());
+  EXPECT_TRUE((y1.array() == y2.array()).all()) << "forward";
+  EXPECT_TRUE((dw1.array() == dw2.array()).all()) << "dW";
+  EXPECT_TRUE((dx1.array() == dx2.array()).all()) << "dx";
+}
+}  // namespace
+
+TEST(Bf16Products, OneThreadAndTwoGiveTheSameBits) {
+  SKIP_WITHOUT_ONEDNN();
+  // the thread tuner may run a bf16 step on one thread: oneDNN's products must then add in the
+  // same order. The shapes of the shipped configs' layers where they do (batch, inputs, outputs):
+  const int shapes[][3] = {{128, 784, 512}, {128, 512, 256},  {100, 1000, 500}, {100, 500, 250},
+                           {100, 250, 250}, {100, 250, 10},   {100, 784, 1000}, {128, 1024, 1024},
+                           {256, 2048, 2048}};
+  for (const auto& shape : shapes) expect_one_thread_and_two_agree(shape[0], shape[1], shape[2]);
+}
+
+// Known to fail with oneDNN 2.6 on AMX: configs/fashion_best.json's first two layers. There
+// oneDNN orders the dx sum (784 → 2000) and the dW sum (2000 → 1000) differently on one thread,
+// so a bf16 run whose thread tuner drops to one thread is not bit-identical to a quiet run (see
+// the README, "Threads on a busy machine"). Run it with --gtest_also_run_disabled_tests.
+TEST(Bf16Products, DISABLED_OneThreadAndTwoGiveTheSameBitsAtTheWidestLayers) {
+  SKIP_WITHOUT_ONEDNN();
+  expect_one_thread_and_two_agree(100, 784, 2000);
+  expect_one_thread_and_two_agree(100, 2000, 1000);
 }
 
 TEST(Bf16Hardware, NamesTheUnitsAndTheKernel) {

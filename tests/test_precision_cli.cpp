@@ -1,8 +1,10 @@
-// "precision" from the command line: train and bench with --set precision=bf16, eval --precision,
+// "precision" from the command line: train and bench with --set precision=bf16, eval, calibrate
+// and predict in the checkpoint's precision or --precision,
 // the log naming the units the products ran on, a CPU without bf16 units explained once, and a
 // bad value refused with its JSON path.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -53,6 +55,22 @@ TEST(PrecisionCli, TrainEvalAndBenchInBf16) {
   ASSERT_EQ(e32.code, 0) << e32.err;
   EXPECT_EQ(e32.err.find("bf16 products"), std::string::npos) << e32.err;
   EXPECT_NEAR(json::parse(e16.out)["accuracy"].get<double>(), json::parse(e32.out)["accuracy"].get<double>(), 0.02);
+
+  // calibrate: the checkpoint's precision by default, so it sees the bf16 logits training
+  // calibrated with (the raw model's test NLL is the summary's); in fp32 the logits differ
+  const double trained_nll = summary["test_nll_before"].get<double>();
+  const CliRun c16 = run_cli("calibrate --checkpoint " + dir + "/run/model.safetensors --bootstrap 0 --json");
+  ASSERT_EQ(c16.code, 0) << c16.err;
+  EXPECT_NE(c16.err.find("bf16 products"), std::string::npos) << c16.err;
+  EXPECT_NEAR(json::parse(c16.out)["test_before"]["nll"].get<double>(), trained_nll, 1e-12);
+  const CliRun c32 =
+      run_cli("calibrate --checkpoint " + dir + "/run/model.safetensors --bootstrap 0 --precision fp32 --json");
+  ASSERT_EQ(c32.code, 0) << c32.err;
+  EXPECT_GT(std::abs(json::parse(c32.out)["test_before"]["nll"].get<double>() - trained_nll), 1e-9);
+  // predict, likewise
+  const CliRun p16 = run_cli("predict --checkpoint " + dir + "/run/model.safetensors --json " + data + "/t10k-images-idx3-ubyte");
+  ASSERT_EQ(p16.code, 0) << p16.err;
+  EXPECT_NE(p16.err.find("bf16 products"), std::string::npos) << p16.err;
 
   // bench --json names the precision, the units and the reference
   const CliRun b = run_cli("bench --config " + dir + "/c.json --synthetic --epochs 1 --set precision=bf16 --json");

@@ -38,6 +38,7 @@ struct CalibrateArgs {
   int bootstrap = -1;
   int64_t seed = -1;
   int threads = -1;
+  std::string precision;  // empty: the checkpoint's config's
   bool compare = false;
   bool json = false;
 };
@@ -144,11 +145,13 @@ void add_calibrate_command(CLI::App& app, Action& action) {
   cmd->add_option("--seed", a->seed, "seed of the bootstrap and the noise floor (default: the run's seed)")
       ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
   add_threads_option(*cmd, a->threads);
+  add_precision_option(*cmd, a->precision);
   cmd->add_flag("--json", a->json, "print the result as one JSON object on stdout");
   cmd->callback([&action, a]() {
     action = [a]() {
       LoadedCheckpoint loaded = load_checkpoint(a->checkpoint);
       set_threads(threads_of(loaded, a->threads));
+      use_precision_of(loaded, a->precision);
       const DataOptions data = data_of(loaded, a->data);
       CalibrationSettings settings = calibration_settings_of(loaded, a->bins, a->bootstrap, a->seed);
       if (!a->method.empty()) settings.method = a->method;

@@ -53,16 +53,13 @@ void add_eval_command(CLI::App& app, Action& action) {
       ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
   cmd->add_option("--batch", args->batch, "evaluation batch size")->check(CLI::Range(1, 1000000))->capture_default_str();
   add_threads_option(*cmd, args->threads);
-  cmd->add_option("--precision", args->precision,
-                  "the dense layers' products: fp32 or bf16 (default: the precision the model was trained in)")
-      ->check(CLI::IsMember({"fp32", "bf16"}));
+  add_precision_option(*cmd, args->precision);
   cmd->add_flag("--json", args->json, "print the result as one JSON object on stdout");
   cmd->callback([&action, args]() {
     action = [args]() {
       LoadedCheckpoint loaded = load_checkpoint(args->checkpoint);
       set_threads(threads_of(loaded, args->threads));
-      use_precision(parse_precision(precision_of(loaded, args->precision)));
-      if (product_precision() == Precision::BF16) log_bf16_hardware();
+      use_precision_of(loaded, args->precision);
       const DataOptions data = data_of(loaded, args->data);
       const double raw_t = loaded.model.head().temperature();
       const std::unique_ptr<Calibrator> raw = temperature_calibrator(raw_t);

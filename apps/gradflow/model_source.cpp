@@ -2,6 +2,8 @@
 
 #include "gradflow/checkpoint.h"
 #include "gradflow/errors.h"
+#include "gradflow/kernels/bfloat16.h"
+#include "gradflow/kernels/onednn.h"
 #include "options.h"
 
 namespace gradflow::cli {
@@ -113,9 +115,12 @@ DataOptions data_of(const LoadedCheckpoint& checkpoint, const std::string& data_
   return data;
 }
 
-std::string precision_of(const LoadedCheckpoint& checkpoint, const std::string& precision_option) {
-  if (!precision_option.empty()) return precision_option;
-  return checkpoint.config.is_null() ? "fp32" : parse_config(checkpoint.config).precision;
+void use_precision_of(const LoadedCheckpoint& checkpoint, const std::string& precision_option) {
+  const std::string name = !precision_option.empty()     ? precision_option
+                           : checkpoint.config.is_null() ? "fp32"
+                                                         : parse_config(checkpoint.config).precision;
+  use_precision(parse_precision(name));
+  if (product_precision() == Precision::BF16) log_bf16_hardware();
 }
 
 int threads_of(const LoadedCheckpoint& checkpoint, int threads_option) {

@@ -33,8 +33,9 @@ SourcedModel load_model(const ModelSource& source);
 // replacing the directory when not empty.
 DataOptions data_of(const LoadedCheckpoint& checkpoint, const std::string& data_dir);
 
-// The precision for a command on a checkpoint: the option when given, else its config's (fp32).
-std::string precision_of(const LoadedCheckpoint& checkpoint, const std::string& precision_option);
+// Computes the dense layers' products from now on in the precision for a command on a checkpoint:
+// --precision when given, else its config's (fp32 without one); in bf16, logs what runs them.
+void use_precision_of(const LoadedCheckpoint& checkpoint, const std::string& precision_option);
 
 // The threads for a command on a checkpoint: --threads when given (>= 0), else its config's.
 int threads_of(const LoadedCheckpoint& checkpoint, int threads_option);

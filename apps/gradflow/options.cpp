@@ -20,6 +20,13 @@ CLI::Option* add_threads_option(CLI::App& command, int& threads) {
       ->type_name("N");
 }
 
+CLI::Option* add_precision_option(CLI::App& command, std::string& precision) {
+  return command
+      .add_option("--precision", precision,
+                  "the dense layers' products: fp32 or bf16 (default: the precision the model was trained in)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
+}
+
 CLI::Option* add_entries_option(CLI::App& command, int64_t& entries) {
   return command
       .add_option("--entries", entries, "finite-difference entries checked per tensor, always including the largest (0: all)")

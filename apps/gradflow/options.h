@@ -18,6 +18,10 @@ CLI::Option* add_data_option(CLI::App& command, std::string& dir);
 // when the option is not given (then the config's "threads", or every core).
 CLI::Option* add_threads_option(CLI::App& command, int& threads);
 
+// --precision fp32|bf16: the dense layers' products; `precision` stays empty when the option is not
+// given (then the precision the checkpoint's model was trained in).
+CLI::Option* add_precision_option(CLI::App& command, std::string& precision);
+
 // --entries N: finite-difference entries checked per tensor, always including the largest (0: all).
 CLI::Option* add_entries_option(CLI::App& command, int64_t& entries);
 

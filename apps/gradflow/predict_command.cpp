@@ -31,6 +31,7 @@ struct PredictArgs {
   bool json = false;
   int64_t max_pixels = kDefaultMaxPixels;
   int threads = -1;
+  std::string precision;  // empty: the checkpoint's config's
   std::string show;
 };
 
@@ -141,6 +142,7 @@ void add_predict_command(CLI::App& app, Action& action) {
   cmd->add_option("--top", a->top, "how many classes to show")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_flag("--no-temperature", a->no_temperature, "raw probabilities, without the stored calibrator");
   add_threads_option(*cmd, a->threads);
+  add_precision_option(*cmd, a->precision);
   cmd->add_flag("--json", a->json, "print the predictions as one JSON object");
   cmd->add_option("--max-pixels", a->max_pixels, "refuse pictures with more pixels than this, before decoding them")
       ->check(CLI::Range(int64_t(1), int64_t(1) << 40))
@@ -155,6 +157,7 @@ void add_predict_command(CLI::App& app, Action& action) {
       }
       LoadedCheckpoint loaded = load_checkpoint(a->checkpoint);
       set_threads(threads_of(loaded, a->threads));
+      use_precision_of(loaded, a->precision);
       const DataOptions data = data_of(loaded, "");
       const double raw_t = loaded.model.head().temperature();
       const std::unique_ptr<Calibrator> calibrator =

@@ -7,6 +7,11 @@
 # label order, so predict, eval and the report name the classes ("Sneaker", not "7").
 set -euo pipefail
 
+case "${1:-}" in
+  -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -*) echo "scripts/fetch-fashion-mnist.sh: unknown option '$1' (scripts/fetch-fashion-mnist.sh --help)" >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "scripts/fetch-fashion-mnist.sh: one directory at most (scripts/fetch-fashion-mnist.sh --help)" >&2; exit 2; }
 dir="${1:-datasets/fashion-mnist}"
 package=dataset-fashion-mnist
 source_dir=/usr/share/datasets/fashion-mnist

@@ -6,6 +6,11 @@
 # the four original uncompressed IDX files under data/.
 set -euo pipefail
 
+case "${1:-}" in
+  -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -*) echo "scripts/fetch-mnist.sh: unknown option '$1' (scripts/fetch-mnist.sh --help)" >&2; exit 2 ;;
+esac
+[ $# -le 1 ] || { echo "scripts/fetch-mnist.sh: one directory at most (scripts/fetch-mnist.sh --help)" >&2; exit 2; }
 dir="${1:-datasets/mnist}"
 mkdir -p "$dir"
 

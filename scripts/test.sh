@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds gradflow with its tests, fetches MNIST and runs the suite.
+# Installs what is missing, builds gradflow with its tests, fetches MNIST and Fashion-MNIST and
+# runs the suite.
 #   scripts/test.sh              Release build in build/
 #   scripts/test.sh --sanitize   ASan + UBSan build in build-sanitize/
 # Exits non-zero on any failure.
@@ -7,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 case "${1:-}" in
-  -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+  -h|--help) sed -n '2,6p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
   ""|--sanitize) ;;
   *) echo "scripts/test.sh: unknown argument '$1' (scripts/test.sh --help)" >&2; exit 2 ;;
 esac

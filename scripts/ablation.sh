@@ -45,9 +45,18 @@ while [ $# -gt 0 ]; do
 done
 [ -f "$config" ] || { echo "scripts/ablation.sh: no config $config" >&2; exit 2; }
 [ -z "$full" ] || [ -f "$full/summary.json" ] || { echo "scripts/ablation.sh: $full holds no summary.json (a finished run)" >&2; exit 2; }
+command -v jq >/dev/null || scripts/install-deps.sh jq
+if [ -n "$full" ]; then
+  # --full must be this config trained as configured: every value the config file sets (but its
+  # name, output, data.dir and training.test) is the same in the run's config.json
+  differs=$(jq -rn --slurpfile want "$config" --slurpfile run "$full/config.json" '
+    [$want[0] | paths(scalars) | select(.[0] != "name" and .[0] != "output" and . != ["data", "dir"] and . != ["training", "test"])]
+    | map(. as $p | select(($run[0] | getpath($p)) != ($want[0] | getpath($p))) | map(tostring) | join(".")) | join(", ")')
+  [ -z "$differs" ] || {
+    echo "scripts/ablation.sh: $full was not trained with $config as it is (differs in: $differs)" >&2; exit 2; }
+fi
 gradflow=build/bin/gradflow
 [ -x "$gradflow" ] || { echo "scripts/ablation.sh: build first (scripts/test.sh, or cmake -S . -B build && cmake --build build -j)" >&2; exit 1; }
-command -v jq >/dev/null || scripts/install-deps.sh jq
 read -r -a prefix <<<"${GRADFLOW_RUN_PREFIX:-}"
 
 name=$(jq -r '.name' "$config")

@@ -6,7 +6,8 @@
 #   products) beside the default backend, at the same shapes: where that backend pays.
 #   KEEP=1 keeps the raw JSON lines of every run and prints where.
 #   BASELINE=path/to/gradflow also runs another build (e.g. the previous commit's) on 2 threads in
-#   every round, and reports this build's time per sample against it.
+#   every round (in float32, and in bf16 in the mixed-precision part), and reports this build's
+#   time per sample against it.
 # Each round runs gradflow bench on 2 threads, ../shared/bench/torch_mlp.py (or $TORCH_MLP) on 2
 # threads and gradflow bench on 1 thread back to back, with the same architecture, batch, learning
 # rate and momentum; each run's speed is the median of its 4 epochs after the first, compared per
@@ -56,8 +57,8 @@ print(json.dumps({"samples_per_s": statistics.median(x["samples_per_s"] for x in
 # Each round runs the four back to back, in an order that alternates.
 run_mixed() {  # name config layers-json hidden batch lr epochs
   local name=$1 config=$2 layers=$3 hidden=$4 batch=$5 lr=$6 epochs=$7
-  gradflow() {  # precision [backend]
-    build/bin/gradflow --log-level warn bench --config "$config" "${plain[@]}" --set optimizer.momentum=0.9 \
+  gradflow() {  # precision [backend [binary]]
+    "${3:-build/bin/gradflow}" --log-level warn bench --config "$config" "${plain[@]}" --set optimizer.momentum=0.9 \
       --set optimizer.lr="$lr" --set training.batch_size="$batch" --set threads=2 --set "model.layers=$layers" \
       --set precision="$1" --set backend="${2:-auto}" --epochs "$epochs" --json
   }
@@ -73,7 +74,9 @@ print(json.dumps({"samples_per_s": statistics.median(x["samples_per_s"] for x in
       gradflow bf16 >> "$out/$name.bf16"; torch --bf16 >> "$out/$name.torch_bf16"
       gradflow fp32 >> "$out/$name.fp32"; torch >> "$out/$name.torch_fp32"
       [ "$onednn" = 0 ] || gradflow fp32 onednn >> "$out/$name.fp32_onednn"
+      [ -z "${BASELINE:-}" ] || gradflow bf16 auto "$BASELINE" >> "$out/$name.bf16_baseline"
     else
+      [ -z "${BASELINE:-}" ] || gradflow bf16 auto "$BASELINE" >> "$out/$name.bf16_baseline"
       [ "$onednn" = 0 ] || gradflow fp32 onednn >> "$out/$name.fp32_onednn"
       torch >> "$out/$name.torch_fp32"; gradflow fp32 >> "$out/$name.fp32"
       torch --bf16 >> "$out/$name.torch_bf16"; gradflow bf16 >> "$out/$name.bf16"
@@ -170,6 +173,17 @@ if os.path.exists(os.path.join(out, "mixed_big.bf16")):
             os_ = [x["samples_per_second"] for x in lines(name + ".fp32_onednn")]
             print(f"| {label} | {lines(name + '.fp32')[0]['batch']} | {statistics.median(fs):,.0f} | {statistics.median(os_):,.0f} | "
                   f"{spread([y / x for x, y in zip(os_, fs)], lambda v: f'{v:.2f}')} |")
+    if os.path.exists(os.path.join(out, "mixed_big.bf16_baseline")):
+        print()
+        print("| MLP (bf16) | this build samples/s | baseline samples/s | time ratio this build/baseline |")
+        print("|---|---|---|---|")
+        for name, label in (("mixed_big", "784-512-256-10"), ("mixed_1024", "784-1024-1024-10"), ("mixed_2048", "784-2048-2048-10")):
+            if not os.path.exists(os.path.join(out, name + ".bf16_baseline")):
+                continue
+            bs = [x["samples_per_second"] for x in lines(name + ".bf16")]
+            ls = [x["samples_per_second"] for x in lines(name + ".bf16_baseline")]
+            print(f"| {label} | {statistics.median(bs):,.0f} | {statistics.median(ls):,.0f} | "
+                  f"{spread([y / x for x, y in zip(bs, ls)], lambda v: f'{v:.3f}')} |")
     b = lines("mixed_big.bf16")
     print()
     print(f"bf16 products ran on: {b[0].get('bf16_products', '?')}; evaluating 10,000 test images in bf16 "

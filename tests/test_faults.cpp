@@ -17,6 +17,7 @@
 #include "gradflow/checkpoint.h"
 #include "gradflow/config.h"
 #include "gradflow/errors.h"
+#include "gradflow/kernels/bfloat16.h"
 #include "gradflow/train.h"
 #include "gradflow/train_state.h"
 #include "test_cli.h"
@@ -73,6 +74,7 @@ TEST_P(Resume, InterruptedRunEndsBitIdentical) {
   const std::string data = write_separable_dataset("resume_data", 500, 60);
   json spec = config_for(data, 4, std::get<2>(GetParam()));
   spec.merge_patch(std::get<3>(GetParam()));
+  if (spec.value("precision", "fp32") == "bf16" && !bf16_products_built()) GTEST_SKIP() << "built without oneDNN";
   const Config config = parse_config(spec);
   const std::string straight = temp_dir("resume_straight"), broken = temp_dir("resume_broken");
   train(config, straight);
@@ -139,6 +141,11 @@ const json kAdversarial = {{"training", {{"adversarial", {{"epsilon", 0.1}}}}}, 
 // mixup: its generator (λ and π of every step) resumes beside the layers'; with adversarial training too
 const json kMixup = {{"training", {{"mixup", {{"alpha", 0.4}}}}}, {"model", kNoise["model"]}};
 const json kMixupAdversarial = {{"training", {{"mixup", {{"alpha", 0.4}}}, {"adversarial", {{"epsilon", 0.1}}}}}};
+// label smoothing in the head, and the one-cycle schedule (its position is the step's)
+const json kSmoothingOneCycle = {{"model", {{"head", {{"label_smoothing", 0.1}}}}},
+                                 {"schedule", {{"type", "one_cycle"}, {"warmup_epochs", 0}}}};
+// the dense layers' products in bf16 (the recipes' precision), with the noise layers
+const json kBf16 = {{"precision", "bf16"}, {"model", kNoise["model"]}};
 INSTANTIATE_TEST_SUITE_P(Points, Resume,
                          ::testing::Values(std::make_tuple(int64_t(2), int64_t(5), kSgd, kSameConfig),
                                            std::make_tuple(int64_t(2), int64_t(0), kSgd, kSameConfig),
@@ -154,7 +161,10 @@ INSTANTIATE_TEST_SUITE_P(Points, Resume,
                                            std::make_tuple(int64_t(2), int64_t(5), kSgd, kAdversarial),
                                            std::make_tuple(int64_t(2), int64_t(5), kSgd, kMixup),
                                            std::make_tuple(int64_t(2), int64_t(0), kAdam, kMixup),
-                                           std::make_tuple(int64_t(2), int64_t(5), kAdam, kMixupAdversarial)));
+                                           std::make_tuple(int64_t(2), int64_t(5), kAdam, kMixupAdversarial),
+                                           std::make_tuple(int64_t(2), int64_t(5), kSgd, kSmoothingOneCycle),
+                                           std::make_tuple(int64_t(2), int64_t(5), kAdam, kBf16),
+                                           std::make_tuple(int64_t(2), int64_t(0), kAdam, kBf16)));
 
 TEST(Resume, RefusesTheStateOfAnotherOptimizerNamingTheFile) {
   const std::string data = write_separable_dataset("resume_other", 300, 40);

@@ -67,10 +67,20 @@ TEST(PrecisionCli, TrainEvalAndBenchInBf16) {
       run_cli("calibrate --checkpoint " + dir + "/run/model.safetensors --bootstrap 0 --precision fp32 --json");
   ASSERT_EQ(c32.code, 0) << c32.err;
   EXPECT_GT(std::abs(json::parse(c32.out)["test_before"]["nll"].get<double>() - trained_nll), 1e-9);
-  // predict, likewise
-  const CliRun p16 = run_cli("predict --checkpoint " + dir + "/run/model.safetensors --json " + data + "/t10k-images-idx3-ubyte");
+  // predict, likewise; bf16 and fp32 agree on the class of these clear-cut inputs
+  const std::string inputs = data + "/t10k-images-idx3-ubyte";
+  const CliRun p16 = run_cli("predict --checkpoint " + dir + "/run/model.safetensors --json " + inputs);
   ASSERT_EQ(p16.code, 0) << p16.err;
   EXPECT_NE(p16.err.find("bf16 products"), std::string::npos) << p16.err;
+  const CliRun p32 = run_cli("predict --checkpoint " + dir + "/run/model.safetensors --precision fp32 --json " + inputs);
+  ASSERT_EQ(p32.code, 0) << p32.err;
+  EXPECT_EQ(p32.err.find("bf16 products"), std::string::npos) << p32.err;
+  const json predictions16 = json::parse(p16.out)["predictions"], predictions32 = json::parse(p32.out)["predictions"];
+  ASSERT_EQ(predictions16.size(), predictions32.size());
+  ASSERT_FALSE(predictions16.empty());
+  int same = 0;
+  for (size_t i = 0; i < predictions16.size(); ++i) same += predictions16[i]["top"][0]["class"] == predictions32[i]["top"][0]["class"];
+  EXPECT_GE(same, int(predictions16.size()) - 1);
 
   // bench --json names the precision, the units and the reference
   const CliRun b = run_cli("bench --config " + dir + "/c.json --synthetic --epochs 1 --set precision=bf16 --json");

@@ -151,7 +151,12 @@ void add_calibrate_command(CLI::App& app, Action& action) {
     action = [a]() {
       LoadedCheckpoint loaded = load_checkpoint(a->checkpoint);
       set_threads(threads_of(loaded, a->threads));
-      use_precision_of(loaded, a->precision);
+      const std::string trained = use_products_of(loaded, a->precision);
+      if (!a->precision.empty() && a->precision != trained) {
+        spdlog::warn("calibrating on {} logits of a model trained in {}: eval and predict apply the stored calibrator "
+                     "to {} logits unless given --precision {}",
+                     a->precision, trained, trained, a->precision);
+      }
       const DataOptions data = data_of(loaded, a->data);
       CalibrationSettings settings = calibration_settings_of(loaded, a->bins, a->bootstrap, a->seed);
       if (!a->method.empty()) settings.method = a->method;

@@ -12,8 +12,6 @@
 #include "gradflow/data/source.h"
 #include "gradflow/errors.h"
 #include "gradflow/evaluate.h"
-#include "gradflow/kernels/bfloat16.h"
-#include "gradflow/kernels/onednn.h"
 #include "gradflow/npy.h"
 #include "gradflow/train.h"
 
@@ -59,7 +57,7 @@ void add_eval_command(CLI::App& app, Action& action) {
     action = [args]() {
       LoadedCheckpoint loaded = load_checkpoint(args->checkpoint);
       set_threads(threads_of(loaded, args->threads));
-      use_precision_of(loaded, args->precision);
+      use_products_of(loaded, args->precision);
       const DataOptions data = data_of(loaded, args->data);
       const double raw_t = loaded.model.head().temperature();
       const std::unique_ptr<Calibrator> raw = temperature_calibrator(raw_t);

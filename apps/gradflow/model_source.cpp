@@ -1,7 +1,10 @@
 #include "model_source.h"
 
+#include <spdlog/spdlog.h>
+
 #include "gradflow/checkpoint.h"
 #include "gradflow/errors.h"
+#include "gradflow/kernels/backend.h"
 #include "gradflow/kernels/bfloat16.h"
 #include "gradflow/kernels/onednn.h"
 #include "options.h"
@@ -115,12 +118,22 @@ DataOptions data_of(const LoadedCheckpoint& checkpoint, const std::string& data_
   return data;
 }
 
-void use_precision_of(const LoadedCheckpoint& checkpoint, const std::string& precision_option) {
-  const std::string name = !precision_option.empty()     ? precision_option
-                           : checkpoint.config.is_null() ? "fp32"
-                                                         : parse_config(checkpoint.config).precision;
+std::string use_products_of(const LoadedCheckpoint& checkpoint, const std::string& precision_option) {
+  std::string trained = "fp32", backend = "auto";
+  if (!checkpoint.config.is_null()) {
+    const Config config = parse_config(checkpoint.config);
+    trained = config.precision;
+    backend = config.backend;
+  }
+  use_product_backend(backend);
+  std::string name = precision_option.empty() ? trained : precision_option;
+  if (precision_option.empty() && name == "bf16" && !bf16_products_built()) {
+    spdlog::warn("the model was trained in bf16, and this build has no oneDNN: computing in fp32");
+    name = "fp32";
+  }
   use_precision(parse_precision(name));
   if (product_precision() == Precision::BF16) log_bf16_hardware();
+  return trained;
 }
 
 int threads_of(const LoadedCheckpoint& checkpoint, int threads_option) {

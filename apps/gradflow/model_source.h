@@ -33,9 +33,11 @@ SourcedModel load_model(const ModelSource& source);
 // replacing the directory when not empty.
 DataOptions data_of(const LoadedCheckpoint& checkpoint, const std::string& data_dir);
 
-// Computes the dense layers' products from now on in the precision for a command on a checkpoint:
-// --precision when given, else its config's (fp32 without one); in bf16, logs what runs them.
-void use_precision_of(const LoadedCheckpoint& checkpoint, const std::string& precision_option);
+// Computes the dense layers' products from now on as the checkpoint's model was trained: with its
+// config's product backend, and in --precision when given, else its config's precision (fp32
+// without one; fp32 with a warning when it is bf16 and this build has no oneDNN). In bf16, logs
+// what runs them. Returns the precision the model was trained in.
+std::string use_products_of(const LoadedCheckpoint& checkpoint, const std::string& precision_option);
 
 // The threads for a command on a checkpoint: --threads when given (>= 0), else its config's.
 int threads_of(const LoadedCheckpoint& checkpoint, int threads_option);

@@ -157,7 +157,7 @@ void add_predict_command(CLI::App& app, Action& action) {
       }
       LoadedCheckpoint loaded = load_checkpoint(a->checkpoint);
       set_threads(threads_of(loaded, a->threads));
-      use_precision_of(loaded, a->precision);
+      use_products_of(loaded, a->precision);
       const DataOptions data = data_of(loaded, "");
       const double raw_t = loaded.model.head().temperature();
       const std::unique_ptr<Calibrator> calibrator =

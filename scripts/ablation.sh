@@ -48,9 +48,11 @@ done
 command -v jq >/dev/null || scripts/install-deps.sh jq
 if [ -n "$full" ]; then
   # --full must be this config trained as configured: every value the config file sets (but its
-  # name, output, data.dir and training.test) is the same in the run's config.json
+  # name, output, plugins, data.dir and training.test; false and null included) is the same in the
+  # run's config.json
   differs=$(jq -rn --slurpfile want "$config" --slurpfile run "$full/config.json" '
-    [$want[0] | paths(scalars) | select(.[0] != "name" and .[0] != "output" and . != ["data", "dir"] and . != ["training", "test"])]
+    [$want[0] | paths(type != "object" and type != "array")
+     | select(.[0] != "name" and .[0] != "output" and .[0] != "plugins" and . != ["data", "dir"] and . != ["training", "test"])]
     | map(. as $p | select(($run[0] | getpath($p)) != ($want[0] | getpath($p))) | map(tostring) | join(".")) | join(", ")')
   [ -z "$differs" ] || {
     echo "scripts/ablation.sh: $full was not trained with $config as it is (differs in: $differs)" >&2; exit 2; }

@@ -107,6 +107,42 @@ TEST(Dropout, InvertedMaskInTrainingIdentityInEval) {
   EXPECT_EQ(y, y2);
 }
 
+// Given the mask, y = x ⊙ m / (1 − p) is linear: backward's dx is dy ⊙ m / (1 − p) entry by entry,
+// and the finite differences of a loss through the layer in training mode, with the generator put
+// back before every forward (so every evaluation draws the same mask), equal it. Input dropout is
+// this layer first in the model.
+TEST(Dropout, InputGradientMatchesFiniteDifferencesGivenTheMask) {
+  const double p = 0.3;
+  Dropout<double> layer(6, p);
+  std::mt19937_64 rng(5);
+  layer.initialize(rng);
+  const std::string state = layer.random_state();
+  MatD x(5, 6), weights(5, 6);
+  std::mt19937_64 values(11);
+  std::normal_distribution<double> normal;
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = normal(values), weights.data()[i] = normal(values);
+  // loss = Σ w ⊙ y²: its gradient at the output, dy = 2 w ⊙ y, depends on the mask
+  MatD y, dx;
+  auto loss = [&] {
+    layer.set_random_state(state);
+    layer.forward(x, y);
+    return (weights.array() * y.array().square()).sum();
+  };
+  loss();
+  const Eigen::Index dropped = (y.array() == 0.0).count();
+  EXPECT_GT(dropped, 0);
+  EXPECT_LT(dropped, y.size());
+  const MatD dy = 2 * weights.cwiseProduct(y);
+  layer.backward(x, y, dy, &dx);
+  for (Eigen::Index i = 0; i < x.size(); ++i) {
+    const bool kept = y.data()[i] != 0.0;
+    EXPECT_DOUBLE_EQ(y.data()[i], kept ? x.data()[i] / (1 - p) : 0.0) << i;
+    EXPECT_DOUBLE_EQ(dx.data()[i], kept ? dy.data()[i] / (1 - p) : 0.0) << i;
+  }
+  const double worst = gradflow::testing::max_fd_error(loss, x.data(), dx.data(), x.size());
+  EXPECT_LT(worst, 1e-7);
+}
+
 // The mask is defined draw by draw: unit i is kept when u_i >= p, u_i = (r_i >> 11)·2^-53 from the
 // layer's mt19937_64, seeded by initialize(). Checked against that definition, written out here,
 // for several p (the layer compares integers against ceil(p·2^53), drawing in blocks), over sizes

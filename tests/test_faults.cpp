@@ -144,6 +144,11 @@ const json kMixupAdversarial = {{"training", {{"mixup", {{"alpha", 0.4}}}, {"adv
 // label smoothing in the head, and the one-cycle schedule (its position is the step's)
 const json kSmoothingOneCycle = {{"model", {{"head", {{"label_smoothing", 0.1}}}}},
                                  {"schedule", {{"type", "one_cycle"}, {"warmup_epochs", 0}}}};
+// input dropout: a dropout layer first, whose masks resume with the run
+const json kInputDropout = {{"model",
+                             {{"layers",
+                               {{{"type", "dropout"}, {"p", 0.2}}, {{"type", "dense"}, {"units", 16}},
+                                {{"type", "relu"}}, {{"type", "dense"}, {"units", 2}}}}}}};
 // the dense layers' products in bf16 (the recipes' precision), with the noise layers
 const json kBf16 = {{"precision", "bf16"}, {"model", kNoise["model"]}};
 INSTANTIATE_TEST_SUITE_P(Points, Resume,
@@ -163,6 +168,7 @@ INSTANTIATE_TEST_SUITE_P(Points, Resume,
                                            std::make_tuple(int64_t(2), int64_t(0), kAdam, kMixup),
                                            std::make_tuple(int64_t(2), int64_t(5), kAdam, kMixupAdversarial),
                                            std::make_tuple(int64_t(2), int64_t(5), kSgd, kSmoothingOneCycle),
+                                           std::make_tuple(int64_t(2), int64_t(5), kSgd, kInputDropout),
                                            std::make_tuple(int64_t(2), int64_t(5), kAdam, kBf16),
                                            std::make_tuple(int64_t(2), int64_t(0), kAdam, kBf16)));
 

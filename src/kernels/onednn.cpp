@@ -25,7 +25,7 @@ void log_bf16_hardware() {
     spdlog::info("{}", h.describe());
     if (h.built && !h.native) {
       spdlog::warn("this CPU has no bf16 units (AMX or AVX512-BF16): oneDNN emulates bf16 products with float32 "
-                   "instructions, which is slower than precision fp32 here; training goes on in bf16 as configured");
+                   "instructions, which is slower than precision fp32 here; the products go on in bf16 as asked");
     }
   });
 }

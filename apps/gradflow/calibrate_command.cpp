@@ -139,11 +139,7 @@ void add_calibrate_command(CLI::App& app, Action& action) {
       ->check(CLI::IsMember(calibration_methods()));
   cmd->add_flag("--compare", a->compare,
                 "fit every method and show their test figures side by side; the checkpoint changes only with --method");
-  cmd->add_option("--bins", a->bins, "confidence bins for ECE and MCE (default: the run's calibration.bins, 15)")
-      ->check(CLI::Range(1, 1000));
-  add_bootstrap_option(*cmd, a->bootstrap);
-  cmd->add_option("--seed", a->seed, "seed of the bootstrap and the noise floor (default: the run's seed)")
-      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
+  add_assessment_options(*cmd, a->bins, a->bootstrap, a->seed);
   add_threads_option(*cmd, a->threads);
   add_precision_option(*cmd, a->precision);
   cmd->add_flag("--json", a->json, "print the result as one JSON object on stdout");

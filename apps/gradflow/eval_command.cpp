@@ -44,11 +44,7 @@ void add_eval_command(CLI::App& app, Action& action) {
       ->capture_default_str();
   cmd->add_flag("--no-temperature", args->no_temperature, "show the raw model, without the stored calibrator");
   cmd->add_option("--save-logits", args->save_logits, "write the raw logits of the split as a float32 [N, classes] .npy");
-  cmd->add_option("--bins", args->bins, "confidence bins for ECE and MCE (default: the run's calibration.bins, 15)")
-      ->check(CLI::Range(1, 1000));
-  add_bootstrap_option(*cmd, args->bootstrap);
-  cmd->add_option("--seed", args->seed, "seed of the bootstrap and the noise floor (default: the run's seed)")
-      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
+  add_assessment_options(*cmd, args->bins, args->bootstrap, args->seed);
   cmd->add_option("--batch", args->batch, "evaluation batch size")->check(CLI::Range(1, 1000000))->capture_default_str();
   add_threads_option(*cmd, args->threads);
   add_precision_option(*cmd, args->precision);

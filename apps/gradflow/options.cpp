@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <nlohmann/json.hpp>
+#include <limits>
 #include <string>
 
 #include "gradflow/calibration/bootstrap.h"
@@ -35,7 +36,7 @@ CLI::Option* add_entries_option(CLI::App& command, int64_t& entries) {
       ->capture_default_str();
 }
 
-CLI::Option* add_bootstrap_option(CLI::App& command, int& resamples) {
+void add_assessment_options(CLI::App& command, int& bins, int& resamples, int64_t& seed) {
   const CLI::Validator zero_or_enough(
       [](std::string& text) -> std::string {
         try {
@@ -46,11 +47,15 @@ CLI::Option* add_bootstrap_option(CLI::App& command, int& resamples) {
         return "0 (no intervals) or " + std::to_string(kMinimumResamples) + " to 100000 resamples, got " + text;
       },
       "0|" + std::to_string(kMinimumResamples) + "..100000");
-  return command
+  command.add_option("--bins", bins, "confidence bins for ECE and MCE (default: the run's calibration.bins, 15)")
+      ->check(CLI::Range(1, 1000));
+  command
       .add_option("--bootstrap", resamples,
                   "bootstrap resamples behind every interval, 0 for none (default: the run's calibration.bootstrap, 1000)")
       ->check(zero_or_enough)
       ->type_name("N");
+  command.add_option("--seed", seed, "seed of the bootstrap and the noise floor (default: the run's seed)")
+      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
 }
 
 namespace {

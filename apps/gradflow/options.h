@@ -25,9 +25,13 @@ CLI::Option* add_precision_option(CLI::App& command, std::string& precision);
 // --entries N: finite-difference entries checked per tensor, always including the largest (0: all).
 CLI::Option* add_entries_option(CLI::App& command, int64_t& entries);
 
-// --bootstrap N: bootstrap resamples behind every interval; 0 for none (no intervals, no
-// verdicts), else at least kMinimumResamples (fewer are refused: a parse error, exit 2).
-CLI::Option* add_bootstrap_option(CLI::App& command, int& resamples);
+// The calibration assessment's settings (eval, calibrate), each -1 when not given (then the run's
+// calibration settings and seed):
+//   --bins N       confidence bins for ECE and MCE;
+//   --bootstrap N  bootstrap resamples behind every interval; 0 for none (no intervals, no
+//                  verdicts), else at least kMinimumResamples (fewer are refused: a parse error, exit 2);
+//   --seed N       seed of the bootstrap and the noise floor.
+void add_assessment_options(CLI::App& command, int& bins, int& resamples, int64_t& seed);
 
 // The --set assignments of a command that reads a config, with --data and --threads (when given)
 // appended as data.dir and threads: they win over the config file and earlier --set values.

@@ -9,7 +9,8 @@ seconds=${1:-60}
 
 scripts/install-deps.sh clang libomp-dev libclang-rt-dev
 cmake -S . -B build-fuzz -DGRADFLOW_FUZZ=ON -DGRADFLOW_BUILD_TESTS=OFF -DGRADFLOW_NATIVE=OFF \
-  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only -DNDEBUG"
 cmake --build build-fuzz -j "$(nproc)" --target fuzz_idx fuzz_config fuzz_checkpoint
 mkdir -p build-fuzz/artifacts
 for name in idx config checkpoint; do

@@ -7,6 +7,7 @@
 #include <omp.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -248,6 +249,18 @@ TEST(Bf16Hardware, NamesTheUnitsAndTheKernel) {
   if (h.units == "AMX") {
     EXPECT_NE(h.implementation.find("amx"), std::string::npos) << h.implementation;
   }
+}
+
+// ctest's Bf16OnTheEmulation runs these tests with oneDNN held to AVX2, where it has no bf16
+// matmul: every product above then ran on gradflow's emulation, and the hardware says so.
+TEST(Bf16Hardware, HeldToAvx2ItIsGradflowsEmulation) {
+  SKIP_WITHOUT_ONEDNN();
+  const char* isa = std::getenv("ONEDNN_MAX_CPU_ISA");
+  if (isa == nullptr || std::string(isa) != "AVX2") GTEST_SKIP() << "ONEDNN_MAX_CPU_ISA is not AVX2";
+  const Bf16Hardware& h = bf16_hardware();
+  EXPECT_FALSE(h.onednn_kernel);
+  EXPECT_FALSE(h.native);
+  EXPECT_NE(h.describe().find("emulated by gradflow"), std::string::npos) << h.describe();
 }
 
 TEST(Bf16Dense, ForwardAndBackwardAgainstFloat32) {

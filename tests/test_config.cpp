@@ -169,3 +169,41 @@ TEST(Config, JsonNestedTooDeepIsRefusedBeforeItCanOverflowTheStack) {
   apply_override(config, "seed=" + std::string(63, '[') + std::string(63, ']'));
   EXPECT_TRUE(config["seed"].is_array());
 }
+
+// docs/config.md documents every key a config can hold: every key of a resolved config with
+// every optional section set is named there in backticks, as `section.key` or, for the options
+// a row explains together (`schedule.type`'s `gamma`, ...), as `key`. model and optimizer are
+// rows of their own, with their parts listed by `gradflow layers` and `gradflow optimizers`.
+TEST(Config, EveryKeyIsInTheConfigReference) {
+  std::ifstream file("docs/config.md");
+  ASSERT_TRUE(file) << "run from the project's root (ctest does)";
+  const std::string doc((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  json config = minimal();
+  config["data"]["class_names"] = {"a", "b", "c"};
+  config["data"]["digits"] = false;
+  config["training"]["ema"] = 0.99;
+  config["training"]["adversarial"] = {{"epsilon", 0.1}};
+  config["training"]["mixup"] = {{"alpha", 0.2}};
+  config["training"]["early_stopping"] = {{"metric", "validation_loss"}};
+  const json resolved = parse_config(config).to_json();
+  std::vector<std::string> missing;
+  for (const auto& [key, value] : resolved.items()) {
+    const bool section = value.is_object() && key != "model" && key != "optimizer";
+    if (!section) {
+      // model is its parts' rows (below)
+      if (key != "model" && doc.find("`" + key + "`") == std::string::npos) missing.push_back(key);
+      continue;
+    }
+    for (const auto& [child, unused] : value.items()) {
+      if (doc.find("`" + key + "." + child + "`") == std::string::npos && doc.find("`" + child + "`") == std::string::npos) {
+        missing.push_back(key + "." + child);
+      }
+    }
+  }
+  for (const char* part : {"model.input", "model.layers", "model.head", "optimizer.max_norm"}) {
+    if (doc.find(std::string("`") + part + "`") == std::string::npos) missing.push_back(part);
+  }
+  std::string list;
+  for (const std::string& key : missing) list += " " + key;
+  EXPECT_TRUE(missing.empty()) << "not in docs/config.md:" << list;
+}

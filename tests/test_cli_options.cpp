@@ -149,3 +149,16 @@ TEST(ConfigPaths, ADirectoryInAConfigIsRelativeToTheConfigFile) {
   EXPECT_NE(old.err.find("/data/dir \"tests\" is relative to the config's directory"), std::string::npos) << old.err;
   EXPECT_EQ(old.err.find("fetch-mnist"), std::string::npos) << "suggests downloading data that exists: " << old.err;
 }
+
+// --bins and --seed are checked on their text: a seed past int64's range is refused, not
+// clamped to its maximum (which would quietly make different seeds one)
+TEST(CliOptions, AssessmentIntegersOutOfRangeAreRefusedNotClamped) {
+  for (const std::string command : {"eval", "calibrate"}) {
+    for (const std::string option : {"--seed 18446744073709551616", "--seed 9223372036854775808", "--seed -1",
+                                     "--seed abc", "--bins 0", "--bins 1001", "--bins 1.5"}) {
+      const CliRun r = run_cli(command + " --checkpoint /nowhere.safetensors " + option);
+      EXPECT_EQ(r.code, 2) << command << " " << option;
+      EXPECT_NE(r.err.find("expected an integer in ["), std::string::npos) << command << " " << option << ": " << r.err;
+    }
+  }
+}

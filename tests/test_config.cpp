@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 
 #include "gradflow/config.h"
 #include "gradflow/errors.h"
@@ -185,7 +186,16 @@ TEST(Config, EveryKeyIsInTheConfigReference) {
   config["training"]["adversarial"] = {{"epsilon", 0.1}};
   config["training"]["mixup"] = {{"alpha", 0.2}};
   config["training"]["early_stopping"] = {{"metric", "validation_loss"}};
-  const json resolved = parse_config(config).to_json();
+  json resolved = parse_config(config).to_json();
+  // keys a resolved config leaves out when unset: the parser's own list of top-level keys
+  config["no_such_key"] = 1;
+  const std::string accepted = error_of(config);
+  const size_t at = accepted.find("expected one of: ");
+  ASSERT_NE(at, std::string::npos) << accepted;
+  std::stringstream names(accepted.substr(at + 17, accepted.find(')', at) - at - 17));
+  for (std::string name; std::getline(names >> std::ws, name, ',');) {
+    if (!resolved.contains(name)) resolved[name] = nullptr;
+  }
   std::vector<std::string> missing;
   for (const auto& [key, value] : resolved.items()) {
     const bool section = value.is_object() && key != "model" && key != "optimizer";

@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <nlohmann/json.hpp>
+#include <charconv>
 #include <limits>
 #include <string>
 
@@ -36,6 +37,19 @@ CLI::Option* add_entries_option(CLI::App& command, int64_t& entries) {
       ->capture_default_str();
 }
 
+CLI::Validator integer_in(int64_t low, int64_t high) {
+  const std::string range = "[" + std::to_string(low) + ", " + std::to_string(high) + "]";
+  return CLI::Validator(
+      [low, high, range](std::string& text) -> std::string {
+        // checked on the text, before CLI11 converts it: a value past int64's range would be clamped
+        int64_t value = 0;
+        const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (error == std::errc() && end == text.data() + text.size() && value >= low && value <= high) return "";
+        return "expected an integer in " + range + ", got " + text;
+      },
+      "INT in " + range);
+}
+
 void add_assessment_options(CLI::App& command, int& bins, int& resamples, int64_t& seed) {
   const CLI::Validator zero_or_enough(
       [](std::string& text) -> std::string {
@@ -48,14 +62,14 @@ void add_assessment_options(CLI::App& command, int& bins, int& resamples, int64_
       },
       "0|" + std::to_string(kMinimumResamples) + "..100000");
   command.add_option("--bins", bins, "confidence bins for ECE and MCE (default: the run's calibration.bins, 15)")
-      ->check(CLI::Range(1, 1000));
+      ->check(integer_in(1, 1000));
   command
       .add_option("--bootstrap", resamples,
                   "bootstrap resamples behind every interval, 0 for none (default: the run's calibration.bootstrap, 1000)")
       ->check(zero_or_enough)
       ->type_name("N");
   command.add_option("--seed", seed, "seed of the bootstrap and the noise floor (default: the run's seed)")
-      ->check(CLI::Range(int64_t{0}, std::numeric_limits<int64_t>::max()));
+      ->check(integer_in(0, std::numeric_limits<int64_t>::max()));
 }
 
 namespace {

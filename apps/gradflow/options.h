@@ -25,6 +25,10 @@ CLI::Option* add_precision_option(CLI::App& command, std::string& precision);
 // --entries N: finite-difference entries checked per tensor, always including the largest (0: all).
 CLI::Option* add_entries_option(CLI::App& command, int64_t& entries);
 
+// An integer option's check, on its text: decimal digits (a sign for negatives) in [low, high],
+// else "expected an integer in [low, high], got TEXT" (a parse error, exit 2).
+CLI::Validator integer_in(int64_t low, int64_t high);
+
 // The calibration assessment's settings (eval, calibrate), each -1 when not given (then the run's
 // calibration settings and seed):
 //   --bins N       confidence bins for ECE and MCE;

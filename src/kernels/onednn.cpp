@@ -30,8 +30,7 @@ void log_bf16_hardware() {
       spdlog::warn("this CPU has no bf16 units (AMX or AVX512-BF16): {}, which is slower than precision fp32 "
                    "here; the products go on in bf16 as asked",
                    h.onednn_kernel ? "oneDNN emulates bf16 products with float32 instructions"
-                                   : "oneDNN has no bf16 matmul without AVX-512, so gradflow multiplies the bfloat16 "
-                                     "operands widened to float32");
+                                   : "gradflow emulates bf16 products, as the line above says");
     }
   });
 }

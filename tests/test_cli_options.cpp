@@ -150,9 +150,9 @@ TEST(ConfigPaths, ADirectoryInAConfigIsRelativeToTheConfigFile) {
   EXPECT_EQ(old.err.find("fetch-mnist"), std::string::npos) << "suggests downloading data that exists: " << old.err;
 }
 
-// --bins and --seed are checked on their text: a seed past int64's range is refused, not
+// --bins, --seed and --index are checked on their text: a seed past int64's range is refused, not
 // clamped to its maximum (which would quietly make different seeds one)
-TEST(CliOptions, AssessmentIntegersOutOfRangeAreRefusedNotClamped) {
+TEST(CliOptions, IntegersOutOfRangeAreRefusedNotClamped) {
   for (const std::string command : {"eval", "calibrate"}) {
     for (const std::string option : {"--seed 18446744073709551616", "--seed 9223372036854775808", "--seed -1",
                                      "--seed abc", "--bins 0", "--bins 1001", "--bins 1.5"}) {
@@ -160,5 +160,13 @@ TEST(CliOptions, AssessmentIntegersOutOfRangeAreRefusedNotClamped) {
       EXPECT_EQ(r.code, 2) << command << " " << option;
       EXPECT_NE(r.err.find("expected an integer in ["), std::string::npos) << command << " " << option << ": " << r.err;
     }
+  }
+  // the same check on gradcheck's --seed (unsigned: -1 would wrap) and step's --index
+  for (const std::string args : {"gradcheck --config /nowhere.json --seed -1",
+                                 "gradcheck --config /nowhere.json --seed 18446744073709551616",
+                                 "step --config /nowhere.json --index 99999999999999999999"}) {
+    const CliRun r = run_cli(args);
+    EXPECT_EQ(r.code, 2) << args;
+    EXPECT_NE(r.err.find("expected an integer in ["), std::string::npos) << args << ": " << r.err;
   }
 }

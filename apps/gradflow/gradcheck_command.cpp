@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <iostream>
+#include <limits>
 
 #include "commands.h"
 #include "gradflow/kernels/backend.h"
@@ -33,7 +34,9 @@ void add_gradcheck_command(CLI::App& app, Action& action) {
   cmd->add_option("--count", a->count, "mini-batch size")->check(CLI::Range(int64_t(1), int64_t(10000)))->capture_default_str();
   add_entries_option(*cmd, a->entries);
   cmd->add_option("--tolerance", a->tolerance, "largest relative error accepted")->capture_default_str();
-  cmd->add_option("--seed", a->seed, "seed for the batch and the entries")->capture_default_str();
+  cmd->add_option("--seed", a->seed, "seed for the batch and the entries")
+      ->check(integer_in(0, std::numeric_limits<int64_t>::max()))
+      ->capture_default_str();
   cmd->add_flag("--json", a->json, "print the result as one JSON object");
   cmd->callback([&action, a]() {
     action = [a]() {

@@ -43,7 +43,7 @@ void add_step_command(CLI::App& app, Action& action) {
   cmd->add_option("--split", a->split, "where the samples come from")
       ->check(CLI::IsMember({"test", "validation", "train"}))
       ->capture_default_str();
-  cmd->add_option("--index", a->index, "the first sample")->check(CLI::Range(int64_t(0), std::numeric_limits<int64_t>::max()))->capture_default_str();
+  cmd->add_option("--index", a->index, "the first sample")->check(integer_in(0, std::numeric_limits<int64_t>::max()))->capture_default_str();
   cmd->add_option("--count", a->count, "the mini-batch size")->check(CLI::Range(int64_t(1), int64_t(100000)))->capture_default_str();
   cmd->add_option("--lr", a->lr, "learning rate of the update (default: the config's)")->check(CLI::PositiveNumber);
   auto* json_flag = cmd->add_flag("--json", a->json, "print the whole trace as one JSON object");
